@@ -1,0 +1,51 @@
+import type { Catalog } from "./catalog";
+import type { StackConfig } from "./config";
+import { stageImage, StagedContext } from "./context";
+import type { ContentDigest, ImageSpec } from "./image";
+import { expandMatrix } from "./matrix";
+import { imageReference, repository, repositoryName, tag } from "./naming";
+import type { Pool } from "./builders";
+
+/** What publishing does with one image. */
+export type PublishAction = "build";
+
+/** One image of the stack and what publishing will do with it. */
+export interface PlannedImage {
+    readonly spec: ImageSpec;
+    /** `docker.io/baseten/truss-server-base` */
+    readonly repository: string;
+    /** `3.9-gpu-v0.2.2` */
+    readonly tag: string;
+    /** `docker.io/baseten/truss-server-base:3.9-gpu-v0.2.2` */
+    readonly reference: string;
+    /** The Pulumi resource name: stable for the same repository and tag. */
+    readonly resourceName: string;
+    readonly staged: StagedContext;
+    readonly contentDigest: ContentDigest;
+    readonly pool: Pool;
+    readonly action: PublishAction;
+}
+
+/** Which runner pool builds an image. */
+export function poolFor(_spec: ImageSpec, config: StackConfig): Pool {
+    return config.builders.mode;
+}
+
+/** Every image of the stack's matrix, staged and digested, in matrix order. */
+export function planImages(config: StackConfig, catalog: Catalog): PlannedImage[] {
+    return expandMatrix(config.matrix).map((spec) => {
+        const staged = stageImage(catalog, spec, config.parents);
+        const t = tag(spec, config.versionTag);
+        return {
+            spec,
+            repository: repository(config.registry, spec.jobType),
+            tag: t,
+            reference: imageReference(config.registry, spec, config.versionTag),
+            resourceName: `${repositoryName(spec.jobType)}-${t}`,
+            staged,
+            contentDigest: staged.contentDigest,
+            pool: poolFor(spec, config),
+            action: "build",
+        };
+    });
+}

@@ -1,0 +1,49 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadCatalog, Catalog } from "../core/catalog";
+import { CONFIG_NAMESPACE, decodePulumiConfig, parseStackConfig, SECRET_PRESENT, StackConfig } from "../core/config";
+import { ConfigError, UserError } from "../core/errors";
+
+/** The validated stack config, plus the registry password as a Pulumi secret. */
+export interface PulumiStackConfig {
+    readonly config: StackConfig;
+    readonly catalog: Catalog;
+    /** A secret Output; undefined when no password is configured. */
+    readonly registryPassword?: pulumi.Output<string>;
+}
+
+const PASSWORD_KEY = `${CONFIG_NAMESPACE}:registryPassword`;
+
+/** The SDK knows which keys were set with --secret but does not type the function. */
+function isConfigSecret(fullKey: string): boolean {
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+    return runtimeConfig.isConfigSecret ? runtimeConfig.isConfigSecret(fullKey) : true;
+}
+
+/**
+ * Reads and validates this stack's config before anything is declared. Invalid config throws
+ * a pulumi.RunError carrying the one message that lists every problem (no stack trace).
+ */
+export function readStackConfig(imagesDir?: string): PulumiStackConfig {
+    const all = pulumi.runtime.allConfig();
+    const raw = decodePulumiConfig(all);
+    const stack = pulumi.getStack();
+    const source = `stack "${stack}" (Pulumi.${stack}.yaml)`;
+    try {
+        if (raw.registryPassword !== undefined) {
+            if (!isConfigSecret(PASSWORD_KEY)) {
+                throw new ConfigError(
+                    [`${PASSWORD_KEY}: is stored in plain text; it must be a secret. Run \`pulumi config set --secret registryPassword\` and remove the plain value.`],
+                    source,
+                );
+            }
+            raw.registryPassword = SECRET_PRESENT;
+        }
+        const catalog = loadCatalog(imagesDir);
+        const config = parseStackConfig(raw, catalog, source);
+        const registryPassword = config.hasRegistryPassword ? new pulumi.Config(CONFIG_NAMESPACE).requireSecret("registryPassword") : undefined;
+        return { config, catalog, registryPassword };
+    } catch (e) {
+        if (e instanceof UserError) throw new pulumi.RunError(e.message);
+        throw e;
+    }
+}
