@@ -1,0 +1,88 @@
+// Pulumi's mock runtime, installed once before any test declares a resource (mocha --require).
+// Every registered resource is recorded so that tests can assert on what a stack declares.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, unknown>;
+    readonly id: string;
+}
+
+export interface RecordedCall {
+    readonly token: string;
+    readonly inputs: Record<string, unknown>;
+}
+
+const state = {
+    resources: [] as RecordedResource[],
+    calls: [] as RecordedCall[],
+    preview: false,
+    /** Outputs a test wants a resource type to have beyond its inputs. */
+    outputs: new Map<string, (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown>>(),
+    /** Results of invokes (data sources) by token. */
+    invokes: new Map<string, (args: pulumi.runtime.MockCallArgs) => Record<string, unknown>>(),
+};
+
+function install(preview: boolean, stack: string): void {
+    state.preview = preview;
+    pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                const extra = state.outputs.get(args.type)?.(args) ?? {};
+                const id = `${args.name}-id`;
+                state.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id });
+                // In preview, outputs the mock leaves out are unknown: only inputs are known.
+                return { id: preview ? (undefined as unknown as string) : id, state: { ...args.inputs, ...(preview ? {} : extra) } };
+            },
+            call(args) {
+                state.calls.push({ token: args.token, inputs: args.inputs });
+                const f = state.invokes.get(args.token);
+                if (!f) throw new Error(`no mock result for invoke ${args.token}`);
+                return f(args);
+            },
+        },
+        "truss-base-images",
+        stack,
+        preview,
+    );
+}
+
+install(false, "test");
+
+/** Starts a fresh mock deployment: config, preview mode, and an empty record. */
+export function resetMocks(opts: { config?: Record<string, string>; secretKeys?: string[]; preview?: boolean; stack?: string } = {}): void {
+    state.resources.length = 0;
+    state.calls.length = 0;
+    state.outputs.clear();
+    state.invokes.clear();
+    pulumi.runtime.setAllConfig(opts.config ?? {}, opts.secretKeys ?? []);
+    install(opts.preview ?? false, opts.stack ?? "test");
+}
+
+export function recorded(): readonly RecordedResource[] {
+    return state.resources;
+}
+
+export function recordedCalls(): readonly RecordedCall[] {
+    return state.calls;
+}
+
+export function mockOutputs(type: string, f: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown>): void {
+    state.outputs.set(type, f);
+}
+
+export function mockInvoke(token: string, f: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown>): void {
+    state.invokes.set(token, f);
+}
+
+/** Resolves an Output outside of apply, so assertions fail the test rather than time out. */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+/** Whether an Output is known (not unknown at preview) and secret. */
+export async function describeOutput<T>(output: pulumi.Output<T>): Promise<{ known: boolean; secret: boolean }> {
+    const o = output as unknown as { isKnown: Promise<boolean>; isSecret: Promise<boolean> };
+    return { known: await o.isKnown, secret: await o.isSecret };
+}
