@@ -6,8 +6,14 @@ import { expandMatrix } from "./matrix";
 import { imageReference, repository, repositoryName, tag } from "./naming";
 import type { Pool } from "./builders";
 
-/** What publishing does with one image. */
-export type PublishAction = "build";
+/**
+ * What publishing does with one image:
+ * - `build`: nothing with this content is published: build and push it;
+ * - `retag`: another tag of the repository holds this content: copy its manifest to the tag;
+ * - `unchanged`: the tag already holds this content: nothing to do;
+ * - `conflict`: the tag holds different content (an error under immutableTags, else a rebuild).
+ */
+export type PublishAction = "build" | "retag" | "unchanged" | "conflict";
 
 /** One image of the stack and what publishing will do with it. */
 export interface PlannedImage {
@@ -24,6 +30,8 @@ export interface PlannedImage {
     readonly contentDigest: ContentDigest;
     readonly pool: Pool;
     readonly action: PublishAction;
+    /** For `retag`: the reference whose manifest is copied. */
+    readonly source?: string;
 }
 
 /** Which runner pool builds an image. */

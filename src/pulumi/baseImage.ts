@@ -15,6 +15,10 @@ export interface BaseImageArgs {
     readonly push: boolean;
     /** Network mode for RUN instructions (e.g. "host"); the daemon's default when unset. */
     readonly network?: string;
+    /** The Docker provider of the daemon that builds it; the default provider when unset. */
+    readonly provider?: docker.Provider;
+    /** What must be ready before the build starts (a runner's readiness gate). */
+    readonly dependsOn?: pulumi.Resource[];
 }
 
 /**
@@ -51,7 +55,7 @@ export class BaseImage extends pulumi.ComponentResource {
                     ? { server: registry.server, username: registry.username, password: registry.password }
                     : undefined,
             },
-            { parent: this, retainOnDelete: true },
+            { parent: this, retainOnDelete: true, provider: args.provider, dependsOn: args.dependsOn },
         );
         this.reference = pulumi.output(image.reference);
         this.contentDigest = pulumi.output(image.contentDigest);

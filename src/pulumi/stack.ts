@@ -4,6 +4,7 @@ import { writeContext, contextDir } from "../core/context";
 import { planImages, PlannedImage, PublishAction } from "../core/plan";
 import type { ContentDigest } from "../core/image";
 import { BaseImage } from "./baseImage";
+import { declareBuilders } from "./builders";
 import type { PulumiStackConfig } from "./config";
 
 /** Where staged contexts are written, relative to the project folder (Pulumi's working directory). */
@@ -25,6 +26,7 @@ export interface DeclaredStack {
 export function declareStack(stack: PulumiStackConfig, projectDir: string = process.cwd()): DeclaredStack {
     const { config, catalog, registryPassword } = stack;
     const plan = planImages(config, catalog);
+    const builders = declareBuilders(config, plan);
     const images: Record<string, BaseImage> = {};
     for (const image of plan) {
         writeContext(path.join(projectDir, CONTEXTS_DIR), image.staged);
@@ -33,7 +35,9 @@ export function declareStack(stack: PulumiStackConfig, projectDir: string = proc
             contextDir: contextDir(CONTEXTS_DIR, image.staged).split(path.sep).join("/"),
             registry: { server: config.registry.server, username: config.registry.username, password: registryPassword },
             push: config.push,
-            network: config.builders.mode === "local" ? config.builders.network : undefined,
+            network: builders.networkFor(image),
+            provider: builders.providerFor(image),
+            dependsOn: builders.dependenciesFor(image),
         });
     }
     const output = pulumi.all(
