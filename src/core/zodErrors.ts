@@ -132,8 +132,20 @@ export function formatIssues(issues: readonly Issue[], data: unknown, schema?: A
             continue;
         }
         if (issue.code === "invalid_union" && "note" in issue && issue.note === "No matching discriminator") {
-            const given = valueAt(data, [...issue.path, (issue as { discriminator?: string }).discriminator ?? ""]);
-            lines.push(`${formatPath([...issue.path, (issue as { discriminator?: string }).discriminator ?? ""], prefix)}: ${issue.message}, given ${show(given)}`);
+            const disc = (issue as { discriminator?: string }).discriminator ?? "";
+            // zod 4 already ends the path with the discriminator key.
+            const at = issue.path[issue.path.length - 1] === disc ? issue.path : [...issue.path, disc];
+            const given = valueAt(data, at);
+            lines.push(
+                given === undefined
+                    ? `${formatPath(at, prefix)}: required (${issue.message})`
+                    : `${formatPath(at, prefix)}: ${issue.message}, given ${show(given)}`,
+            );
+            continue;
+        }
+        if (issue.code === "invalid_key") {
+            const key = issue.path[issue.path.length - 1];
+            lines.push(`${formatPath(issue.path, prefix)}: ${issue.issues.map((i) => i.message).join("; ")}, given the key ${show(String(key))}`);
             continue;
         }
         const where = formatPath(issue.path, prefix);
@@ -143,7 +155,7 @@ export function formatIssues(issues: readonly Issue[], data: unknown, schema?: A
             lines.push(given === undefined ? `${where}: required (${message})` : `${where}: ${message}, given ${typeOf(given)} ${show(given)}`);
             continue;
         }
-        lines.push(`${where}: ${issue.message}, given ${show(given)}`);
+        lines.push(given === undefined ? `${where}: ${issue.message}` : `${where}: ${issue.message}, given ${show(given)}`);
     }
     return lines;
 }

@@ -23,10 +23,14 @@ export interface DeclaredStack {
  * Declares the whole stack for a validated config: stages every image's context and declares
  * one BaseImage per image of the matrix. `projectDir` is where the contexts are written.
  */
-export function declareStack(stack: PulumiStackConfig, projectDir: string = process.cwd()): DeclaredStack {
+export function declareStack(
+    stack: PulumiStackConfig,
+    projectDir: string = process.cwd(),
+    opts: pulumi.ComponentResourceOptions = {},
+): DeclaredStack {
     const { config, catalog, registryPassword } = stack;
     const plan = planImages(config, catalog);
-    const builders = declareBuilders(config, plan);
+    const builders = declareBuilders(config, plan, opts);
     const images: Record<string, BaseImage> = {};
     for (const image of plan) {
         writeContext(path.join(projectDir, CONTEXTS_DIR), image.staged);
@@ -38,7 +42,7 @@ export function declareStack(stack: PulumiStackConfig, projectDir: string = proc
             network: builders.networkFor(image),
             provider: builders.providerFor(image),
             dependsOn: builders.dependenciesFor(image),
-        });
+        }, opts);
     }
     const output = pulumi.all(
         Object.fromEntries(

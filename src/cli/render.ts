@@ -1,0 +1,44 @@
+import type { PlannedImage, PublishAction } from "../core/plan";
+
+/** One item of `npm run plan -- --json`. */
+export interface PlanItem {
+    image: string;
+    tag: string;
+    contentDigest: string;
+    action: PublishAction;
+    source?: string;
+    pool: string;
+}
+
+export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
+    return plan.map((p) => ({
+        image: p.reference,
+        tag: p.tag,
+        contentDigest: p.contentDigest,
+        action: p.action,
+        ...(p.source ? { source: p.source } : {}),
+        pool: p.pool,
+    }));
+}
+
+const ACTIONS: readonly PublishAction[] = ["build", "retag", "unchanged", "conflict"];
+
+/** `32 images: 30 build, 2 retag, 0 unchanged, 0 conflict` */
+export function summaryLine(items: readonly PlanItem[]): string {
+    const counts = ACTIONS.map((a) => `${items.filter((i) => i.action === a).length} ${a}`);
+    return `${items.length} image${items.length === 1 ? "" : "s"}: ${counts.join(", ")}`;
+}
+
+/** A fixed-width table: image, content digest (shortened), pool, action. */
+export function planTable(items: readonly PlanItem[]): string {
+    const rows = items.map((i) => [
+        i.image,
+        i.contentDigest.slice(0, "sha256:".length + 12),
+        i.pool,
+        i.action === "retag" && i.source ? `retag from ${i.source.slice(i.source.lastIndexOf(":") + 1)}` : i.action,
+    ]);
+    const header = ["IMAGE", "CONTENT DIGEST", "POOL", "ACTION"];
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+    const line = (r: string[]) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ");
+    return [line(header), ...rows.map(line)].join("\n");
+}
