@@ -1,0 +1,99 @@
+// `npm run bench`: prints figures (medians over repeated runs, measured in the same run); it
+// asserts nothing. Targets are in README.md, "Benchmarks".
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { loadCatalog } from "../src/core/catalog";
+import { parseStackConfig, SECRET_PRESENT } from "../src/core/config";
+import { writeContext } from "../src/core/context";
+import { planImages } from "../src/core/plan";
+import { readStackFile } from "../src/core/stackFile";
+
+const ROOT = path.resolve(__dirname, "..");
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
+
+const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
+
+function timeMs(f: () => void): number {
+    const t = process.hrtime.bigint();
+    f();
+    return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+function prodConfig() {
+    const file = readStackFile(ROOT, "prod");
+    const catalog = loadCatalog();
+    return { catalog, config: parseStackConfig({ ...file.config, registryPassword: SECRET_PRESENT }, catalog, file.source) };
+}
+
+function benchStaging(): void {
+    const inMemory: number[] = [];
+    const withWrite: number[] = [];
+    let count = 0;
+    for (let i = 0; i < RUNS; i++) {
+        inMemory.push(
+            timeMs(() => {
+                const { config, catalog } = prodConfig();
+                count = planImages(config, catalog).length;
+            }),
+        );
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-bench-"));
+        withWrite.push(
+            timeMs(() => {
+                const { config, catalog } = prodConfig();
+                for (const p of planImages(config, catalog)) writeContext(dir, p.staged);
+            }),
+        );
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    console.log(`staging + digesting the prod matrix (${count} images, catalog read included), median of ${RUNS}:`);
+    console.log(`  in memory:                       ${fmt(median(inMemory))}`);
+    console.log(`  and written to a fresh folder:   ${fmt(median(withWrite))}   (target: under 150 ms)`);
+}
+
+function child(args: string[]): { wallMs: number; stdout: string } {
+    const t = process.hrtime.bigint();
+    const stdout = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", ...args], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+    });
+    return { wallMs: Number(process.hrtime.bigint() - t) / 1e6, stdout };
+}
+
+function benchDeclare(): void {
+    const baseline: number[] = [];
+    const whole: number[] = [];
+    const declare: number[] = [];
+    let images = 0;
+    for (let i = 0; i < RUNS; i++) {
+        baseline.push(child(["-e", 'require("@pulumi/pulumi")']).wallMs);
+        const run = child([path.join("bench", "declareProd.ts")]);
+        whole.push(run.wallMs);
+        const figures = JSON.parse(run.stdout.trim().split("\n").pop() as string);
+        declare.push(figures.declareMs);
+        images = figures.images;
+    }
+    const mb = median(baseline);
+    const mw = median(whole);
+    console.log(`declaring the full prod stack under mocks (${images} images), median of ${RUNS} processes:`);
+    console.log(`  declaring, first resource to resolved outputs:   ${fmt(median(declare))}   (target: under 1 s)`);
+    console.log(`  process that only imports @pulumi/pulumi:        ${fmt(mb)}`);
+    console.log(`  process that declares the stack:                 ${fmt(mw)}`);
+    console.log(`  difference (also transpiles our TypeScript):     ${fmt(mw - mb)}`);
+}
+
+function main(): void {
+    console.log(`truss-base-images benchmarks (node ${process.version}, ${os.cpus().length} cores)\n`);
+    benchStaging();
+    console.log("");
+    benchDeclare();
+}
+
+main();
