@@ -164,6 +164,19 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
 const STRING_KEYS = new Set(["versionTag", "registryPassword"]);
 
 /**
+ * One config value as Pulumi stores it: structured values may arrive as JSON text (that is how
+ * the engine hands them to a program, and what `pulumi config set matrix '{...}'` stores).
+ */
+export function decodeValue(key: string, value: unknown): unknown {
+    if (typeof value !== "string" || STRING_KEYS.has(key)) return value;
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
+}
+
+/**
  * Decodes Pulumi's flat config (`truss-base-images:key` -> string, objects as JSON text) into
  * raw values for parseStackConfig. Keys of other namespaces are ignored.
  */
@@ -171,16 +184,7 @@ export function decodePulumiConfig(all: Readonly<Record<string, string>>): Recor
     const out: Record<string, unknown> = {};
     for (const [fullKey, text] of Object.entries(all)) {
         const [ns, key] = splitKey(fullKey);
-        if (ns !== CONFIG_NAMESPACE) continue;
-        if (STRING_KEYS.has(key)) {
-            out[key] = text;
-            continue;
-        }
-        try {
-            out[key] = JSON.parse(text);
-        } catch {
-            out[key] = text;
-        }
+        if (ns === CONFIG_NAMESPACE) out[key] = decodeValue(key, text);
     }
     return out;
 }

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { UserError } from "./errors";
-import { CONFIG_NAMESPACE, SECRET_PRESENT } from "./config";
+import { CONFIG_NAMESPACE, decodeValue, SECRET_PRESENT } from "./config";
 
 /** A stack file read without the Pulumi CLI: its config, with secrets left encrypted. */
 export interface StackFile {
@@ -51,7 +51,8 @@ export function readStackFile(projectDir: string, stack: string): StackFile {
             continue;
         }
         const isSecure = value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).join() === "secure";
-        config[fullKey.slice(prefix.length)] = isSecure ? SECRET_PRESENT : value;
+        const key = fullKey.slice(prefix.length);
+        config[key] = isSecure ? SECRET_PRESENT : decodeValue(key, value);
     }
     return { source, config, other };
 }
