@@ -92,10 +92,17 @@ export function loadCatalog(dir: string = IMAGES_DIR): Catalog {
     } catch (e) {
         throw new CatalogError(`${file} is not valid YAML: ${(e as Error).message}`);
     }
+    const unquoted = unquotedPythonKeys(text);
+    if (unquoted.length > 0) {
+        throw new CatalogError(
+            `${file}: python versions must be quoted strings, given ${unquoted.join(", ")} unquoted ` +
+                `(YAML reads 3.10 as the number 3.1); write them like "3.10"`,
+        );
+    }
     const parsed = catalogSchema.safeParse(data);
     if (!parsed.success) {
         throw new CatalogError(
-            `${file} is invalid:\n` + formatIssues(parsed.error.issues, data).map((p) => `  - ${p}`).join("\n"),
+            `${file} is invalid:\n` + formatIssues(parsed.error.issues, data, catalogSchema).map((p) => `  - ${p}`).join("\n"),
         );
     }
     const c = parsed.data;
@@ -136,6 +143,16 @@ export function loadCatalog(dir: string = IMAGES_DIR): Catalog {
         ),
         files,
     };
+}
+
+/** Keys of `pythonVersions` written as YAML numbers, as written (`3.10`, which YAML reads as 3.1). */
+function unquotedPythonKeys(text: string): string[] {
+    const versions = YAML.parseDocument(text).get("pythonVersions", true);
+    if (!YAML.isMap(versions)) return [];
+    return versions.items
+        .map((item) => item.key)
+        .filter((key): key is YAML.Scalar => YAML.isScalar(key) && typeof key.value === "number")
+        .map((key) => (key.range ? text.slice(key.range[0], key.range[1]) : String(key.value)));
 }
 
 /** Orders "3.9" before "3.10". */

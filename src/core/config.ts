@@ -103,37 +103,52 @@ function schemaFor(catalog: Catalog) {
                 )
                 .default({}),
         })
-        .superRefine((cfg, ctx) => {
-            const pw = cfg.registryPassword;
-            if (cfg.registry.username !== undefined && (pw === undefined || pw === "")) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["registryPassword"],
-                    message: `is required because registry.username is set (${show(cfg.registry.username)}); set it with \`pulumi config set --secret registryPassword\``,
-                });
-            }
-            const prefix = longestVariantPrefix(cfg.matrix.pythonVersions);
-            const example = `${prefix}${cfg.versionTag}`;
-            if (cfg.versionTag !== "" && !DOCKER_TAG.test(example)) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["versionTag"],
-                    message:
-                        `makes the tag ${JSON.stringify(example)}, which is not a valid Docker tag; allowed: letters, digits, "_", "." and "-", ` +
-                        `with the whole tag at most 128 characters (so at most ${128 - prefix.length} here)`,
-                });
-            }
-            for (const key of Object.keys(cfg.parents)) {
-                if (!catalogParents.includes(key)) {
-                    const hint = suggest(key, catalogParents);
+        .superRefine(
+            (parsed, ctx) => {
+                // Runs even when other keys are invalid (see `when`), so that every mistake is
+                // reported at once: it reads only values that are themselves well formed.
+                const cfg = parsed as unknown as Record<string, unknown>;
+                const registry = isObject(cfg.registry) ? cfg.registry : {};
+                const username = typeof registry.username === "string" ? registry.username : undefined;
+                const pw = cfg.registryPassword;
+                if (username !== undefined && (pw === undefined || pw === "")) {
                     ctx.addIssue({
                         code: "custom",
-                        path: ["parents", key],
-                        message: `overrides a parent no image of the catalog uses${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}; parents in use: ${catalogParents.join(", ")}`,
+                        path: ["registryPassword"],
+                        message: `is required because registry.username is set (${show(username)}); set it with \`pulumi config set --secret registryPassword\``,
                     });
                 }
-            }
-        });
+                const asked = isObject(cfg.matrix) && Array.isArray(cfg.matrix.pythonVersions) ? cfg.matrix.pythonVersions : [];
+                const known = asked.filter((v): v is string => typeof v === "string" && pythons.includes(v));
+                const prefix = longestVariantPrefix(known.length > 0 ? known : pythons);
+                const versionTag = cfg.versionTag;
+                const example = `${prefix}${versionTag}`;
+                if (typeof versionTag === "string" && versionTag !== "" && !(DOCKER_TAG.test(versionTag) && DOCKER_TAG.test(example))) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["versionTag"],
+                        message:
+                            `makes the tag ${JSON.stringify(example)}, which is not a valid Docker tag; allowed: letters, digits, "_", "." and "-", ` +
+                            `starting with a letter, digit or "_", with the whole tag at most 128 characters (so at most ${128 - prefix.length} here)`,
+                    });
+                }
+                for (const key of isObject(cfg.parents) ? Object.keys(cfg.parents) : []) {
+                    if (!catalogParents.includes(key)) {
+                        const hint = suggest(key, catalogParents);
+                        ctx.addIssue({
+                            code: "custom",
+                            path: ["parents", key],
+                            message: `overrides a parent no image of the catalog uses${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}; parents in use: ${catalogParents.join(", ")}`,
+                        });
+                    }
+                }
+            },
+            { when: () => true },
+        );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /**

@@ -173,15 +173,35 @@ export function listFiles(dir: string, prefix = ""): string[] {
     return out.sort();
 }
 
+/** Every entry under a folder as a relative `/` path, folders with a trailing `/`, sorted. */
+function listTree(dir: string, prefix = ""): string[] {
+    const out: string[] = [];
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) out.push(`${rel}/`, ...listTree(path.join(dir, entry.name), rel));
+        else out.push(rel);
+    }
+    return out.sort();
+}
+
+/** Whether `dir` holds exactly the staged files and folders (an empty stray folder counts), with their fixed modes and mtime. */
 function matchesOnDisk(dir: string, staged: StagedContext): boolean {
     try {
-        const onDisk = listFiles(dir);
-        if (onDisk.join("\n") !== staged.files.map((f) => f.path).join("\n")) return false;
-        return staged.files.every((f) => {
-            const p = path.join(dir, ...f.path.split("/"));
-            const st = fs.statSync(p);
-            return (st.mode & 0o777) === f.mode && st.mtimeMs === FIXED_MTIME.getTime() && fs.readFileSync(p).equals(f.content);
-        });
+        const dirs = new Set<string>();
+        for (const f of staged.files) {
+            const parts = f.path.split("/");
+            for (let i = 1; i < parts.length; i++) dirs.add(`${parts.slice(0, i).join("/")}/`);
+        }
+        const expected = [...staged.files.map((f) => f.path), ...dirs].sort();
+        if (listTree(dir).join("\n") !== expected.join("\n")) return false;
+        const fixed = (rel: string, mode: number, isDir: boolean): boolean => {
+            const st = fs.lstatSync(path.join(dir, ...rel.split("/").filter((p) => p !== "")));
+            return (isDir ? st.isDirectory() : st.isFile()) && (st.mode & 0o777) === mode && st.mtimeMs === FIXED_MTIME.getTime();
+        };
+        return (
+            ["", ...dirs].every((d) => fixed(d, DIR_MODE, true)) &&
+            staged.files.every((f) => fixed(f.path, f.mode, false) && fs.readFileSync(path.join(dir, ...f.path.split("/"))).equals(f.content))
+        );
     } catch {
         return false;
     }
