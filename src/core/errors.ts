@@ -5,7 +5,10 @@
 export class UserError extends Error {
     constructor(message: string) {
         super(message);
-        this.name = new.target.name;
+        // Written out rather than taken from new.target: Pulumi's serialization of dynamic
+        // providers turns super(message) into Error.call(this), which sets neither.
+        this.message = message;
+        this.name = "UserError";
     }
 }
 
