@@ -7,7 +7,11 @@ import * as path from "path";
 import { loadCatalog } from "../src/core/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../src/core/config";
 import { writeContext } from "../src/core/context";
+import { LABELS } from "../src/core/labels";
 import { planImages } from "../src/core/plan";
+import { planPublish, registryClientFor } from "../src/core/publishPlan";
+import { startRegistry } from "../test/support/registry";
+import { pushImage } from "../test/support/registryImages";
 import { readStackFile } from "../src/core/stackFile";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -89,11 +93,47 @@ function benchDeclare(): void {
     console.log(`  difference (also transpiles our TypeScript):     ${fmt(mw - mb)}`);
 }
 
-function main(): void {
+async function benchRegistryPlan(): Promise<void> {
+    const registry = await startRegistry();
+    try {
+        const { config, catalog } = prodConfig();
+        const previous = { ...config, versionTag: "v0.2.1", registry: { server: registry.host, namespace: "baseten" } };
+        for (const image of planImages(previous, catalog)) {
+            await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), image.tag, {
+                labels: { [LABELS.contentDigest]: image.contentDigest },
+                layerText: image.reference,
+            });
+        }
+        const current = { ...previous, versionTag: config.versionTag };
+        const times: number[] = [];
+        let perImage = 0;
+        let actions = "";
+        for (let i = 0; i < RUNS; i++) {
+            const client = registryClientFor(current);
+            const t = process.hrtime.bigint();
+            const plan = await planPublish(current, catalog, client);
+            times.push(Number(process.hrtime.bigint() - t) / 1e6);
+            perImage = client.stats.requests / plan.images.length;
+            actions = [...new Set(plan.images.map((p) => p.action))].join(", ");
+        }
+        console.log(`planning the prod matrix against a local registry holding the previous version (actions: ${actions}), median of ${RUNS}:`);
+        console.log(`  wall time (staging, digests and every registry request):   ${fmt(median(times))}   (target: under 1 s)`);
+        console.log(`  HTTP requests per image:                                   ${perImage.toFixed(2)}   (target: at most 3)`);
+    } finally {
+        await registry.stop();
+    }
+}
+
+async function main(): Promise<void> {
     console.log(`truss-base-images benchmarks (node ${process.version}, ${os.cpus().length} cores)\n`);
     benchStaging();
     console.log("");
     benchDeclare();
+    console.log("");
+    await benchRegistryPlan();
 }
 
-main();
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});

@@ -1,4 +1,5 @@
 import type { PlannedImage, PublishAction } from "../core/plan";
+export { summaryLine } from "../core/publishPlan";
 
 /** One item of `npm run plan -- --json`. */
 export interface PlanItem {
@@ -19,14 +20,6 @@ export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
         ...(p.source ? { source: p.source } : {}),
         pool: p.pool,
     }));
-}
-
-const ACTIONS: readonly PublishAction[] = ["build", "retag", "unchanged", "conflict"];
-
-/** `32 images: 30 build, 2 retag, 0 unchanged, 0 conflict` */
-export function summaryLine(items: readonly PlanItem[]): string {
-    const counts = ACTIONS.map((a) => `${items.filter((i) => i.action === a).length} ${a}`);
-    return `${items.length} image${items.length === 1 ? "" : "s"}: ${counts.join(", ")}`;
 }
 
 /** A fixed-width table: image, content digest (shortened), pool, action. */

@@ -4,7 +4,7 @@ import { stageImage, StagedContext } from "./context";
 import type { ContentDigest, ImageSpec } from "./image";
 import { expandMatrix } from "./matrix";
 import { imageReference, repository, repositoryName, tag } from "./naming";
-import type { Pool } from "./builders";
+import { poolOf, Pool } from "./builders";
 
 /**
  * What publishing does with one image:
@@ -35,8 +35,8 @@ export interface PlannedImage {
 }
 
 /** Which runner pool builds an image. */
-export function poolFor(_spec: ImageSpec, config: StackConfig): Pool {
-    return config.builders.mode;
+export function poolFor(spec: ImageSpec, config: StackConfig): Pool {
+    return poolOf(spec.accelerator, config.builders);
 }
 
 /** Every image of the stack's matrix, staged and digested, in matrix order. */

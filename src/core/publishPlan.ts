@@ -1,7 +1,7 @@
 import type { Catalog } from "./catalog";
 import type { StackConfig } from "./config";
 import { planImages, PlannedImage } from "./plan";
-import { classify, immutableTagConflicts, TagConflictError } from "./publish";
+import { classify, countActions, immutableTagConflicts, TagConflictError } from "./publish";
 import { RegistryClient } from "./registry";
 import type { Credentials } from "./registry/auth";
 
@@ -22,6 +22,11 @@ export interface PublishPlan {
     readonly registryConsulted: boolean;
 }
 
+/** The plan without the registry: every image is built (push: false, or tests of declarations). */
+export function offlinePlan(config: StackConfig, catalog: Catalog): PublishPlan {
+    return { images: planImages(config, catalog), registryConsulted: false };
+}
+
 /** The registry client for a stack's registry: anonymous without credentials. */
 export function registryClientFor(config: StackConfig, password?: string, options: { timeoutMs?: number } = {}): RegistryClient {
     const credentials: Credentials | undefined =
@@ -35,9 +40,15 @@ export function registryClientFor(config: StackConfig, password?: string, option
  * so the registry is not consulted and every image is built.
  */
 export async function planPublish(config: StackConfig, catalog: Catalog, client: RegistryClient | undefined): Promise<PublishPlan> {
-    const planned = planImages(config, catalog);
-    if (!config.push || client === undefined) return { images: planned, registryConsulted: false };
-    const images = (await classify(planned, client)) as PublishPlanImage[];
+    if (!config.push || client === undefined) return offlinePlan(config, catalog);
+    const images = (await classify(planImages(config, catalog), client)) as PublishPlanImage[];
     const conflicts = config.immutableTags ? immutableTagConflicts(images) : undefined;
     return { images, conflicts, registryConsulted: true };
+}
+
+/** `32 images: 30 build, 2 retag, 0 unchanged, 0 conflict` */
+export function summaryLine(images: readonly Pick<PlannedImage, "action">[]): string {
+    const counts = countActions(images);
+    const parts = (Object.keys(counts) as (keyof typeof counts)[]).map((a) => `${counts[a]} ${a}`);
+    return `${images.length} image${images.length === 1 ? "" : "s"}: ${parts.join(", ")}`;
 }

@@ -27,6 +27,8 @@ export function valueAt(data: unknown, path: Path): unknown {
 /** A short rendering of a config value for an error message. */
 export function show(value: unknown): string {
     if (value === undefined) return "nothing";
+    // A private key pasted where a public one belongs must not be echoed into logs.
+    if (typeof value === "string" && /PRIVATE KEY/.test(value)) return "(a private key, not shown)";
     if (typeof value === "string") return JSON.stringify(value);
     try {
         const s = JSON.stringify(value);

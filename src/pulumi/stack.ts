@@ -1,53 +1,111 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { writeContext, contextDir } from "../core/context";
-import { planImages, PlannedImage, PublishAction } from "../core/plan";
+import { contextDir, writeContext } from "../core/context";
 import type { ContentDigest } from "../core/image";
+import type { PublishAction } from "../core/plan";
+import { needsBuild } from "../core/publish";
+import type { PublishPlan, PublishPlanImage } from "../core/publishPlan";
 import { BaseImage } from "./baseImage";
 import { declareBuilders } from "./builders";
 import type { PulumiStackConfig } from "./config";
+import { RegistryTag } from "./retag";
 
 /** Where staged contexts are written, relative to the project folder (Pulumi's working directory). */
 export const CONTEXTS_DIR = path.join(".build", "contexts");
 
+/** One entry of the `images` stack output. */
+export interface PublishedImage {
+    contentDigest: ContentDigest;
+    /** The manifest digest the tag holds (the local image id when nothing is pushed). */
+    digest: string;
+    action: PublishAction;
+    /** For `retag`: the reference the manifest was copied from. */
+    source?: string;
+}
+
 /** The `images` stack output: full reference -> what was published. */
-export type ImagesOutput = Record<string, { contentDigest: ContentDigest; digest: string; action: PublishAction }>;
+export type ImagesOutput = Record<string, PublishedImage>;
 
 export interface DeclaredStack {
-    readonly plan: readonly PlannedImage[];
-    readonly images: Record<string, BaseImage>;
+    readonly plan: readonly PublishPlanImage[];
+    /** The images built in this update, by reference. */
+    readonly builds: Record<string, BaseImage>;
+    /** The registry tag of every published image, by reference (none when push is false). */
+    readonly tags: Record<string, RegistryTag>;
     readonly output: pulumi.Output<ImagesOutput>;
 }
 
 /**
- * Declares the whole stack for a validated config: stages every image's context and declares
- * one BaseImage per image of the matrix. `projectDir` is where the contexts are written.
+ * Declares the stack for a validated config and its publish plan:
+ * - an image to build (`build`, or `conflict` without immutableTags) is a BaseImage (one
+ *   docker.Image) on its builder, then smoke-tested;
+ * - every published image has a RegistryTag under the same name whatever its action: after a
+ *   build it checks the registry serves the tag at the pushed digest; for `retag` it copies the
+ *   source's manifest; for `unchanged` it checks the tag. Its inputs are the tag and the digest,
+ *   so an image that stays published shows no change from one update to the next.
+ * `projectDir` is where the staged contexts are written.
  */
 export function declareStack(
     stack: PulumiStackConfig,
+    publishPlan: PublishPlan,
     projectDir: string = process.cwd(),
     opts: pulumi.ComponentResourceOptions = {},
 ): DeclaredStack {
-    const { config, catalog, registryPassword } = stack;
-    const plan = planImages(config, catalog);
+    const { config, registryPassword } = stack;
+    const plan = publishPlan.images;
     const builders = declareBuilders(config, plan, opts);
-    const images: Record<string, BaseImage> = {};
+    const builds: Record<string, BaseImage> = {};
+    const tags: Record<string, RegistryTag> = {};
+    const entries: Record<string, pulumi.Output<PublishedImage>> = {};
+    const registry = { server: config.registry.server, username: config.registry.username, password: registryPassword };
+
     for (const image of plan) {
-        writeContext(path.join(projectDir, CONTEXTS_DIR), image.staged);
-        images[image.reference] = new BaseImage(image.resourceName, {
-            image,
-            contextDir: contextDir(CONTEXTS_DIR, image.staged).split(path.sep).join("/"),
-            registry: { server: config.registry.server, username: config.registry.username, password: registryPassword },
-            push: config.push,
-            network: builders.networkFor(image),
-            provider: builders.providerFor(image),
-            dependsOn: builders.dependenciesFor(image),
-        }, opts);
+        let digest: pulumi.Output<string>;
+        let dependsOn: pulumi.Resource[] = [];
+        if (needsBuild(image)) {
+            writeContext(path.join(projectDir, CONTEXTS_DIR), image.staged);
+            const built = new BaseImage(
+                image.resourceName,
+                {
+                    image,
+                    contextDir: contextDir(CONTEXTS_DIR, image.staged).split(path.sep).join("/"),
+                    registry,
+                    push: config.push,
+                    network: builders.networkFor(image),
+                    provider: builders.providerFor(image),
+                    dependsOn: builders.dependenciesFor(image),
+                },
+                opts,
+            );
+            builders.smokeTestFor(image, built);
+            builds[image.reference] = built;
+            digest = built.digest;
+            dependsOn = [built];
+        } else {
+            digest = pulumi.output(image.digest as string);
+        }
+        if (config.push) {
+            const tag = new RegistryTag(
+                `${image.resourceName}-tag`,
+                {
+                    ...registry,
+                    repository: image.repository,
+                    tag: image.tag,
+                    digest,
+                    source: image.action === "retag" ? image.source : undefined,
+                },
+                { ...opts, dependsOn, retainOnDelete: true },
+            );
+            tags[image.reference] = tag;
+            digest = tag.digest;
+        }
+        entries[image.reference] = digest.apply((d) => ({
+            contentDigest: image.contentDigest,
+            digest: d,
+            action: image.action,
+            ...(image.source ? { source: image.source } : {}),
+        }));
     }
-    const output = pulumi.all(
-        Object.fromEntries(
-            plan.map((p) => [p.reference, pulumi.all([images[p.reference].contentDigest, images[p.reference].digest]).apply(([contentDigest, digest]) => ({ contentDigest, digest, action: p.action }))]),
-        ),
-    ) as pulumi.Output<ImagesOutput>;
-    return { plan, images, output };
+    const output = pulumi.all(entries) as pulumi.Output<ImagesOutput>;
+    return { plan, builds, tags, output };
 }

@@ -106,7 +106,7 @@ describe("stack declarations (Pulumi mocks)", () => {
 
         it("knows every tag at preview", async () => {
             const stack = declareMockStack("dev", { withPassword: false, preview: true });
-            for (const [reference, image] of Object.entries(stack.images)) {
+            for (const [reference, image] of Object.entries(stack.builds)) {
                 const name = await describeOutput(image.image.imageName);
                 assert.equal(name.known, true, `${reference} unknown at preview`);
                 assert.equal(await valueOf(image.image.imageName), reference);

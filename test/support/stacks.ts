@@ -6,8 +6,11 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { readStackConfig } from "../../src/pulumi/config";
+import { offlinePlan, PublishPlan } from "../../src/core/publishPlan";
+import { PulumiStackConfig, readStackConfig } from "../../src/pulumi/config";
+import { lookUpPublishPlan } from "../../src/pulumi/publishPlan";
 import { declareStack, DeclaredStack } from "../../src/pulumi/stack";
+import { mockAwsLookups } from "./aws";
 import { resetMocks } from "./pulumiMocks";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
@@ -31,14 +34,20 @@ export interface MockStack extends DeclaredStack {
     readonly projectDir: string;
 }
 
-/**
- * Declares a stack from its committed file (plus overrides) under mocks. The registry password
- * is faked as a secret unless `withPassword` is false.
- */
-export function declareMockStack(
-    stack: string,
-    opts: { overrides?: Record<string, unknown>; preview?: boolean; withPassword?: boolean; plainPassword?: boolean } = {},
-): MockStack {
+interface MockStackOptions {
+    overrides?: Record<string, unknown>;
+    preview?: boolean;
+    withPassword?: boolean;
+    plainPassword?: boolean;
+}
+
+const tempDirs: string[] = [];
+process.on("exit", () => {
+    for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Installs the mocks for a stack's committed file (plus overrides) and reads its config as the program does. */
+function prepare(stack: string, opts: MockStackOptions): () => PulumiStackConfig {
     const config = flatConfig(stack, opts.overrides);
     const secretKeys: string[] = [];
     if (opts.withPassword !== false) {
@@ -46,9 +55,15 @@ export function declareMockStack(
         if (!opts.plainPassword) secretKeys.push("truss-base-images:registryPassword");
     }
     resetMocks({ config, secretKeys, preview: opts.preview, stack });
+    mockAwsLookups();
+    return () => readStackConfig();
+}
+
+function declare(stack: string, config: PulumiStackConfig, plan: PublishPlan): MockStack {
     const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), `truss-stack-${stack}-`));
+    tempDirs.push(projectDir);
     const options = new Map<string, { type: string; opts: pulumi.CustomResourceOptions; props: Record<string, any> }>();
-    const declared = declareStack(readStackConfig(), projectDir, {
+    const declared = declareStack(config, plan, projectDir, {
         transformations: [
             (args) => {
                 options.set(args.name, { type: args.type, opts: args.opts as pulumi.CustomResourceOptions, props: args.props });
@@ -57,4 +72,20 @@ export function declareMockStack(
         ],
     });
     return { ...declared, options, projectDir };
+}
+
+/**
+ * Declares a stack from its committed file (plus overrides) under mocks, without asking a
+ * registry: every image is built. The registry password is faked as a secret unless
+ * `withPassword` is false. AWS look-ups are mocked (test/support/aws.ts).
+ */
+export function declareMockStack(stack: string, opts: MockStackOptions = {}): MockStack {
+    const config = prepare(stack, opts)();
+    return declare(stack, config, offlinePlan(config.config, config.catalog));
+}
+
+/** As declareMockStack, with the publish plan the program gets from the (real) registry the config names. */
+export async function declareMockStackFromRegistry(stack: string, opts: MockStackOptions = {}): Promise<MockStack & { plan: PublishPlan["images"] }> {
+    const config = prepare(stack, opts)();
+    return declare(stack, config, await lookUpPublishPlan(config));
 }

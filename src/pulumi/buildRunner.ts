@@ -1,0 +1,251 @@
+import { randomUUID } from "crypto";
+import * as docker from "@pulumi/docker";
+import * as ec2 from "@pulumi/aws/ec2";
+import * as ec2transitgateway from "@pulumi/aws/ec2transitgateway";
+import * as iam from "@pulumi/aws/iam";
+import * as pulumi from "@pulumi/pulumi";
+import { parseCidr, PoolConfig, RunnerPool, worldOpenCidrs } from "../core/builders";
+import {
+    AMI_QUERIES,
+    READY_TIMEOUT_SECONDS,
+    runnerId,
+    RunnerId,
+    runnerTags,
+    sshDockerHost,
+    sshOptions,
+} from "../core/runners";
+import { renderUserData } from "../core/userData";
+import { ReadinessGate } from "./readiness";
+
+export interface BuildRunnerArgs {
+    /** `gpu`: the Deep Learning Base GPU AMI, checked for the NVIDIA runtime; `cpu`: Ubuntu 22.04 with Docker from its archive. */
+    readonly pool: RunnerPool;
+    /** The pool's config: instance type, count, root volume size in GiB, AMI override, spot. */
+    readonly config: PoolConfig;
+    /** The account builds run as over ssh (created by the user data when the AMI lacks it). */
+    readonly sshUser: string;
+    /** The operator's public key, installed for `sshUser`. No private key ever reaches the stack. */
+    readonly sshPublicKey: string;
+    /** The private key file the ssh client uses; the ssh agent when unset. Only a path. */
+    readonly sshPrivateKeyPath?: string;
+    /** CIDR blocks the security group lets in on port 22; [] lets no one in. */
+    readonly allowedCidrs: readonly string[];
+    /** The runners power themselves off after this many minutes without work. */
+    readonly idleStopMinutes: number;
+    /**
+     * Per runner of the pool, by index: the images this update builds on it (sorted
+     * references), empty when it builds none. A runner with builds is started and checked; a
+     * runner without builds is left exactly as it is, so a preview with nothing to build shows
+     * no change.
+     */
+    readonly builds: readonly (readonly string[])[];
+    /** `project` and `stack`, for the tags of every resource. */
+    readonly project: string;
+    readonly stack: string;
+    /** Shown with readiness failures: a config fact that explains them. */
+    readonly note?: string;
+    /** How long the readiness gate waits for a runner; READY_TIMEOUT_SECONDS unless given. */
+    readonly readyTimeoutSeconds?: number;
+}
+
+/** One runner of a pool: an instance behind its own Elastic IP, and how builds reach it. */
+export interface Runner {
+    readonly id: RunnerId;
+    readonly instance: ec2.Instance;
+    readonly eip: ec2.Eip;
+    /** `ssh://<sshUser>@<Elastic IP>`: known at preview once the Elastic IP exists. */
+    readonly host: pulumi.Output<string>;
+    readonly sshOpts: readonly string[];
+    /** The Docker provider of this runner: builds and pushes run on its daemon. */
+    readonly provider: docker.Provider;
+    /** Images that build on this runner depend on it. */
+    readonly ready: ReadinessGate;
+}
+
+/**
+ * Marks "this update builds on the runner": replaced in every update that does, and
+ * unchanged in every other. The runner's InstanceState is replaced with it, and creating an
+ * InstanceState starts a stopped instance; an unchanged one would not, since its recorded
+ * state ("running") still matches the program after the runner stopped itself.
+ */
+export const workTicketProvider: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
+        const building = Array.isArray(news.builds) && news.builds.length > 0;
+        return building ? { changes: true, replaces: ["builds"], deleteBeforeReplace: false } : { changes: false };
+    },
+    async create(inputs: Record<string, unknown>) {
+        return { id: randomUUID(), outs: inputs };
+    },
+};
+
+class WorkTicket extends pulumi.dynamic.Resource {
+    constructor(name: string, args: { runner: string; builds: string[] }, opts?: pulumi.CustomResourceOptions) {
+        super(workTicketProvider, name, args, opts, undefined, "WorkTicket");
+    }
+}
+
+/**
+ * The EC2 build runners of one pool (SPEC section 4): per runner an instance (IMDSv2 only, hop
+ * limit 1, encrypted gp3 root volume, shutdown behaviour "stop", optional spot), an Elastic IP
+ * that survives instance replacement, its power state, a readiness gate and a Docker provider
+ * over ssh; per pool a security group with ssh from the allowed CIDRs only and an instance
+ * role with no permissions (the runners need no AWS API). Tags on every AWS resource.
+ */
+export class BuildRunner extends pulumi.ComponentResource {
+    public readonly runners: readonly Runner[];
+    public readonly securityGroup: ec2.SecurityGroup;
+    public readonly role: iam.Role;
+    public readonly instanceProfile: iam.InstanceProfile;
+
+    constructor(name: string, args: BuildRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("truss-base-images:index:BuildRunner", name, {}, opts);
+        const { pool, config } = args;
+        const poolTags = runnerTags({ project: args.project, stack: args.stack, pool });
+
+        const open = worldOpenCidrs(args.allowedCidrs);
+        if (open.length > 0) {
+            pulumi.log.warn(`builders.allowedCidrs contains ${open.join(", ")}: ssh to the ${pool} build runners is open to the whole internet`, this);
+        }
+        this.securityGroup = new ec2.SecurityGroup(
+            `${name}-sg`,
+            {
+                description: `truss-base-images ${pool} build runners: ssh from builders.allowedCidrs only`,
+                ingress: args.allowedCidrs.map((cidr) => ({
+                    description: "ssh (builders.allowedCidrs)",
+                    protocol: "tcp",
+                    fromPort: 22,
+                    toPort: 22,
+                    ...(parseCidr(cidr)?.family === 6 ? { ipv6CidrBlocks: [cidr] } : { cidrBlocks: [cidr] }),
+                })),
+                egress: [
+                    {
+                        description: "builds pull parents and packages, and push to the registry",
+                        protocol: "-1",
+                        fromPort: 0,
+                        toPort: 0,
+                        cidrBlocks: ["0.0.0.0/0"],
+                        ipv6CidrBlocks: ["::/0"],
+                    },
+                ],
+                tags: poolTags,
+            },
+            { parent: this },
+        );
+
+        this.role = new iam.Role(
+            `${name}-role`,
+            {
+                description: "truss-base-images build runners: no permissions; builds need no AWS API",
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
+                tags: poolTags,
+            },
+            { parent: this },
+        );
+        this.instanceProfile = new iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags: poolTags }, { parent: this });
+
+        // A new AMI release must not replace running runners: the looked-up id is ignored once an
+        // instance exists. An `ami` in config is an explicit choice, and changing it replaces them.
+        const query = AMI_QUERIES[pool];
+        const ami =
+            config.ami ??
+            ec2.getAmiOutput(
+                {
+                    owners: [...query.owners],
+                    mostRecent: true,
+                    filters: [
+                        { name: "name", values: [query.name] },
+                        { name: "architecture", values: ["x86_64"] },
+                        { name: "state", values: ["available"] },
+                    ],
+                },
+                { parent: this },
+            ).id;
+        const userData = renderUserData({ pool, sshUser: args.sshUser, sshPublicKey: args.sshPublicKey, idleStopMinutes: args.idleStopMinutes });
+        const sshOpts = sshOptions({ privateKeyPath: args.sshPrivateKeyPath });
+
+        const runners: Runner[] = [];
+        for (let index = 0; index < config.count; index++) {
+            const id = runnerId(pool, index);
+            const rname = `${name}-${index}`;
+            const tags = runnerTags({ project: args.project, stack: args.stack, pool, runner: id });
+            const builds = [...(args.builds[index] ?? [])];
+
+            const eip = new ec2.Eip(`${rname}-eip`, { domain: "vpc", tags }, { parent: this });
+            const instance = new ec2.Instance(
+                rname,
+                {
+                    ami,
+                    instanceType: config.instanceType,
+                    vpcSecurityGroupIds: [this.securityGroup.id],
+                    iamInstanceProfile: this.instanceProfile.name,
+                    metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+                    rootBlockDevice: { volumeType: "gp3", volumeSize: config.volumeSizeGiB, encrypted: true, deleteOnTermination: true, tags },
+                    instanceInitiatedShutdownBehavior: "stop",
+                    ...(config.spot
+                        ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" } } }
+                        : {}),
+                    userData,
+                    // cloud-init runs user data on the first boot only: a changed setup needs a new instance.
+                    userDataReplaceOnChange: true,
+                    tags,
+                },
+                { parent: this, ignoreChanges: config.ami === undefined ? ["ami"] : [] },
+            );
+            const association = new ec2.EipAssociation(`${rname}-eip-assoc`, { allocationId: eip.allocationId, instanceId: instance.id }, { parent: this });
+
+            // The address is read back by the runner's tags: once the Elastic IP exists it is a plain
+            // value at preview, so the provider's host, and with it every image of the runner, stays
+            // unchanged. Only the very first deployment of a runner, before its Elastic IP exists,
+            // takes the address from the resource being created (unknown until it is).
+            const lookedUp = ec2.getEipsOutput({ tags }, { parent: this }).apply((r) => {
+                if (r.publicIps.length > 1) {
+                    throw new Error(`more than one Elastic IP carries the tags of build runner ${id.name} (${r.publicIps.join(", ")}); remove the extra one`);
+                }
+                return r.publicIps[0] as string | undefined;
+            });
+            const address = lookedUp.apply((ip) => (ip !== undefined ? pulumi.output(ip) : eip.publicIp));
+            const host = address.apply((ip) => sshDockerHost(args.sshUser, ip));
+
+            const ticket = new WorkTicket(`${rname}-work`, { runner: id.name, builds }, { parent: this });
+            // Started by replacement only, with the ticket; its options never change between updates,
+            // and whatever state a refresh recorded ("stopped") is no reason to touch the runner.
+            const power = new ec2transitgateway.InstanceState(
+                `${rname}-power`,
+                { instanceId: instance.id, state: "running" },
+                { parent: this, replaceWith: [ticket], ignoreChanges: ["state"], dependsOn: [association] },
+            );
+            const ready = new ReadinessGate(
+                `${rname}-ready`,
+                {
+                    runner: id.name,
+                    host,
+                    sshOpts,
+                    waitForCloudInit: true,
+                    requireRuntime: pool === "gpu" ? "nvidia" : undefined,
+                    timeoutSeconds: args.readyTimeoutSeconds ?? READY_TIMEOUT_SECONDS,
+                    note: args.note,
+                    instanceId: instance.id,
+                    expectedHost: eip.publicIp.apply((ip) => sshDockerHost(args.sshUser, ip)),
+                    builds,
+                },
+                { parent: this, dependsOn: [power, association] },
+            );
+            const provider = new docker.Provider(
+                `${rname}-docker`,
+                // The daemon is checked by the readiness gate, when there is something to build; the
+                // provider must not dial a runner that is stopped because there is nothing to do.
+                { host, sshOpts, disableDockerDaemonCheck: true },
+                { parent: this },
+            );
+            runners.push({ id, instance, eip, host, sshOpts, provider, ready });
+        }
+        this.runners = runners;
+        this.registerOutputs({
+            securityGroupId: this.securityGroup.id,
+            runners: runners.map((r) => ({ name: r.id.name, instanceId: r.instance.id, host: r.host })),
+        });
+    }
+}

@@ -1,0 +1,223 @@
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { homedir } from "os";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    DockerEndpoint,
+    KNOWN_HOSTS_FILE,
+    notReadyMessage,
+    parseDockerInfo,
+    parseSshHost,
+    readFailure,
+    readinessSteps,
+    ReadinessStep,
+    SSH_STATE_DIR,
+} from "../core/runners";
+import { runProcess } from "./process";
+
+/** What the readiness gate checks, and for how long. */
+export interface ReadinessCheck {
+    /** The runner's name for messages, e.g. gpu-0. */
+    readonly runner: string;
+    /** The daemon, reached exactly as the Docker provider reaches it (`ssh://...` and its options), or a local socket. */
+    readonly endpoint: DockerEndpoint;
+    /** Over ssh: wait until cloud-init has finished the runner's first-boot setup. */
+    readonly waitForCloudInit: boolean;
+    /** A runtime Docker must offer, e.g. `nvidia` on a GPU runner. */
+    readonly requireRuntime?: string;
+    /** The whole wait is bounded by this. */
+    readonly timeoutSeconds: number;
+    /** Pause between attempts; 5 s unless given. */
+    readonly retryIntervalSeconds?: number;
+    /** A config fact worth reading when the runner cannot be reached (e.g. no allowed CIDRs). */
+    readonly note?: string;
+    /**
+     * The EC2 instance behind the address. Its Elastic IP outlives it, so a replacement answers
+     * at the same address with a new host key: on this machine that key is forgotten once, when
+     * the gate first meets a new instance id there (trust on first use, per instance).
+     */
+    readonly instanceId?: string;
+}
+
+export interface Readiness {
+    readonly serverVersion: string;
+    readonly runtimes: readonly string[];
+}
+
+/**
+ * A runner did not become ready; the message says which, where, what failed and what to do.
+ * A plain Error with a name rather than a subclass: Pulumi's closure serializer turns classes
+ * into functions, and `Error.call(this, message)` would lose the message.
+ */
+export function runnerNotReady(message: string): Error {
+    const e = new Error(message);
+    e.name = "RunnerNotReadyError";
+    return e;
+}
+
+function expandHome(p: string): string {
+    return p.startsWith("~/") ? `${homedir()}/${p.slice(2)}` : p;
+}
+
+/** The ssh client state folder exists, and a replaced instance's old host key is forgotten. */
+async function prepareSsh(check: ReadinessCheck, hostname: string): Promise<string | undefined> {
+    mkdirSync(expandHome(SSH_STATE_DIR), { recursive: true, mode: 0o700 });
+    if (!check.instanceId) return undefined;
+    const marker = `${expandHome(SSH_STATE_DIR)}/${hostname}.instance`;
+    let seen: string | undefined;
+    try {
+        seen = readFileSync(marker, "utf8").trim();
+    } catch {
+        seen = undefined;
+    }
+    if (seen !== check.instanceId) {
+        await runProcess({ file: "ssh-keygen", args: ["-R", hostname, "-f", expandHome(KNOWN_HOSTS_FILE)] }, { timeoutMs: 10_000 });
+    }
+    return marker;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the runner's Docker daemon answers over the endpoint, for at most
+ * `timeoutSeconds`. Failures that booting explains are retried; the others, and the last one
+ * at the deadline, throw an error (runnerNotReady) naming the runner, the failed check, its
+ * output and the likely cause.
+ */
+export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> {
+    const started = Date.now();
+    const deadline = started + check.timeoutSeconds * 1000;
+    const interval = (check.retryIntervalSeconds ?? 5) * 1000;
+    const ssh = parseSshHost(check.endpoint.host);
+    const marker = ssh ? await prepareSsh(check, ssh.hostname) : undefined;
+    const steps = readinessSteps(check.endpoint, { waitForCloudInit: check.waitForCloudInit });
+    const fail = (a: { step: ReadinessStep; exitCode: number; output: string; hint?: string; timedOut: boolean }) =>
+        runnerNotReady(
+            notReadyMessage({ ...a, runner: check.runner, host: check.endpoint.host, seconds: check.timeoutSeconds, configHint: check.note }),
+        );
+    type Failure = { step: ReadinessStep; exitCode: number; output: string; hint?: string; retry: boolean };
+    let last: Failure | undefined;
+    for (;;) {
+        let failure: Failure | undefined;
+        for (const step of steps) {
+            const remaining = deadline - Date.now();
+            if (remaining <= 0) break;
+            const r = await runProcess(step.command, { timeoutMs: remaining });
+            if (r.timedOut) {
+                failure = { step, exitCode: r.exitCode, output: r.output, hint: last?.hint ?? "the check did not finish before the deadline", retry: true };
+                break;
+            }
+            if (!step.okExitCodes.includes(r.exitCode)) {
+                const reading = readFailure(step, r.exitCode, r.output, { host: check.endpoint.host });
+                failure = { step, exitCode: r.exitCode, output: r.output, hint: reading.hint, retry: reading.retry };
+                break;
+            }
+            if (step !== steps[steps.length - 1]) continue;
+            const info = parseDockerInfo(r.output);
+            if (check.requireRuntime && !info.runtimes.includes(check.requireRuntime)) {
+                throw fail({
+                    step,
+                    exitCode: r.exitCode,
+                    output: r.output,
+                    timedOut: false,
+                    hint: `Docker on the runner has no ${check.requireRuntime} runtime (it has: ${info.runtimes.join(", ") || "none"}); the runner's setup should have configured it`,
+                });
+            }
+            if (marker && check.instanceId) writeFileSync(marker, `${check.instanceId}\n`);
+            return info;
+        }
+        last = failure ?? last;
+        if (!last) throw runnerNotReady(`Build runner ${check.runner} (${check.endpoint.host}): the readiness wait of ${check.timeoutSeconds} s ended before any check ran.`);
+        if (failure && !failure.retry) throw fail({ ...failure, timedOut: false });
+        if (Date.now() >= deadline) throw fail({ ...last, timedOut: true });
+        await sleep(Math.min(interval, deadline - Date.now()));
+    }
+}
+
+/** The inputs of a readiness gate, as its dynamic provider receives them. */
+interface GateInputs {
+    readonly runner: string;
+    readonly host: string;
+    readonly sshOpts: string[];
+    readonly waitForCloudInit: boolean;
+    readonly requireRuntime?: string;
+    readonly timeoutSeconds: number;
+    readonly note?: string;
+    readonly instanceId?: string;
+    /** The runner's address as the stack's Elastic IP has it; checked against `host` before waiting. */
+    readonly expectedHost?: string;
+    /** The images this update builds on the runner; empty when it builds none. */
+    readonly builds: string[];
+}
+
+async function checkIfBuilding(inputs: GateInputs): Promise<Record<string, unknown>> {
+    if (inputs.builds.length === 0) return { ...inputs };
+    if (inputs.expectedHost !== undefined && inputs.expectedHost !== inputs.host) {
+        throw runnerNotReady(
+            `Build runner ${inputs.runner}: the Docker provider would reach ${inputs.host}, but the runner's Elastic IP is ${inputs.expectedHost}. ` +
+                `Another address carries this runner's tags; remove it (or its tags) and run pulumi up again.`,
+        );
+    }
+    const ready = await waitUntilReady({
+        runner: inputs.runner,
+        endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
+        waitForCloudInit: inputs.waitForCloudInit,
+        requireRuntime: inputs.requireRuntime,
+        timeoutSeconds: inputs.timeoutSeconds,
+        note: inputs.note,
+        instanceId: inputs.instanceId,
+    });
+    return { ...inputs, dockerVersion: ready.serverVersion };
+}
+
+/**
+ * The gate's provider. It checks only in an update that builds on the runner, and it checks
+ * every time there is something to build (a runner may have stopped itself since the last
+ * check); with nothing to build it reports no change at all, so a quiet preview stays quiet.
+ */
+export const readinessGateProvider: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
+        return { changes: Array.isArray(news.builds) && news.builds.length > 0 };
+    },
+    async create(inputs: Record<string, unknown>) {
+        const outs = await checkIfBuilding(inputs as unknown as GateInputs);
+        return { id: `${String(inputs.runner)}-ready`, outs };
+    },
+    async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
+        return { outs: await checkIfBuilding(news as unknown as GateInputs) };
+    },
+};
+
+export interface ReadinessGateArgs {
+    /** The runner's name for messages, e.g. gpu-0. */
+    readonly runner: pulumi.Input<string>;
+    /** The Docker provider's host: `ssh://<user>@<address>`. */
+    readonly host: pulumi.Input<string>;
+    /** The Docker provider's ssh options, verbatim. */
+    readonly sshOpts: pulumi.Input<pulumi.Input<string>[]>;
+    /** Wait for cloud-init (true for EC2 runners). */
+    readonly waitForCloudInit: pulumi.Input<boolean>;
+    /** A runtime Docker must offer (`nvidia` on GPU runners). */
+    readonly requireRuntime?: pulumi.Input<string>;
+    /** Bound of the whole wait. */
+    readonly timeoutSeconds: pulumi.Input<number>;
+    /** Shown with any failure: a config fact that explains it. */
+    readonly note?: pulumi.Input<string>;
+    /** The instance behind the address (a new one has a new host key). */
+    readonly instanceId?: pulumi.Input<string>;
+    /** The host as built from the stack's Elastic IP; must equal `host`. */
+    readonly expectedHost?: pulumi.Input<string>;
+    /** The images this update builds on the runner (sorted references); empty: nothing to check. */
+    readonly builds: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * The readiness gate of one runner: images that build on the runner depend on it, so no build
+ * starts before the runner's Docker daemon answers over the provider's own transport.
+ */
+export class ReadinessGate extends pulumi.dynamic.Resource {
+    public readonly dockerVersion!: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: ReadinessGateArgs, opts?: pulumi.CustomResourceOptions) {
+        super(readinessGateProvider, name, { ...args, dockerVersion: undefined }, opts, undefined, "ReadinessGate");
+    }
+}

@@ -1,0 +1,110 @@
+import * as pulumi from "@pulumi/pulumi";
+import { dockerCommand, DockerEndpoint, showCommand, tailLines } from "../core/runners";
+import { smokeTestDockerArgs } from "../core/smoke";
+import type { ImageSpec } from "../core/image";
+import { runProcess } from "./process";
+
+/** What one smoke test runs, and where. */
+export interface SmokeRun {
+    /** The image to test, by digest: `docker.io/baseten/truss-server-base@sha256:...`. */
+    readonly image: string;
+    readonly spec: ImageSpec;
+    /** The daemon of the runner that built it (or a local socket). */
+    readonly endpoint: DockerEndpoint;
+    /** For messages: the runner's name. */
+    readonly runner: string;
+    readonly timeoutSeconds: number;
+}
+
+export interface SmokeResult {
+    /** What the container printed. */
+    readonly output: string;
+}
+
+/** A smoke test failed; the message holds the container's output. (A plain Error: see runnerNotReady.) */
+export function smokeTestFailed(message: string): Error {
+    const e = new Error(message);
+    e.name = "SmokeTestError";
+    return e;
+}
+
+/** Runs the smoke test of an image in a container on the endpoint; throws an error (smokeTestFailed) with the container's output on failure. */
+export async function runSmokeTest(run: SmokeRun): Promise<SmokeResult> {
+    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec));
+    const r = await runProcess(command, { timeoutMs: run.timeoutSeconds * 1000 });
+    if (r.exitCode === 0 && !r.timedOut) return { output: r.output };
+    const why = r.timedOut ? `did not finish within ${run.timeoutSeconds} s` : `failed (exit code ${r.exitCode})`;
+    const shown = showCommand({ file: command.file, args: command.args.map((a) => (a.length > 200 ? `${a.slice(0, 60)}...` : a)) });
+    throw smokeTestFailed(
+        [
+            `Smoke test of ${run.image} on runner ${run.runner} ${why}.`,
+            `  command: ${shown}`,
+            "  output:",
+            ...tailLines(r.output, 80)
+                .split("\n")
+                .map((l) => `    ${l}`),
+        ].join("\n"),
+    );
+}
+
+interface SmokeInputs {
+    readonly image: string;
+    readonly digest: string;
+    readonly spec: ImageSpec;
+    readonly runner: string;
+    readonly host: string;
+    readonly sshOpts?: string[];
+    readonly timeoutSeconds: number;
+}
+
+async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
+    await runSmokeTest({
+        image: inputs.image,
+        spec: inputs.spec,
+        endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
+        runner: inputs.runner,
+        timeoutSeconds: inputs.timeoutSeconds,
+    });
+    return { ...inputs, testedDigest: inputs.digest };
+}
+
+/**
+ * The smoke test's provider: it runs when the image's digest changes and at no other time (a
+ * runner's address or options changing is no reason to test a published image again).
+ */
+export const smokeTestProvider: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+        return { changes: olds.digest !== news.digest };
+    },
+    async create(inputs: Record<string, unknown>) {
+        const outs = await smoke(inputs as unknown as SmokeInputs);
+        return { id: String(inputs.digest), outs };
+    },
+    async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
+        return { outs: await smoke(news as unknown as SmokeInputs) };
+    },
+};
+
+export interface SmokeTestArgs {
+    /** The pushed image by digest: `<repository>@sha256:...`. */
+    readonly image: pulumi.Input<string>;
+    /** The pushed digest; the test runs again exactly when it changes. */
+    readonly digest: pulumi.Input<string>;
+    /** Which checks apply: python version and path, live reload, GPU. */
+    readonly spec: ImageSpec;
+    /** The runner's name, for messages. */
+    readonly runner: pulumi.Input<string>;
+    /** The runner's Docker host and ssh options, as its Docker provider has them. */
+    readonly host: pulumi.Input<string>;
+    readonly sshOpts?: pulumi.Input<pulumi.Input<string>[]>;
+    readonly timeoutSeconds: pulumi.Input<number>;
+}
+
+/** The smoke test of one pushed image: a failing test fails the update and shows the container's output. */
+export class SmokeTest extends pulumi.dynamic.Resource {
+    public readonly testedDigest!: pulumi.Output<string>;
+
+    constructor(name: string, args: SmokeTestArgs, opts?: pulumi.CustomResourceOptions) {
+        super(smokeTestProvider, name, { ...args, spec: { ...args.spec }, testedDigest: undefined }, opts, undefined, "SmokeTest");
+    }
+}
