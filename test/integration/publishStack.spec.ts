@@ -5,7 +5,7 @@ import { loadCatalog } from "../../src/core/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../../src/core/config";
 import { LABELS } from "../../src/core/labels";
 import { planImages } from "../../src/core/plan";
-import { mockOutputs, recorded, valueOf } from "../support/pulumiMocks";
+import { mockOutputs, recorded, resetMocks, valueOf } from "../support/pulumiMocks";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { pushImage, rawManifest } from "../support/registryImages";
 import { declareMockStackFromRegistry, FAKE_PASSWORD, flatConfig } from "../support/stacks";
@@ -160,6 +160,20 @@ describe("the stack's publish plan, from a real registry", function () {
         } finally {
             await locked.stop();
         }
+    });
+
+    it("index.ts, the program Pulumi runs, declares the dev stack from the registry and exports images", async () => {
+        const ns = `stack${++namespace}`;
+        const published = await publish(ns, "v4.0.0");
+        resetMocks({ config: flatConfig("dev", overrides("v4.0.1", ns)), stack: "dev" });
+        const program = require("../../index") as () => Promise<{ images: pulumi.Output<Record<string, { action: string; digest: string; source?: string }>> }>;
+        const out = await valueOf((await program()).images);
+        assert.equal(Object.keys(out).length, 4);
+        for (const [reference, entry] of Object.entries(out)) {
+            const source = reference.replace("-v4.0.1", "-v4.0.0");
+            assert.deepEqual([entry.action, entry.source, entry.digest], ["retag", source, published.get(source)]);
+        }
+        assert.equal(declaredImages().length, 0);
     });
 
     it("push: false asks no registry and builds every image", async () => {
