@@ -1,5 +1,7 @@
-// Child process of bench/bench.ts: imports Pulumi, then declares the full prod stack under mocks
-// and waits for its outputs. Prints its own timings as JSON on the last line.
+// Child process of bench/bench.ts: imports Pulumi, then declares the prod stack under mocks and
+// waits for its outputs. Prints its own timings as JSON on the last line. With the argument
+// `images-only`, the prod matrix is declared on the local builder with push false: the
+// docker.Images alone, without runners, registry tags or smoke tests.
 const t0 = process.hrtime.bigint();
 import * as pulumi from "@pulumi/pulumi";
 const tImported = process.hrtime.bigint();
@@ -9,7 +11,10 @@ import { mockOutputs, valueOf } from "../test/support/pulumiMocks";
 
 async function main(): Promise<void> {
     const tStart = process.hrtime.bigint();
-    const stack = declareMockStack("prod");
+    const imagesOnly = process.argv.includes("images-only");
+    const stack = declareMockStack("prod", {
+        overrides: imagesOnly ? { "truss-base-images:builders": { mode: "local" }, "truss-base-images:push": false } : {},
+    });
     mockOutputs("docker:index/image:Image", (args) => ({ repoDigest: `${args.inputs.imageName}@sha256:${"0".repeat(64)}` }));
     const out = await valueOf(stack.output);
     const tEnd = process.hrtime.bigint();
