@@ -41,9 +41,7 @@ describe("smoke test commands", () => {
         assert.strictEqual(args[args.length - 1], script);
     });
 
-    it("the CUDA check is valid python", function () {
-        const py = spawnSync("python3", ["--version"], { encoding: "utf8" });
-        if (py.error) this.skip();
+    it("the CUDA check is valid python (parsed by this machine's python3)", function () {
         const code = /-c '([\s\S]*?)' \|\| fail/.exec(smokeTestScript(gpuReload))?.[1];
         assert.ok(code, "no python -c in the GPU script");
         const r = spawnSync("python3", ["-c", `import ast, sys; ast.parse(sys.stdin.read())`], { input: code, encoding: "utf8" });
