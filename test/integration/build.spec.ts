@@ -57,6 +57,8 @@ interface Built {
     readonly files: Map<string, string>;
     /** `<python> --version` output. */
     readonly pythonVersion: string;
+    /** The image's layer digests, bottom first. */
+    readonly layers: string[];
 }
 
 function pythonPath(image: PlannedImage): string {
@@ -116,6 +118,7 @@ async function inspectBuilt(reference: string, image: PlannedImage): Promise<Bui
         platform: `${inspect.Os}/${inspect.Architecture}`,
         files,
         pythonVersion: pythonVersion.trim(),
+        layers: inspect.RootFS?.Layers ?? [],
     };
 }
 
@@ -237,6 +240,29 @@ describe("integration: every image of the prod stack builds from its staged cont
     it("gives every image its own content digest label", () => {
         const digests = plan.map((image) => result(image).labels[LABELS.contentDigest]);
         assert.equal(new Set(digests).size, plan.length, `some images share a content digest: ${digests.join(", ")}`);
+    });
+
+    it("builds a reload variant on the layers of its non-reload twin (one CUDA layer per python, not two)", async function () {
+        this.timeout(5 * 60_000);
+        // Built one after the other, as a runner's layer cache sees them (concurrent builds of the
+        // same step each make their own layer, so the batch above proves nothing about sharing).
+        for (const accelerator of ["gpu", "cpu"] as const) {
+            const twins = plan.filter((i) => i.spec.jobType === "server" && i.spec.python === config.matrix.pythonVersions[0] && i.spec.accelerator === accelerator);
+            assert.equal(twins.length, 2);
+            const layers: string[][] = [];
+            for (const image of twins.sort((a, b) => Number(a.spec.liveReload) - Number(b.spec.liveReload))) {
+                const ref = `${localRef(image)}-twin`;
+                const dir = writeContext(root, image.staged);
+                await docker(["build", "--force-rm", ...buildCommandArgs(image.staged, dir, ref).slice(1)]);
+                layers.push(JSON.parse((await docker(["image", "inspect", ref])).stdout)[0].RootFS.Layers);
+                await docker(["image", "rm", ref], { allowFailure: true });
+            }
+            const [plain, reload] = layers;
+            assert.equal(plain.length, reload.length);
+            // The last two layers are the live-reload steps (the context copy and the venv); everything below is shared.
+            assert.deepEqual(reload.slice(0, -2), plain.slice(0, -2), `${accelerator}: the reload variant does not reuse its twin's layers`);
+            assert.notDeepEqual(reload.slice(-2), plain.slice(-2));
+        }
     });
 
     for (const image of plan) {
