@@ -57,3 +57,22 @@ export function planImages(config: StackConfig, catalog: Catalog): PlannedImage[
         };
     });
 }
+
+/**
+ * For each image to build, the earlier image of the same parent and python it should wait for.
+ * Such images share their first layers (the CUDA libraries, python, pip); built at the same time
+ * on one daemon, each would build and push those layers again, since concurrent builds of one
+ * step do not share a cache entry. The first image of each group builds at once; the rest
+ * follow it and reuse its layers. Returns reference -> leader reference (absent for leaders).
+ */
+export function layerLeaders(images: readonly Pick<PlannedImage, "reference" | "spec" | "staged">[]): Map<string, string> {
+    const leaders = new Map<string, string>();
+    const followers = new Map<string, string>();
+    for (const image of images) {
+        const key = `${image.staged.parent}\n${image.spec.accelerator}\n${image.spec.python}`;
+        const leader = leaders.get(key);
+        if (leader === undefined) leaders.set(key, image.reference);
+        else followers.set(image.reference, leader);
+    }
+    return followers;
+}

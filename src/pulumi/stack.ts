@@ -2,7 +2,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { contextDir, writeContext } from "../core/context";
 import type { ContentDigest } from "../core/image";
-import type { PublishAction } from "../core/plan";
+import { layerLeaders, PublishAction } from "../core/plan";
 import { needsBuild } from "../core/publish";
 import type { PublishPlan, PublishPlanImage } from "../core/publishPlan";
 import { BaseImage } from "./baseImage";
@@ -59,6 +59,7 @@ export function declareStack(
     const entries: Record<string, pulumi.Output<PublishedImage>> = {};
     const registry = { server: config.registry.server, username: config.registry.username, password: registryPassword };
 
+    const leaders = layerLeaders(plan.filter((image) => needsBuild(image)));
     for (const image of plan) {
         let digest: pulumi.Output<string>;
         let dependsOn: pulumi.Resource[] = [];
@@ -73,7 +74,7 @@ export function declareStack(
                     push: config.push,
                     network: builders.networkFor(image),
                     provider: builders.providerFor(image),
-                    dependsOn: builders.dependenciesFor(image),
+                    dependsOn: [...builders.dependenciesFor(image), ...leaderOf(image)],
                 },
                 opts,
             );
@@ -105,6 +106,10 @@ export function declareStack(
             action: image.action,
             ...(image.source ? { source: image.source } : {}),
         }));
+    }
+    function leaderOf(image: PublishPlanImage): BaseImage[] {
+        const leader = leaders.get(image.reference);
+        return leader ? [builds[leader]] : [];
     }
     const output = pulumi.all(entries) as pulumi.Output<ImagesOutput>;
     return { plan, builds, tags, output };

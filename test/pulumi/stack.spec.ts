@@ -95,6 +95,18 @@ describe("stack declarations (Pulumi mocks)", () => {
             for (const o of declared) assert.equal(o.opts.retainOnDelete, true);
         });
 
+        it("builds an image after the one it shares its first layers with (same parent and python), so those layers are built and pushed once", async () => {
+            const stack = declareMockStack("dev", { withPassword: false });
+            fakePushDigests();
+            await valueOf(stack.output);
+            const dependsOn = (name: string) => ((stack.options.get(name)?.opts.dependsOn ?? []) as pulumi.Resource[]);
+            const build = (ref: string) => stack.builds[`localhost:5000/baseten/${ref}`];
+            assert.deepEqual(dependsOn("truss-server-base-3.9-dev"), []);
+            assert.deepEqual(dependsOn("truss-server-base-3.9-gpu-dev"), []);
+            assert.deepEqual(dependsOn("truss-training-base-3.9-dev"), [build("truss-server-base:3.9-dev")]);
+            assert.deepEqual(dependsOn("truss-training-base-3.9-gpu-dev"), [build("truss-server-base:3.9-gpu-dev")]);
+        });
+
         it("exports images: reference -> { contentDigest, digest, action }", async () => {
             const stack = declareMockStack("dev", { withPassword: false });
             fakePushDigests();
