@@ -162,17 +162,6 @@ function fixDirs(dir: string): void {
     fs.utimesSync(dir, FIXED_MTIME, FIXED_MTIME);
 }
 
-/** Lists a folder's files as relative `/` paths, sorted. */
-export function listFiles(dir: string, prefix = ""): string[] {
-    const out: string[] = [];
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-        if (entry.isDirectory()) out.push(...listFiles(path.join(dir, entry.name), rel));
-        else out.push(rel);
-    }
-    return out.sort();
-}
-
 /** Every entry under a folder as a relative `/` path, folders with a trailing `/`, sorted. */
 function listTree(dir: string, prefix = ""): string[] {
     const out: string[] = [];

@@ -12,7 +12,6 @@ export const DOCKER_HUB_API_HOST = "registry-1.docker.io";
 const DOCKER_HUB_ALIASES: readonly string[] = [DOCKER_HUB, "index.docker.io", DOCKER_HUB_API_HOST, "registry.hub.docker.com"];
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** A repository of one registry server, e.g. `{ server: "docker.io", path: "baseten/truss-server-base" }`. */
@@ -58,11 +57,6 @@ export function formatRepository(name: RepositoryName): string {
 /** Whether a reference is a manifest digest (`sha256:<hex>`) rather than a tag. */
 export function isDigest(reference: string): boolean {
     return DIGEST.test(reference);
-}
-
-/** Whether a string is a valid tag. */
-export function isTag(reference: string): boolean {
-    return TAG.test(reference);
 }
 
 /** `repo:tag` or `repo@sha256:...` */
