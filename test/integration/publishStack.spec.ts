@@ -8,15 +8,12 @@ import { planImages } from "../../src/core/plan";
 import { mockOutputs, recorded, resetMocks, valueOf } from "../support/pulumiMocks";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { pushImage, rawManifest } from "../support/registryImages";
+import { committedRawConfig } from "../support/fixtures";
 import { declareMockStackFromRegistry, FAKE_PASSWORD, flatConfig } from "../support/stacks";
 
 const IMAGE = "docker:index/image:Image";
 const REGISTRY_TAG = "pulumi-nodejs:dynamic/truss-base-images:RegistryTag";
 const PUSHED = `sha256:${"cd".repeat(32)}`;
-
-function devConfig(): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(flatConfig("dev")).map(([k, v]) => [k.replace(/^truss-base-images:/, ""), k.endsWith("versionTag") ? v : JSON.parse(v)]));
-}
 
 describe("the stack's publish plan, from a real registry", function () {
     this.timeout(60_000);
@@ -41,7 +38,7 @@ describe("the stack's publish plan, from a real registry", function () {
     /** Publishes, through the registry API, an image for every image of the dev plan at this version. */
     async function publish(ns: string, versionTag: string): Promise<Map<string, string>> {
         const catalog = loadCatalog();
-        const raw = { ...devConfig(), versionTag, registry: { server: registry.host, namespace: ns }, registryPassword: SECRET_PRESENT };
+        const raw = { ...committedRawConfig("dev"), versionTag, registry: { server: registry.host, namespace: ns }, registryPassword: SECRET_PRESENT };
         const digests = new Map<string, string>();
         for (const image of planImages(parseStackConfig(raw, catalog, "test"), catalog)) {
             const pushed = await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), image.tag, {
