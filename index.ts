@@ -1,7 +1,7 @@
 // The Truss base images: read the stack config, ask the registry what each tag holds, declare
 // what must be published, export what was.
 import { readStackConfig } from "./src/pulumi/config";
-import { lookUpPublishPlan } from "./src/pulumi/publishPlan";
+import { lookUpPublishPlan } from "./src/pulumi/lookUpPlan";
 import { declareStack } from "./src/pulumi/stack";
 
 export = async () => {

@@ -4,15 +4,15 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadCatalog } from "../src/core/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../src/core/config";
-import { writeContext } from "../src/core/context";
-import { LABELS } from "../src/core/labels";
-import { planImages } from "../src/core/plan";
-import { planPublish, registryClientFor } from "../src/core/publishPlan";
+import { loadCatalog } from "../src/images/catalog";
+import { parseStackConfig, SECRET_PRESENT } from "../src/config/stackConfig";
+import { writeContext } from "../src/images/context";
+import { LABELS } from "../src/images/labels";
+import { planImages } from "../src/publish/plannedImages";
+import { planPublish, registryClientFor } from "../src/publish/publishPlan";
 import { startRegistry } from "../test/support/registry";
 import { pushImage } from "../test/support/registryImages";
-import { readStackFile } from "../src/core/stackFile";
+import { readStackFile } from "../src/config/stackFile";
 
 const ROOT = path.resolve(__dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
@@ -116,7 +116,9 @@ async function benchRegistryPlan(): Promise<void> {
             perImage = client.stats.requests / plan.images.length;
             actions = [...new Set(plan.images.map((p) => p.action))].join(", ");
         }
-        console.log(`planning the prod matrix against a local registry holding the previous version (actions: ${actions}), median of ${RUNS}:`);
+        console.log(
+            `planning the prod matrix against a local registry holding the previous version (actions: ${actions}), median of ${RUNS}:`,
+        );
         console.log(`  wall time (staging, digests and every registry request):   ${fmt(median(times))}   (target: under 1 s)`);
         console.log(`  HTTP requests per image:                                   ${perImage.toFixed(2)}   (target: at most 3)`);
     } finally {

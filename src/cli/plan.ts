@@ -3,11 +3,11 @@
 // registry only read access (anonymous, or the password in TRUSS_REGISTRY_PASSWORD).
 import * as path from "path";
 import { parseArgs } from "util";
-import { loadCatalog } from "../core/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../core/config";
-import { UserError } from "../core/errors";
-import { planPublish, registryClientFor } from "../core/publishPlan";
-import { readStackFile } from "../core/stackFile";
+import { loadCatalog } from "../images/catalog";
+import { parseStackConfig, SECRET_PRESENT } from "../config/stackConfig";
+import { UserError } from "../errors";
+import { planPublish, registryClientFor } from "../publish/publishPlan";
+import { readStackFile } from "../config/stackFile";
 import { planItems, planTable, summaryLine } from "./render";
 
 const USAGE = `usage: npm run plan -- --stack <name> [--json]
@@ -40,7 +40,11 @@ export async function runPlan(argv: string[], io: PlanIO = processIO): Promise<n
     try {
         args = parseArgs({
             args: argv,
-            options: { stack: { type: "string", short: "s" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+            options: {
+                stack: { type: "string", short: "s" },
+                json: { type: "boolean", default: false },
+                help: { type: "boolean", short: "h" },
+            },
             strict: true,
             allowPositionals: false,
         }).values;
@@ -59,14 +63,19 @@ export async function runPlan(argv: string[], io: PlanIO = processIO): Promise<n
         // Planning only reads the registry, so a password that is not set yet does not stop it;
         // publishing would, and the note below says so.
         const passwordMissing = file.config.registryPassword === undefined;
-        const config = parseStackConfig({ ...file.config, registryPassword: file.config.registryPassword ?? SECRET_PRESENT }, catalog, file.source);
+        const config = parseStackConfig(
+            { ...file.config, registryPassword: file.config.registryPassword ?? SECRET_PRESENT },
+            catalog,
+            file.source,
+        );
         const password = io.env[PASSWORD_ENV] || undefined;
         const plan = await planPublish(config, catalog, registryClientFor(config, password));
         const items = planItems(plan.images);
         if (args.json) io.stdout(`${JSON.stringify(items, null, 2)}\n`);
         else {
             io.stdout(`${planTable(items)}\n\n${summaryLine(items)}\n`);
-            if (!plan.registryConsulted) io.stdout(`push is false: nothing is published, so every image is built and the registry was not consulted.\n`);
+            if (!plan.registryConsulted)
+                io.stdout(`push is false: nothing is published, so every image is built and the registry was not consulted.\n`);
         }
         if (passwordMissing && config.registry.username !== undefined) {
             io.stderr(

@@ -1,5 +1,5 @@
-import type { PlannedImage, PublishAction } from "../core/plan";
-export { summaryLine } from "../core/publishPlan";
+import type { PlannedImage, PublishAction } from "../publish/plannedImages";
+export { summaryLine } from "../publish/publishPlan";
 
 /** One item of `npm run plan -- --json`. */
 export interface PlanItem {

@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { buildArgsWithDigest } from "../core/context";
-import type { ContentDigest } from "../core/image";
-import type { PlannedImage } from "../core/plan";
+import { buildArgsWithDigest } from "../images/context";
+import type { ContentDigest } from "../images/spec";
+import type { PlannedImage } from "../publish/plannedImages";
 
 export interface BaseImageArgs {
     /** The planned image: reference, staged context, content digest. */
@@ -51,9 +51,7 @@ export class BaseImage extends pulumi.ComponentResource {
                     ...(args.network ? { network: args.network } : {}),
                 },
                 skipPush: !args.push,
-                registry: args.push
-                    ? { server: registry.server, username: registry.username, password: registry.password }
-                    : undefined,
+                registry: args.push ? { server: registry.server, username: registry.username, password: registry.password } : undefined,
             },
             { parent: this, retainOnDelete: true, provider: args.provider, dependsOn: args.dependsOn },
         );

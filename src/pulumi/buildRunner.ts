@@ -4,17 +4,9 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as ec2transitgateway from "@pulumi/aws/ec2transitgateway";
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
-import { parseCidr, PoolConfig, RunnerPool, worldOpenCidrs } from "../core/builders";
-import {
-    AMI_QUERIES,
-    READY_TIMEOUT_SECONDS,
-    runnerId,
-    RunnerId,
-    runnerTags,
-    sshDockerHost,
-    sshOptions,
-} from "../core/runners";
-import { renderUserData } from "../core/userData";
+import { parseCidr, PoolConfig, RunnerPool, worldOpenCidrs } from "../config/runners";
+import { AMI_QUERIES, READY_TIMEOUT_SECONDS, runnerId, RunnerId, runnerTags, sshDockerHost, sshOptions } from "../runners/runners";
+import { renderUserData } from "../runners/userData";
 import { ReadinessGate } from "./readiness";
 
 export interface BuildRunnerArgs {
@@ -104,7 +96,10 @@ export class BuildRunner extends pulumi.ComponentResource {
 
         const open = worldOpenCidrs(args.allowedCidrs);
         if (open.length > 0) {
-            pulumi.log.warn(`builders.allowedCidrs contains ${open.join(", ")}: ssh to the ${pool} build runners is open to the whole internet`, this);
+            void pulumi.log.warn(
+                `builders.allowedCidrs contains ${open.join(", ")}: ssh to the ${pool} build runners is open to the whole internet`,
+                this,
+            );
         }
         this.securityGroup = new ec2.SecurityGroup(
             `${name}-sg`,
@@ -163,7 +158,12 @@ export class BuildRunner extends pulumi.ComponentResource {
                 },
                 { parent: this },
             ).id;
-        const userData = renderUserData({ pool, sshUser: args.sshUser, sshPublicKey: args.sshPublicKey, idleStopMinutes: args.idleStopMinutes });
+        const userData = renderUserData({
+            pool,
+            sshUser: args.sshUser,
+            sshPublicKey: args.sshPublicKey,
+            idleStopMinutes: args.idleStopMinutes,
+        });
         const sshOpts = sshOptions({ privateKeyPath: args.sshPrivateKeyPath });
 
         const runners: Runner[] = [];
@@ -182,10 +182,21 @@ export class BuildRunner extends pulumi.ComponentResource {
                     vpcSecurityGroupIds: [this.securityGroup.id],
                     iamInstanceProfile: this.instanceProfile.name,
                     metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-                    rootBlockDevice: { volumeType: "gp3", volumeSize: config.volumeSizeGiB, encrypted: true, deleteOnTermination: true, tags },
+                    rootBlockDevice: {
+                        volumeType: "gp3",
+                        volumeSize: config.volumeSizeGiB,
+                        encrypted: true,
+                        deleteOnTermination: true,
+                        tags,
+                    },
                     instanceInitiatedShutdownBehavior: "stop",
                     ...(config.spot
-                        ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" } } }
+                        ? {
+                              instanceMarketOptions: {
+                                  marketType: "spot",
+                                  spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" },
+                              },
+                          }
                         : {}),
                     userData,
                     // cloud-init runs user data on the first boot only: a changed setup needs a new instance.
@@ -194,7 +205,11 @@ export class BuildRunner extends pulumi.ComponentResource {
                 },
                 { parent: this, ignoreChanges: config.ami === undefined ? ["ami"] : [] },
             );
-            const association = new ec2.EipAssociation(`${rname}-eip-assoc`, { allocationId: eip.allocationId, instanceId: instance.id }, { parent: this });
+            const association = new ec2.EipAssociation(
+                `${rname}-eip-assoc`,
+                { allocationId: eip.allocationId, instanceId: instance.id },
+                { parent: this },
+            );
 
             // The address is read back by the runner's tags: once the Elastic IP exists it is a plain
             // value at preview, so the provider's host, and with it every image of the runner, stays
@@ -202,7 +217,9 @@ export class BuildRunner extends pulumi.ComponentResource {
             // takes the address from the resource being created (unknown until it is).
             const lookedUp = ec2.getEipsOutput({ tags }, { parent: this }).apply((r) => {
                 if (r.publicIps.length > 1) {
-                    throw new Error(`more than one Elastic IP carries the tags of build runner ${id.name} (${r.publicIps.join(", ")}); remove the extra one`);
+                    throw new Error(
+                        `more than one Elastic IP carries the tags of build runner ${id.name} (${r.publicIps.join(", ")}); remove the extra one`,
+                    );
                 }
                 return r.publicIps[0] as string | undefined;
             });

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadCatalog, Catalog } from "../core/catalog";
-import { CONFIG_NAMESPACE, decodePulumiConfig, parseStackConfig, SECRET_PRESENT, StackConfig } from "../core/config";
-import { ConfigError, UserError } from "../core/errors";
+import { loadCatalog, Catalog } from "../images/catalog";
+import { CONFIG_NAMESPACE, decodePulumiConfig, parseStackConfig, SECRET_PRESENT, StackConfig } from "../config/stackConfig";
+import { ConfigError, UserError } from "../errors";
 
 /** The validated stack config, plus the registry password as a Pulumi secret. */
 export interface PulumiStackConfig {
@@ -15,6 +15,7 @@ const PASSWORD_KEY = `${CONFIG_NAMESPACE}:registryPassword`;
 
 /** The SDK knows which keys were set with --secret but does not type the function. */
 function isConfigSecret(fullKey: string): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an untyped internal module
     const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
     return runtimeConfig.isConfigSecret ? runtimeConfig.isConfigSecret(fullKey) : true;
 }
@@ -32,7 +33,9 @@ export function readStackConfig(imagesDir?: string): PulumiStackConfig {
         if (raw.registryPassword !== undefined) {
             if (!isConfigSecret(PASSWORD_KEY)) {
                 throw new ConfigError(
-                    [`${PASSWORD_KEY}: is stored in plain text; it must be a secret. Run \`pulumi config set --secret registryPassword\` and remove the plain value.`],
+                    [
+                        `${PASSWORD_KEY}: is stored in plain text; it must be a secret. Run \`pulumi config set --secret registryPassword\` and remove the plain value.`,
+                    ],
                     source,
                 );
             }
@@ -40,7 +43,9 @@ export function readStackConfig(imagesDir?: string): PulumiStackConfig {
         }
         const catalog = loadCatalog(imagesDir);
         const config = parseStackConfig(raw, catalog, source);
-        const registryPassword = config.hasRegistryPassword ? new pulumi.Config(CONFIG_NAMESPACE).requireSecret("registryPassword") : undefined;
+        const registryPassword = config.hasRegistryPassword
+            ? new pulumi.Config(CONFIG_NAMESPACE).requireSecret("registryPassword")
+            : undefined;
         return { config, catalog, registryPassword };
     } catch (e) {
         if (e instanceof UserError) throw new pulumi.RunError(e.message);

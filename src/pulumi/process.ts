@@ -1,5 +1,5 @@
 import { spawn } from "child_process";
-import type { CommandLine } from "../core/runners";
+import type { CommandLine } from "../runners/runners";
 
 /**
  * Running a command with a deadline, for the readiness gate and the smoke tests. These run
@@ -21,6 +21,8 @@ export function runProcess(command: CommandLine, opts: { readonly timeoutMs: num
         const chunks: Buffer[] = [];
         let timedOut = false;
         let settled = false;
+        // Declared before `finish`, which clears it, and set after the child is spawned.
+        // eslint-disable-next-line prefer-const
         let timer: ReturnType<typeof setTimeout> | undefined;
         const finish = (r: ProcessResult) => {
             if (settled) return;
@@ -37,10 +39,13 @@ export function runProcess(command: CommandLine, opts: { readonly timeoutMs: num
             if (timedOut) finish({ exitCode: 124, output, timedOut: true });
             else finish({ exitCode: code ?? (signal ? 128 : 1), output, timedOut: false });
         });
-        timer = setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGTERM");
-            setTimeout(() => child.kill("SIGKILL"), 2000).unref();
-        }, Math.max(0, opts.timeoutMs));
+        timer = setTimeout(
+            () => {
+                timedOut = true;
+                child.kill("SIGTERM");
+                setTimeout(() => child.kill("SIGKILL"), 2000).unref();
+            },
+            Math.max(0, opts.timeoutMs),
+        );
     });
 }

@@ -11,7 +11,7 @@ import {
     readinessSteps,
     ReadinessStep,
     SSH_STATE_DIR,
-} from "../core/runners";
+} from "../runners/runners";
 import { runProcess } from "./process";
 
 /** What the readiness gate checks, and for how long. */
@@ -92,7 +92,13 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
     const steps = readinessSteps(check.endpoint, { waitForCloudInit: check.waitForCloudInit });
     const fail = (a: { step: ReadinessStep; exitCode: number; output: string; hint?: string; timedOut: boolean }) =>
         runnerNotReady(
-            notReadyMessage({ ...a, runner: check.runner, host: check.endpoint.host, seconds: check.timeoutSeconds, configHint: check.note }),
+            notReadyMessage({
+                ...a,
+                runner: check.runner,
+                host: check.endpoint.host,
+                seconds: check.timeoutSeconds,
+                configHint: check.note,
+            }),
         );
     type Failure = { step: ReadinessStep; exitCode: number; output: string; hint?: string; retry: boolean };
     let last: Failure | undefined;
@@ -103,7 +109,13 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
             if (remaining <= 0) break;
             const r = await runProcess(step.command, { timeoutMs: remaining });
             if (r.timedOut) {
-                failure = { step, exitCode: r.exitCode, output: r.output, hint: last?.hint ?? "the check did not finish before the deadline", retry: true };
+                failure = {
+                    step,
+                    exitCode: r.exitCode,
+                    output: r.output,
+                    hint: last?.hint ?? "the check did not finish before the deadline",
+                    retry: true,
+                };
                 break;
             }
             if (!step.okExitCodes.includes(r.exitCode)) {
@@ -126,7 +138,10 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
             return info;
         }
         last = failure ?? last;
-        if (!last) throw runnerNotReady(`Build runner ${check.runner} (${check.endpoint.host}): the readiness wait of ${check.timeoutSeconds} s ended before any check ran.`);
+        if (!last)
+            throw runnerNotReady(
+                `Build runner ${check.runner} (${check.endpoint.host}): the readiness wait of ${check.timeoutSeconds} s ended before any check ran.`,
+            );
         if (failure && !failure.retry) throw fail({ ...failure, timedOut: false });
         if (Date.now() >= deadline) throw fail({ ...last, timedOut: true });
         await sleep(Math.min(interval, deadline - Date.now()));

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dockerCommand, DockerEndpoint, showCommand, tailLines } from "../core/runners";
-import { smokeTestDockerArgs } from "../core/smoke";
-import type { ImageSpec } from "../core/image";
+import { dockerCommand, DockerEndpoint, showCommand, tailLines } from "../runners/runners";
+import { smokeTestDockerArgs } from "../runners/smoke";
+import type { ImageSpec } from "../images/spec";
 import { runProcess } from "./process";
 
 /** What one smoke test runs, and where. */

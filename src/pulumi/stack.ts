@@ -1,14 +1,14 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { contextDir, writeContext } from "../core/context";
-import type { ContentDigest } from "../core/image";
-import { layerLeaders, PublishAction } from "../core/plan";
-import { needsBuild } from "../core/publish";
-import type { PublishPlan, PublishPlanImage } from "../core/publishPlan";
+import { contextDir, writeContext } from "../images/context";
+import type { ContentDigest } from "../images/spec";
+import { layerLeaders, PublishAction } from "../publish/plannedImages";
+import { needsBuild } from "../publish/classify";
+import type { PublishPlan, PublishPlanImage } from "../publish/publishPlan";
 import { BaseImage } from "./baseImage";
-import { declareBuilders } from "./builders";
+import { declareBuilders } from "./runners";
 import type { PulumiStackConfig } from "./config";
-import { RegistryTag } from "./retag";
+import { RegistryTag } from "./registryTag";
 
 /** Where staged contexts are written, relative to the project folder (Pulumi's working directory). */
 export const CONTEXTS_DIR = path.join(".build", "contexts");

@@ -6,13 +6,13 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadCatalog } from "../../src/core/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../src/core/config";
-import { writeContext } from "../../src/core/context";
-import { LABELS } from "../../src/core/labels";
-import { repositoryName } from "../../src/core/naming";
-import { PlannedImage, planImages } from "../../src/core/plan";
-import { readStackFile } from "../../src/core/stackFile";
+import { loadCatalog } from "../../src/images/catalog";
+import { parseStackConfig, SECRET_PRESENT } from "../../src/config/stackConfig";
+import { writeContext } from "../../src/images/context";
+import { LABELS } from "../../src/images/labels";
+import { repositoryName } from "../../src/images/naming";
+import { PlannedImage, planImages } from "../../src/publish/plannedImages";
+import { readStackFile } from "../../src/config/stackFile";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { mockOutputs, recorded, valueOf } from "../support/pulumiMocks";
 import { declareMockStack } from "../support/stacks";
@@ -102,7 +102,20 @@ printf '@@@PYTHON\\n'; "$py" --version 2>&1 || printf 'exit %s\\n' "$?"
 async function inspectBuilt(reference: string, image: PlannedImage): Promise<Built> {
     const inspect = JSON.parse((await docker(["image", "inspect", reference])).stdout)[0];
     const out = (
-        await docker(["run", "--rm", "--network", "host", "--entrypoint", "/bin/sh", reference, "-c", PROBE, "probe", pythonPath(image), ...probedPaths(image)])
+        await docker([
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--entrypoint",
+            "/bin/sh",
+            reference,
+            "-c",
+            PROBE,
+            "probe",
+            pythonPath(image),
+            ...probedPaths(image),
+        ])
     ).stdout;
     const files = new Map<string, string>();
     const [listing, pythonVersion = ""] = out.split("@@@PYTHON\n");
@@ -152,14 +165,23 @@ describe("integration: the docker build the tests run is the one the Pulumi prog
     it("passes exactly the inputs of each docker.Image of the prod stack (declared under mocks, builders.network host)", async () => {
         const IMAGE_TYPE = "docker:index/image:Image";
         const stack = declareMockStack("prod", { overrides: { "truss-base-images:builders": { mode: "local", network: "host" } } });
-        mockOutputs(IMAGE_TYPE, (args) => ({ repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}` }));
+        mockOutputs(IMAGE_TYPE, (args) => ({
+            repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
+        }));
         await valueOf(stack.output);
         fs.rmSync(stack.projectDir, { recursive: true, force: true });
         const declared = recorded().filter((r) => r.type === IMAGE_TYPE);
         assert.equal(declared.length, stack.plan.length);
         for (const r of declared) {
             const reference = r.inputs.imageName as string;
-            const build = r.inputs.build as { context: string; dockerfile: string; platform: string; args: Record<string, string>; network: string; builderVersion: string };
+            const build = r.inputs.build as {
+                context: string;
+                dockerfile: string;
+                platform: string;
+                args: Record<string, string>;
+                network: string;
+                builderVersion: string;
+            };
             // An input added to docker.Image's build (a target, a cache source) must reach buildCommandArgs too.
             assert.deepEqual(Object.keys(build).sort(), ["args", "builderVersion", "context", "dockerfile", "network", "platform"]);
             assert.equal(build.builderVersion, "BuilderV1", "the classic builder, as DOCKER_BUILDKIT=0 here");
@@ -213,7 +235,9 @@ describe("integration: every image of the prod stack builds from its staged cont
                 built.set(image.reference, e as Error);
             }
         });
-        console.log(`      built and inspected ${plan.length} images in ${((Date.now() - started) / 1000).toFixed(1)} s (${CONCURRENCY} at a time)`);
+        console.log(
+            `      built and inspected ${plan.length} images in ${((Date.now() - started) / 1000).toFixed(1)} s (${CONCURRENCY} at a time)`,
+        );
     });
 
     after(async function () {
@@ -247,7 +271,10 @@ describe("integration: every image of the prod stack builds from its staged cont
         // Built one after the other, as a runner's layer cache sees them (concurrent builds of the
         // same step each make their own layer, so the batch above proves nothing about sharing).
         for (const accelerator of ["gpu", "cpu"] as const) {
-            const twins = plan.filter((i) => i.spec.jobType === "server" && i.spec.python === config.matrix.pythonVersions[0] && i.spec.accelerator === accelerator);
+            const twins = plan.filter(
+                (i) =>
+                    i.spec.jobType === "server" && i.spec.python === config.matrix.pythonVersions[0] && i.spec.accelerator === accelerator,
+            );
             assert.equal(twins.length, 2);
             const layers: string[][] = [];
             for (const image of twins.sort((a, b) => Number(a.spec.liveReload) - Number(b.spec.liveReload))) {
@@ -260,7 +287,11 @@ describe("integration: every image of the prod stack builds from its staged cont
             const [plain, reload] = layers;
             assert.equal(plain.length, reload.length);
             // The last two layers are the live-reload steps (the context copy and the venv); everything below is shared.
-            assert.deepEqual(reload.slice(0, -2), plain.slice(0, -2), `${accelerator}: the reload variant does not reuse its twin's layers`);
+            assert.deepEqual(
+                reload.slice(0, -2),
+                plain.slice(0, -2),
+                `${accelerator}: the reload variant does not reuse its twin's layers`,
+            );
             assert.notDeepEqual(reload.slice(-2), plain.slice(-2));
         }
     });
@@ -317,7 +348,10 @@ describe("integration: every image of the prod stack builds from its staged cont
                     assert.ok(control.length > 0);
                     assert.ok(files.has("/control/.env/bin/python"), "no /control/.env/bin/python");
                     assert.ok(files.has("/control/.env/bin/pip"), "no /control/.env/bin/pip");
-                    assert.match(files.get("/control/.env/pyvenv.cfg") ?? "", new RegExp(`^version = ${python.replace(".", "\\.")}\\.`, "m"));
+                    assert.match(
+                        files.get("/control/.env/pyvenv.cfg") ?? "",
+                        new RegExp(`^version = ${python.replace(".", "\\.")}\\.`, "m"),
+                    );
                     assert.deepEqual(lines(files.get(stubInstalledRequirements("/control/.env", python))), ["pip", ...control]);
                 });
             } else {
@@ -345,7 +379,10 @@ describe("integration: every image of the prod stack builds from its staged cont
                     const { files } = result(image);
                     const url = image.staged.buildArgs.GET_PIP_URL ?? DEFAULT_GET_PIP_URL;
                     const curls = callsOf(files.get(STUB_CALLS_LOG), "curl").filter((args) => args.some((a) => a.endsWith("get-pip.py")));
-                    assert.deepEqual(curls.map((args) => args[args.length - 1]), [url]);
+                    assert.deepEqual(
+                        curls.map((args) => args[args.length - 1]),
+                        [url],
+                    );
                     // The stub python records where the get-pip.py it ran came from in pip's INSTALLER.
                     assert.equal(files.get(`/usr/lib/python${python}/site-packages/pip/INSTALLER`), `${url}\n`);
                     assert.match(files.get(STUB_STDIN_LOG) ?? "", /^=== stdin of \S*python3\n# truss-stub get-pip\.py from /m);

@@ -5,12 +5,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadCatalog } from "../../src/core/catalog";
-import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/core/config";
-import { writeContext } from "../../src/core/context";
-import { planPublish, PublishPlan, registryClientFor } from "../../src/core/publishPlan";
-import { readStackFile } from "../../src/core/stackFile";
-import { registryTagProvider } from "../../src/pulumi/retag";
+import { loadCatalog } from "../../src/images/catalog";
+import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/config/stackConfig";
+import { writeContext } from "../../src/images/context";
+import { planPublish, PublishPlan, registryClientFor } from "../../src/publish/publishPlan";
+import { readStackFile } from "../../src/config/stackFile";
+import { registryTagProvider } from "../../src/pulumi/registryTag";
 import { copyImages, editFile } from "../support/fixtures";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
@@ -40,7 +40,12 @@ describe("integration: publishing across versions (real daemon, real registry)",
     function config(versionTag: string, imagesDir?: string) {
         const catalog = loadCatalog(imagesDir);
         const file = readStackFile(PROJECT_DIR, "dev");
-        const raw = { ...file.config, versionTag, registry: { server: registry.host, namespace: "lifecycle" }, registryPassword: SECRET_PRESENT };
+        const raw = {
+            ...file.config,
+            versionTag,
+            registry: { server: registry.host, namespace: "lifecycle" },
+            registryPassword: SECRET_PRESENT,
+        };
         return { config: parseStackConfig(raw, catalog, file.source), catalog };
     }
 
@@ -57,7 +62,13 @@ describe("integration: publishing across versions (real daemon, real registry)",
                 built.push(image.reference);
                 await docker(["push", image.reference]);
             } else if (image.action === "retag") {
-                await registryTagProvider.create!({ server: registry.host, repository: image.repository, tag: image.tag, digest: image.digest!, source: image.source });
+                await registryTagProvider.create!({
+                    server: registry.host,
+                    repository: image.repository,
+                    tag: image.tag,
+                    digest: image.digest!,
+                    source: image.source,
+                });
             }
         }
     }
@@ -68,15 +79,24 @@ describe("integration: publishing across versions (real daemon, real registry)",
         const v1 = config("v1.0.0");
         const first = await plan(v1);
         assert.equal(first.images.length, 4);
-        assert.ok(first.images.every((i) => i.action === "build"), "an empty registry: everything is built");
+        assert.ok(
+            first.images.every((i) => i.action === "build"),
+            "an empty registry: everything is built",
+        );
         await publish(first);
 
         const again = await plan(v1);
-        assert.ok(again.images.every((i) => i.action === "unchanged"), `after publishing, nothing to do: ${JSON.stringify(actions(again))}`);
+        assert.ok(
+            again.images.every((i) => i.action === "unchanged"),
+            `after publishing, nothing to do: ${JSON.stringify(actions(again))}`,
+        );
 
         const v2 = config("v1.0.1");
         const bump = await plan(v2);
-        assert.ok(bump.images.every((i) => i.action === "retag"), `a version bump without content change re-tags: ${JSON.stringify(actions(bump))}`);
+        assert.ok(
+            bump.images.every((i) => i.action === "retag"),
+            `a version bump without content change re-tags: ${JSON.stringify(actions(bump))}`,
+        );
         const buildsBefore = built.length;
         await publish(bump);
         assert.equal(built.length, buildsBefore, "no image was built for the bump");
@@ -113,7 +133,10 @@ describe("integration: publishing across versions (real daemon, real registry)",
         const p = await plan(immutable);
         assert.equal(p.images.find((i) => i.reference === victim)?.action, "conflict");
         assert.ok(p.conflicts);
-        assert.match(p.conflicts!.message, /truss-server-base:3\.9-v9\.0\.0: the registry holds an image without a truss\.base\.content-digest label.*this stack would publish content digest sha256:[0-9a-f]{64}/);
+        assert.match(
+            p.conflicts!.message,
+            /truss-server-base:3\.9-v9\.0\.0: the registry holds an image without a truss\.base\.content-digest label.*this stack would publish content digest sha256:[0-9a-f]{64}/,
+        );
         assert.equal(p.images.filter((i) => i.action === "conflict").length, 1, "only the overwritten tag");
         assert.match(p.conflicts!.message, /Bump versionTag/);
     });

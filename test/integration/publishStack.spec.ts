@@ -1,10 +1,10 @@
 // The program's publish plan against a real registry: what the stack declares for each action.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { loadCatalog } from "../../src/core/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../src/core/config";
-import { LABELS } from "../../src/core/labels";
-import { planImages } from "../../src/core/plan";
+import { loadCatalog } from "../../src/images/catalog";
+import { parseStackConfig, SECRET_PRESENT } from "../../src/config/stackConfig";
+import { LABELS } from "../../src/images/labels";
+import { planImages } from "../../src/publish/plannedImages";
 import { mockOutputs, recorded, resetMocks, valueOf } from "../support/pulumiMocks";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { pushImage, rawManifest } from "../support/registryImages";
@@ -38,7 +38,12 @@ describe("the stack's publish plan, from a real registry", function () {
     /** Publishes, through the registry API, an image for every image of the dev plan at this version. */
     async function publish(ns: string, versionTag: string): Promise<Map<string, string>> {
         const catalog = loadCatalog();
-        const raw = { ...committedRawConfig("dev"), versionTag, registry: { server: registry.host, namespace: ns }, registryPassword: SECRET_PRESENT };
+        const raw = {
+            ...committedRawConfig("dev"),
+            versionTag,
+            registry: { server: registry.host, namespace: ns },
+            registryPassword: SECRET_PRESENT,
+        };
         const digests = new Map<string, string>();
         for (const image of planImages(parseStackConfig(raw, catalog, "test"), catalog)) {
             const pushed = await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), image.tag, {
@@ -78,7 +83,11 @@ describe("the stack's publish plan, from a real registry", function () {
         assert.equal(declaredImages().length, 0, "unchanged images are never rebuilt");
         assert.equal(declaredTags().length, 4);
         for (const [reference, entry] of Object.entries(out)) {
-            assert.deepEqual(entry, { contentDigest: stack.plan.find((p) => p.reference === reference)!.contentDigest, digest: published.get(reference), action: "unchanged" });
+            assert.deepEqual(entry, {
+                contentDigest: stack.plan.find((p) => p.reference === reference)!.contentDigest,
+                digest: published.get(reference),
+                action: "unchanged",
+            });
         }
         for (const t of declaredTags()) assert.equal(t.inputs.source, undefined);
     });
@@ -109,10 +118,18 @@ describe("the stack's publish plan, from a real registry", function () {
             layerText: "other content",
         });
         await assert.rejects(
-            declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v2.0.0", ns, { "truss-base-images:immutableTags": true }) }),
+            declareMockStackFromRegistry("dev", {
+                withPassword: false,
+                overrides: overrides("v2.0.0", ns, { "truss-base-images:immutableTags": true }),
+            }),
             (e: Error) => {
                 assert.ok(pulumi.RunError.isInstance(e));
-                assert.match(e.message, new RegExp(`${registry.host}/${ns}/truss-training-base:3\\.9-gpu-v2\\.0\\.0: the registry holds content digest sha256:0{64}`));
+                assert.match(
+                    e.message,
+                    new RegExp(
+                        `${registry.host}/${ns}/truss-training-base:3\\.9-gpu-v2\\.0\\.0: the registry holds content digest sha256:0{64}`,
+                    ),
+                );
                 assert.match(e.message, /this stack would publish content digest sha256:[0-9a-f]{64}/);
                 assert.match(e.message, /Bump versionTag/);
                 return true;
@@ -133,14 +150,20 @@ describe("the stack's publish plan, from a real registry", function () {
         const stack = await declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v3.0.0", ns) });
         mockOutputs(IMAGE, (args) => ({ repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@${PUSHED}` }));
         const out = await valueOf(stack.output);
-        assert.deepEqual(declaredImages().map((r) => r.inputs.imageName), [`${registry.host}/${ns}/truss-server-base:3.9-v3.0.0`]);
+        assert.deepEqual(
+            declaredImages().map((r) => r.inputs.imageName),
+            [`${registry.host}/${ns}/truss-server-base:3.9-v3.0.0`],
+        );
         assert.equal(out[`${registry.host}/${ns}/truss-server-base:3.9-v3.0.0`].action, "conflict");
         assert.equal(Object.values(out).filter((e) => e.action === "unchanged").length, 3);
     });
 
     it("a stopped registry stops the program with one clear error", async () => {
         await assert.rejects(
-            declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v1", "down", { "truss-base-images:registry": { server: "127.0.0.1:9", namespace: "down" } }) }),
+            declareMockStackFromRegistry("dev", {
+                withPassword: false,
+                overrides: overrides("v1", "down", { "truss-base-images:registry": { server: "127.0.0.1:9", namespace: "down" } }),
+            }),
             (e: Error) => pulumi.RunError.isInstance(e) && /registry 127\.0\.0\.1:9.*unreachable/.test(e.message),
         );
         assert.equal(recorded().length, 0);
@@ -150,7 +173,9 @@ describe("the stack's publish plan, from a real registry", function () {
         const locked = await startRegistry({ auth: "htpasswd", users: [{ username: "basetenservice", password: FAKE_PASSWORD }] });
         try {
             const stack = await declareMockStackFromRegistry("dev", {
-                overrides: overrides("v1", "locked", { "truss-base-images:registry": { server: locked.host, namespace: "locked", username: "basetenservice" } }),
+                overrides: overrides("v1", "locked", {
+                    "truss-base-images:registry": { server: locked.host, namespace: "locked", username: "basetenservice" },
+                }),
             });
             assert.equal(stack.plan.length, 4);
             assert.ok(stack.plan.every((p) => p.action === "build"));
@@ -163,7 +188,9 @@ describe("the stack's publish plan, from a real registry", function () {
         const ns = `stack${++namespace}`;
         const published = await publish(ns, "v4.0.0");
         resetMocks({ config: flatConfig("dev", overrides("v4.0.1", ns)), stack: "dev" });
-        const program = require("../../index") as () => Promise<{ images: pulumi.Output<Record<string, { action: string; digest: string; source?: string }>> }>;
+        const program = require("../../index") as () => Promise<{
+            images: pulumi.Output<Record<string, { action: string; digest: string; source?: string }>>;
+        }>;
         const out = await valueOf((await program()).images);
         assert.equal(Object.keys(out).length, 4);
         for (const [reference, entry] of Object.entries(out)) {
@@ -176,7 +203,10 @@ describe("the stack's publish plan, from a real registry", function () {
     it("push: false asks no registry and builds every image", async () => {
         const stack = await declareMockStackFromRegistry("dev", {
             withPassword: false,
-            overrides: overrides("v1", "off", { "truss-base-images:registry": { server: "127.0.0.1:9", namespace: "off" }, "truss-base-images:push": false }),
+            overrides: overrides("v1", "off", {
+                "truss-base-images:registry": { server: "127.0.0.1:9", namespace: "off" },
+                "truss-base-images:push": false,
+            }),
         });
         mockOutputs(IMAGE, () => ({ repoDigest: PUSHED }));
         await valueOf(stack.output);

@@ -5,12 +5,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadCatalog } from "../../src/core/catalog";
-import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/core/config";
-import { writeContext } from "../../src/core/context";
-import { LABELS } from "../../src/core/labels";
-import { PlannedImage, planImages } from "../../src/core/plan";
-import { readStackFile } from "../../src/core/stackFile";
+import { loadCatalog } from "../../src/images/catalog";
+import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/config/stackConfig";
+import { writeContext } from "../../src/images/context";
+import { LABELS } from "../../src/images/labels";
+import { PlannedImage, planImages } from "../../src/publish/plannedImages";
+import { readStackFile } from "../../src/config/stackFile";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { ensureStubParents } from "../support/stubParents";
@@ -111,7 +111,8 @@ describe("integration: the dev stack's images pushed to a real registry", functi
 
     it("lists exactly the planned tags in each repository", async () => {
         const byRepository = new Map<string, string[]>();
-        for (const image of plan) byRepository.set(repositoryPath(image, reg()), [...(byRepository.get(repositoryPath(image, reg())) ?? []), image.tag]);
+        for (const image of plan)
+            byRepository.set(repositoryPath(image, reg()), [...(byRepository.get(repositoryPath(image, reg())) ?? []), image.tag]);
         const catalogRes = await getJson<{ repositories: string[] }>(`${reg().url}/v2/_catalog`);
         assert.deepEqual([...catalogRes.body.repositories].sort(), [...byRepository.keys()].sort());
         for (const [name, tags] of byRepository) {
@@ -138,7 +139,9 @@ describe("integration: the dev stack's images pushed to a real registry", functi
             // The registry serves the tag at the digest the local daemon recorded for the push.
             const servedDigest = headers.get("docker-content-digest");
             assert.match(servedDigest ?? "", /^sha256:[0-9a-f]{64}$/);
-            const repoDigests: string[] = JSON.parse((await docker(["image", "inspect", "--format", "{{json .RepoDigests}}", image.reference])).stdout);
+            const repoDigests: string[] = JSON.parse(
+                (await docker(["image", "inspect", "--format", "{{json .RepoDigests}}", image.reference])).stdout,
+            );
             assert.ok(repoDigests.includes(`${image.repository}@${servedDigest}`), `${servedDigest} not in ${repoDigests.join(", ")}`);
 
             const { body: config } = await getJson<ImageConfig>(`${reg().url}/v2/${name}/blobs/${manifest.config.digest}`);

@@ -34,10 +34,22 @@ describe("readiness gate (real Docker daemon)", function () {
         const host = unusedSocket();
         const t0 = Date.now();
         await assert.rejects(
-            waitUntilReady({ runner: "gpu-7", endpoint: { host }, waitForCloudInit: true, timeoutSeconds: 3, retryIntervalSeconds: 0.5, note: "a note from the config" }),
+            waitUntilReady({
+                runner: "gpu-7",
+                endpoint: { host },
+                waitForCloudInit: true,
+                timeoutSeconds: 3,
+                retryIntervalSeconds: 0.5,
+                note: "a note from the config",
+            }),
             (e: Error) => {
                 assert.strictEqual(e.name, "RunnerNotReadyError");
-                assert.ok(e.message.startsWith(`Build runner gpu-7 (${host}) was not ready within 3 s: the check "the Docker daemon answers \`docker info\`" failed`), e.message);
+                assert.ok(
+                    e.message.startsWith(
+                        `Build runner gpu-7 (${host}) was not ready within 3 s: the check "the Docker daemon answers \`docker info\`" failed`,
+                    ),
+                    e.message,
+                );
                 assert.match(e.message, /Cannot connect to the Docker daemon/);
                 assert.match(e.message, /likely cause: the Docker daemon is not running/);
                 assert.match(e.message, /note: a note from the config/);
@@ -51,14 +63,27 @@ describe("readiness gate (real Docker daemon)", function () {
     it("stops at once when the daemon lacks a required runtime (no GPU runtime here)", async () => {
         const t0 = Date.now();
         await assert.rejects(
-            waitUntilReady({ runner: "gpu-0", endpoint: { host: LOCAL }, waitForCloudInit: false, requireRuntime: "nvidia", timeoutSeconds: 60 }),
+            waitUntilReady({
+                runner: "gpu-0",
+                endpoint: { host: LOCAL },
+                waitForCloudInit: false,
+                requireRuntime: "nvidia",
+                timeoutSeconds: 60,
+            }),
             /is not usable: .*\n[\s\S]*has no nvidia runtime/,
         );
         assert.ok(Date.now() - t0 < 15_000, "a missing runtime is not waited out");
     });
 
     it("works as Pulumi runs it: the serialized gate provider, in a plain node process, checks only when there are builds", async () => {
-        const inputs = { runner: "local", host: LOCAL, sshOpts: [], waitForCloudInit: false, timeoutSeconds: 30, builds: ["docker.io/baseten/truss-server-base:3.9-v1"] };
+        const inputs = {
+            runner: "local",
+            host: LOCAL,
+            sshOpts: [],
+            waitForCloudInit: false,
+            timeoutSeconds: 30,
+            builds: ["docker.io/baseten/truss-server-base:3.9-v1"],
+        };
         const passed = await callSerialized(readinessGateProvider, "create", [inputs]);
         assert.ok(passed.ok, passed.error);
         assert.strictEqual(passed.result.id, "local-ready");

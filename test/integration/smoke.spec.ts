@@ -1,12 +1,12 @@
 // Smoke tests run for real against the local Docker daemon, on tiny images made here: FROM
 // scratch, a static busybox and a stub python3 at the CPU images' path. (No GPU on these
-// machines: the GPU checks are tested as text in test/core/smoke.spec.ts.)
+// machines: the GPU checks are tested as text in test/unit/runners/smoke.spec.ts.)
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { ImageSpec } from "../../src/core/image";
-import { PYTHON_PATHS } from "../../src/core/smoke";
+import type { ImageSpec } from "../../src/images/spec";
+import { PYTHON_PATHS } from "../../src/runners/smoke";
 import { runSmokeTest, smokeTestProvider } from "../../src/pulumi/smokeTest";
 import { docker, ensureDockerDaemon } from "../support/docker";
 import { callSerialized } from "../support/dynamicProviders";
@@ -34,7 +34,13 @@ async function buildStubImage(tag: string, python: string): Promise<void> {
     fs.writeFileSync(path.join(dir, "python3"), python, { mode: 0o755 });
     fs.writeFileSync(
         path.join(dir, "Dockerfile"),
-        ["FROM scratch", "COPY busybox /bin/busybox", 'RUN ["/bin/busybox", "--install", "-s", "/bin"]', `COPY python3 ${PYTHON_PATHS.cpu}`, ""].join("\n"),
+        [
+            "FROM scratch",
+            "COPY busybox /bin/busybox",
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+            `COPY python3 ${PYTHON_PATHS.cpu}`,
+            "",
+        ].join("\n"),
     );
     await docker(["build", "--network", "none", "-q", "-t", tag, dir]);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -49,7 +55,10 @@ describe("smoke tests (real Docker daemon, stub images)", function () {
     before(async () => {
         await ensureDockerDaemon();
         await buildStubImage(good, stubPython("3.11.9", { ok: true, output: "No broken requirements found." }));
-        await buildStubImage(brokenPip, stubPython("3.11.9", { ok: false, output: "fastapi 0.124.0 has requirement starlette<0.48, but you have starlette 0.49.1." }));
+        await buildStubImage(
+            brokenPip,
+            stubPython("3.11.9", { ok: false, output: "fastapi 0.124.0 has requirement starlette<0.48, but you have starlette 0.49.1." }),
+        );
         await buildStubImage(wrongPython, stubPython("3.10.14", { ok: true, output: "No broken requirements found." }));
     });
 
@@ -59,17 +68,23 @@ describe("smoke tests (real Docker daemon, stub images)", function () {
 
     it("passes an image whose python is where Truss looks, at the right version, with consistent requirements", async () => {
         const r = await runSmokeTest({ image: good, spec: SPEC, endpoint: { host: LOCAL }, runner: "local", timeoutSeconds: 60 });
-        assert.match(r.output, /== python 3\.11 at \/usr\/local\/bin\/python3\nPython 3\.11\.9\n== pip check\nNo broken requirements found\.\n== smoke test passed/);
+        assert.match(
+            r.output,
+            /== python 3\.11 at \/usr\/local\/bin\/python3\nPython 3\.11\.9\n== pip check\nNo broken requirements found\.\n== smoke test passed/,
+        );
     });
 
     it("fails on broken requirements and shows the container's output", async () => {
-        await assert.rejects(runSmokeTest({ image: brokenPip, spec: SPEC, endpoint: { host: LOCAL }, runner: "cpu-0", timeoutSeconds: 60 }), (e: Error) => {
-            assert.strictEqual(e.name, "SmokeTestError");
-            assert.ok(e.message.startsWith(`Smoke test of ${brokenPip} on runner cpu-0 failed (exit code 1).`), e.message);
-            assert.match(e.message, /fastapi 0\.124\.0 has requirement starlette<0\.48/);
-            assert.match(e.message, /SMOKE TEST FAILED: pip check found broken requirements/);
-            return true;
-        });
+        await assert.rejects(
+            runSmokeTest({ image: brokenPip, spec: SPEC, endpoint: { host: LOCAL }, runner: "cpu-0", timeoutSeconds: 60 }),
+            (e: Error) => {
+                assert.strictEqual(e.name, "SmokeTestError");
+                assert.ok(e.message.startsWith(`Smoke test of ${brokenPip} on runner cpu-0 failed (exit code 1).`), e.message);
+                assert.match(e.message, /fastapi 0\.124\.0 has requirement starlette<0\.48/);
+                assert.match(e.message, /SMOKE TEST FAILED: pip check found broken requirements/);
+                return true;
+            },
+        );
     });
 
     it("fails when the image has another python version than its tag says", async () => {

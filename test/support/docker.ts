@@ -5,7 +5,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildArgsWithDigest, StagedContext } from "../../src/core/context";
+import { buildArgsWithDigest, StagedContext } from "../../src/images/context";
 
 export interface DockerResult {
     stdout: string;
@@ -66,7 +66,9 @@ export async function docker(args: string[], opts: DockerOptions = {}): Promise<
     try {
         result = await run("docker", args, { input: opts.input, env });
     } catch (e) {
-        throw new Error(`could not run docker ${args.join(" ")}: ${(e as Error).message}; install it with \`apt-get install -y docker.io\``);
+        throw new Error(
+            `could not run docker ${args.join(" ")}: ${(e as Error).message}; install it with \`apt-get install -y docker.io\``,
+        );
     }
     if (result.code !== 0 && !opts.allowFailure) {
         // A classic build reports a failing step on stdout, the CLI's own errors go to stderr.

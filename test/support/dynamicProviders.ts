@@ -15,7 +15,11 @@ export interface SerializedCall {
 }
 
 /** Calls `method(...args)` of the serialized provider in a fresh node process. */
-export async function callSerialized(provider: pulumi.dynamic.ResourceProvider, method: keyof pulumi.dynamic.ResourceProvider, args: unknown[]): Promise<SerializedCall> {
+export async function callSerialized(
+    provider: pulumi.dynamic.ResourceProvider,
+    method: keyof pulumi.dynamic.ResourceProvider,
+    args: unknown[],
+): Promise<SerializedCall> {
     const serialized = await pulumi.runtime.serializeFunction(() => provider);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dynamic-provider-"));
     const file = path.join(dir, "provider.js");

@@ -4,11 +4,11 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ACCELERATORS, Catalog } from "../../src/core/catalog";
-import { ConfigError } from "../../src/core/errors";
-import type { ImageSpec } from "../../src/core/image";
-import type { Matrix } from "../../src/core/matrix";
-import { readStackFile } from "../../src/core/stackFile";
+import { ACCELERATORS, Catalog } from "../../src/images/catalog";
+import { ConfigError } from "../../src/errors";
+import type { ImageSpec } from "../../src/images/spec";
+import type { Matrix } from "../../src/images/matrix";
+import { readStackFile } from "../../src/config/stackFile";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 export const REPO_IMAGES_DIR = path.join(PROJECT_DIR, "images");

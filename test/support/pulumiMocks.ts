@@ -26,7 +26,7 @@ const state = {
 
 function install(preview: boolean, stack: string): void {
     state.preview = preview;
-    pulumi.runtime.setMocks(
+    void pulumi.runtime.setMocks(
         {
             newResource(args) {
                 const extra = state.outputs.get(args.type)?.(args) ?? {};

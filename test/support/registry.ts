@@ -93,8 +93,19 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
             fs.writeFileSync(file, lines.join("\n") + "\n", { mode: 0o600 });
             authConfig.htpasswd = { realm: "truss-test-registry", path: file };
         } else if (auth === "token") {
-            tokenServer = await startTokenServer({ dir, users, service, issuer: "truss-test-token-issuer", anonymousPull: opts.anonymousPull });
-            authConfig.token = { realm: tokenServer.realm, service, issuer: "truss-test-token-issuer", rootcertbundle: tokenServer.certPath };
+            tokenServer = await startTokenServer({
+                dir,
+                users,
+                service,
+                issuer: "truss-test-token-issuer",
+                anonymousPull: opts.anonymousPull,
+            });
+            authConfig.token = {
+                realm: tokenServer.realm,
+                service,
+                issuer: "truss-test-token-issuer",
+                rootcertbundle: tokenServer.certPath,
+            };
         }
         // A port can be taken between choosing and binding it: try a few.
         let lastError: Error | undefined;

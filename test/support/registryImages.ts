@@ -1,5 +1,5 @@
 // Seeds a test registry with small images through the HTTP API directly (no Docker daemon),
-// written independently of src/core/registry so that the client is checked, not echoed:
+// written independently of src/registry so that the client is checked, not echoed:
 // one gzip layer, a config blob with the labels, a Docker v2 or OCI manifest, optionally
 // wrapped in an index with an attestation entry beside the linux/amd64 one.
 import { createHash } from "crypto";
@@ -97,7 +97,11 @@ export async function uploadBlob(seeder: Seeder, repo: string, bytes: Buffer): P
     const scope = `repository:${repo}:pull,push`;
     const head = await authedFetch(seeder, `${seeder.url}/v2/${repo}/blobs/${digest}`, { method: "HEAD" }, scope);
     if (head.status === 200) return digest;
-    const start = await expectStatus(await authedFetch(seeder, `${seeder.url}/v2/${repo}/blobs/uploads/`, { method: "POST" }, scope), "blob upload start", 202);
+    const start = await expectStatus(
+        await authedFetch(seeder, `${seeder.url}/v2/${repo}/blobs/uploads/`, { method: "POST" }, scope),
+        "blob upload start",
+        202,
+    );
     await start.arrayBuffer();
     const location = new URL(start.headers.get("location") as string, seeder.url);
     location.searchParams.set("digest", digest);
@@ -112,7 +116,13 @@ export async function uploadBlob(seeder: Seeder, repo: string, bytes: Buffer): P
     return digest;
 }
 
-export async function putManifest(seeder: Seeder, repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<SeededManifest> {
+export async function putManifest(
+    seeder: Seeder,
+    repo: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+): Promise<SeededManifest> {
     const res = await authedFetch(
         seeder,
         `${seeder.url}/v2/${repo}/manifests/${reference}`,
@@ -155,7 +165,11 @@ export async function pushImage(seeder: Seeder, repo: string, tag: string, image
     if (!image.index) return putManifest(seeder, repo, tag, manifest, t.manifest);
     const child = await putManifest(seeder, repo, sha256(manifest), manifest, t.manifest);
     // An attestation-like entry first, so that a client picking the first entry would be wrong.
-    const attestation = await imageManifest(seeder, repo, { labels: {}, format: image.format, layerText: `attestation of ${child.digest}` });
+    const attestation = await imageManifest(seeder, repo, {
+        labels: {},
+        format: image.format,
+        layerText: `attestation of ${child.digest}`,
+    });
     const other = await putManifest(seeder, repo, sha256(attestation), attestation, t.manifest);
     const entries = [
         { mediaType: t.manifest, digest: other.digest, size: other.bytes.length, platform: { os: "unknown", architecture: "unknown" } },
@@ -168,7 +182,12 @@ export async function pushImage(seeder: Seeder, repo: string, tag: string, image
 /** The manifest bytes a tag serves (undefined if absent), read without the client under test. */
 export async function rawManifest(seeder: Seeder, repo: string, reference: string): Promise<SeededManifest | undefined> {
     const accept = [TYPES.oci.index, TYPES.docker.index, TYPES.oci.manifest, TYPES.docker.manifest].join(", ");
-    const res = await authedFetch(seeder, `${seeder.url}/v2/${repo}/manifests/${reference}`, { headers: { accept } }, `repository:${repo}:pull`);
+    const res = await authedFetch(
+        seeder,
+        `${seeder.url}/v2/${repo}/manifests/${reference}`,
+        { headers: { accept } },
+        `repository:${repo}:pull`,
+    );
     if (res.status === 404) {
         await res.arrayBuffer();
         return undefined;

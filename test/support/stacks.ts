@@ -6,9 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { offlinePlan, PublishPlan } from "../../src/core/publishPlan";
+import { offlinePlan, PublishPlan } from "../../src/publish/publishPlan";
 import { PulumiStackConfig, readStackConfig } from "../../src/pulumi/config";
-import { lookUpPublishPlan } from "../../src/pulumi/publishPlan";
+import { lookUpPublishPlan } from "../../src/pulumi/lookUpPlan";
 import { declareStack, DeclaredStack } from "../../src/pulumi/stack";
 import { mockAwsLookups } from "./aws";
 import { resetMocks } from "./pulumiMocks";
@@ -85,7 +85,10 @@ export function declareMockStack(stack: string, opts: MockStackOptions = {}): Mo
 }
 
 /** As declareMockStack, with the publish plan the program gets from the (real) registry the config names. */
-export async function declareMockStackFromRegistry(stack: string, opts: MockStackOptions = {}): Promise<MockStack & { plan: PublishPlan["images"] }> {
+export async function declareMockStackFromRegistry(
+    stack: string,
+    opts: MockStackOptions = {},
+): Promise<MockStack & { plan: PublishPlan["images"] }> {
     const config = prepare(stack, opts)();
     return declare(stack, config, await lookUpPublishPlan(config));
 }

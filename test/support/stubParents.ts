@@ -8,7 +8,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ACCELERATORS, Catalog, catalogParent } from "../../src/core/catalog";
+import { ACCELERATORS, Catalog, catalogParent } from "../../src/images/catalog";
 import { docker } from "./docker";
 
 /** Where the stubs log: one line per call, the command then its arguments, tab-separated. */
@@ -118,7 +118,9 @@ function parentDockerfile(base: string, recipe: Recipe, hash: string): string {
 }
 
 async function labelOf(ref: string): Promise<string | undefined> {
-    const r = await docker(["image", "inspect", "--format", `{{ index .Config.Labels "${STUB_HASH_LABEL}" }}`, ref], { allowFailure: true });
+    const r = await docker(["image", "inspect", "--format", `{{ index .Config.Labels "${STUB_HASH_LABEL}" }}`, ref], {
+        allowFailure: true,
+    });
     return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -133,7 +135,9 @@ async function buildBase(tag: string, hash: string, busybox: Buffer, files: { na
         fs.mkdirSync(path.join(root, "tmp"));
         fs.chmodSync(path.join(root, "tmp"), 0o1777);
         fs.writeFileSync(path.join(root, "bin/busybox"), busybox, { mode: 0o755 });
-        const applets = execFileSync(BUSYBOX, ["--list"], { encoding: "utf8" }).split("\n").filter((a) => /^[\w.-]+$/.test(a) && a !== "busybox");
+        const applets = execFileSync(BUSYBOX, ["--list"], { encoding: "utf8" })
+            .split("\n")
+            .filter((a) => /^[\w.-]+$/.test(a) && a !== "busybox");
         for (const applet of applets) fs.symlinkSync("busybox", path.join(root, "bin", applet));
         for (const f of files) {
             const where = COMMANDS.includes(f.name) ? "usr/bin" : "usr/lib/truss-stub";
@@ -143,7 +147,9 @@ async function buildBase(tag: string, hash: string, busybox: Buffer, files: { na
         fs.writeFileSync(path.join(root, "etc/group"), "root:x:0:\n");
         fs.writeFileSync(
             path.join(dir, "Dockerfile"),
-            ["FROM scratch", "COPY rootfs/ /", `ENV PATH=${PATH_ENV}`, `LABEL ${STUB_HASH_LABEL}=${hash}`, 'CMD ["/bin/sh"]', ""].join("\n"),
+            ["FROM scratch", "COPY rootfs/ /", `ENV PATH=${PATH_ENV}`, `LABEL ${STUB_HASH_LABEL}=${hash}`, 'CMD ["/bin/sh"]', ""].join(
+                "\n",
+            ),
         );
         await docker(["build", "--network", "host", "-t", tag, dir]);
     } finally {
@@ -161,9 +167,7 @@ let ensured: { hash: string; done: Promise<void> } | undefined;
 export async function ensureStubParents(catalog: Catalog): Promise<void> {
     const busybox = assertStaticBusybox(BUSYBOX);
     const files = stubFiles();
-    const hash = sha256(
-        [RECIPE_VERSION, sha256(busybox), ...files.map((f) => `${f.name} ${sha256(f.content)}`), PATH_ENV].join("\n"),
-    );
+    const hash = sha256([RECIPE_VERSION, sha256(busybox), ...files.map((f) => `${f.name} ${sha256(f.content)}`), PATH_ENV].join("\n"));
     const wanted = recipes(catalog);
     const key = `${hash} ${JSON.stringify([...wanted])}`;
     if (ensured?.hash !== key) {
@@ -176,7 +180,12 @@ export async function ensureStubParents(catalog: Catalog): Promise<void> {
     await ensured.done;
 }
 
-async function build(hash: string, busybox: Buffer, files: { name: string; content: Buffer }[], wanted: Map<string, Recipe>): Promise<void> {
+async function build(
+    hash: string,
+    busybox: Buffer,
+    files: { name: string; content: Buffer }[],
+    wanted: Map<string, Recipe>,
+): Promise<void> {
     const base = `truss-base-images-test/stub-base:${hash.slice(0, 16)}`;
     if ((await labelOf(base)) !== hash) await buildBase(base, hash, busybox, files);
     for (const [ref, recipe] of wanted) {

@@ -41,7 +41,14 @@ function parseScope(scope: string): Access | undefined {
     const first = scope.indexOf(":");
     const last = scope.lastIndexOf(":");
     if (first < 0 || last === first) return undefined;
-    return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(",").filter(Boolean) };
+    return {
+        type: scope.slice(0, first),
+        name: scope.slice(first + 1, last),
+        actions: scope
+            .slice(last + 1)
+            .split(",")
+            .filter(Boolean),
+    };
 }
 
 function b64url(data: Buffer | string): string {
@@ -62,9 +69,13 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     fs.writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     // Node can parse certificates but not create them: openssl self-signs one for our key.
-    execFileSync("openssl", ["req", "-x509", "-new", "-key", keyPath, "-subj", "/CN=truss-base-images test token issuer", "-days", "2", "-out", certPath], {
-        stdio: ["ignore", "ignore", "pipe"],
-    });
+    execFileSync(
+        "openssl",
+        ["req", "-x509", "-new", "-key", keyPath, "-subj", "/CN=truss-base-images test token issuer", "-days", "2", "-out", certPath],
+        {
+            stdio: ["ignore", "ignore", "pipe"],
+        },
+    );
     const certDer = Buffer.from(new X509Certificate(fs.readFileSync(certPath)).raw);
     const key = createPrivateKey(fs.readFileSync(keyPath));
 
@@ -76,21 +87,27 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
             res.end(JSON.stringify(body));
         };
         if (url.pathname !== "/token") return reply(404, { errors: [{ code: "NOT_FOUND" }] });
-        const scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
+        const scopes = url.searchParams
+            .getAll("scope")
+            .flatMap((s) => s.split(" "))
+            .filter(Boolean);
         let account: string | undefined;
         const authz = req.headers.authorization;
         if (authz) {
             const m = /^Basic\s+(.+)$/i.exec(authz);
             const decoded = m ? Buffer.from(m[1], "base64").toString("utf8") : "";
             const colon = decoded.indexOf(":");
-            const user = opts.users.find((u) => colon > 0 && u.username === decoded.slice(0, colon) && u.password === decoded.slice(colon + 1));
+            const user = opts.users.find(
+                (u) => colon > 0 && u.username === decoded.slice(0, colon) && u.password === decoded.slice(colon + 1),
+            );
             if (!user) {
                 requests.push({ account: colon > 0 ? decoded.slice(0, colon) : undefined, scopes, granted: false });
                 return reply(401, { details: "incorrect username or password" });
             }
             account = user.username;
         }
-        if (url.searchParams.get("service") !== opts.service) return reply(400, { details: `unknown service ${url.searchParams.get("service")}` });
+        if (url.searchParams.get("service") !== opts.service)
+            return reply(400, { details: `unknown service ${url.searchParams.get("service")}` });
         const access: Access[] = [];
         for (const s of scopes) {
             const a = parseScope(s);

@@ -1,0 +1,216 @@
+import { z } from "zod";
+import { allCatalogParents, Catalog } from "../images/catalog";
+import { buildersSchema, BuildersConfig } from "./runners";
+import { ConfigError } from "../errors";
+import type { RegistryTarget } from "../images/spec";
+import type { Matrix } from "../images/matrix";
+import { DOCKER_TAG, longestVariantPrefix } from "../images/naming";
+import { formatIssues, show, suggest } from "./messages";
+
+/** The config namespace: keys are written `truss-base-images:<key>` in Pulumi.<stack>.yaml. */
+export const CONFIG_NAMESPACE = "truss-base-images";
+
+/** The stack configuration, validated (SPEC section 2). The registry password is never in it. */
+export interface StackConfig {
+    readonly versionTag: string;
+    readonly registry: RegistryTarget;
+    /** Whether `registryPassword` is set; its value stays a secret wherever it is read. */
+    readonly hasRegistryPassword: boolean;
+    readonly matrix: Matrix;
+    readonly push: boolean;
+    readonly builders: BuildersConfig;
+    readonly immutableTags: boolean;
+    /** Catalog parent reference -> the reference to build FROM instead (e.g. pinned by digest). */
+    readonly parents: Readonly<Record<string, string>>;
+}
+
+/** Marks a secret config value whose content the core must not see. */
+export const SECRET_PRESENT = Symbol("secret value present");
+
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
+const NAMESPACE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+/** A Docker image reference: [host[:port]/]path[:tag][@sha256:digest]. */
+export const IMAGE_REFERENCE = new RegExp(
+    `^(?:[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)*(?::\\d+)?/)?${COMPONENT}(?:/${COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+);
+
+function uniqueNonEmptyList<T extends z.ZodType>(item: T, what: string) {
+    return z
+        .array(item, { error: (iss) => (iss.code === "invalid_type" ? `expected a list of ${what}` : undefined) })
+        .min(1, `must list at least one of ${what}`)
+        .superRefine((list, ctx) => {
+            const seen = new Set<string>();
+            list.forEach((v, i) => {
+                const key = JSON.stringify(v);
+                if (seen.has(key)) ctx.addIssue({ code: "custom", path: [i], message: `duplicate entry (each value may appear once)` });
+                seen.add(key);
+            });
+        });
+}
+
+function schemaFor(catalog: Catalog) {
+    const pythons = [...catalog.pythonVersions.keys()];
+    const jobTypes = [...catalog.jobTypes.keys()];
+    const catalogParents = allCatalogParents(catalog);
+    return z
+        .strictObject({
+            versionTag: z.string({ error: "expected a string such as v0.2.2" }).min(1, "must not be empty; use a version such as v0.2.2"),
+            registry: z.strictObject(
+                {
+                    server: z
+                        .string({ error: "expected a host name such as docker.io or localhost:5000" })
+                        .regex(HOST, "must be a registry host[:port] without a scheme or path, such as docker.io or localhost:5000"),
+                    namespace: z
+                        .string({ error: "expected a string such as baseten" })
+                        .regex(NAMESPACE, "must be a lower-case Docker namespace such as baseten"),
+                    username: z
+                        .string({ error: "expected a string" })
+                        .min(1, "must not be empty; leave it out for anonymous access")
+                        .optional(),
+                },
+                { error: (iss) => (iss.code === "invalid_type" ? "expected an object { server, namespace, username? }" : undefined) },
+            ),
+            registryPassword: z.any().optional(),
+            matrix: z.strictObject(
+                {
+                    jobTypes: uniqueNonEmptyList(
+                        z.string({ error: `expected a job type (${jobTypes.join(", ")})` }).refine((v) => jobTypes.includes(v), {
+                            message: `is not a job type of the catalog (images/catalog.yaml); allowed: ${jobTypes.join(", ")}`,
+                        }),
+                        `the job types ${jobTypes.join(", ")}`,
+                    ),
+                    pythonVersions: uniqueNonEmptyList(
+                        z
+                            .string({ error: `expected a python version as a string, such as "3.9" (quote it in YAML)` })
+                            .refine((v) => pythons.includes(v), {
+                                message: `is not a python version of the catalog (images/catalog.yaml); supported: ${pythons.join(", ")}`,
+                            }),
+                        `the python versions ${pythons.join(", ")}`,
+                    ),
+                    gpu: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
+                    liveReload: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
+                },
+                {
+                    error: (iss) =>
+                        iss.code === "invalid_type" ? "expected an object { jobTypes, pythonVersions, gpu, liveReload }" : undefined,
+                },
+            ),
+            push: z.boolean({ error: "expected true or false" }).default(true),
+            builders: buildersSchema,
+            immutableTags: z.boolean({ error: "expected true or false" }).default(true),
+            parents: z
+                .record(
+                    z.string(),
+                    z
+                        .string({ error: "expected an image reference" })
+                        .regex(IMAGE_REFERENCE, "is not a Docker image reference (name[:tag][@sha256:digest])"),
+                    { error: "expected an object mapping a parent image to the reference to use" },
+                )
+                .default({}),
+        })
+        .superRefine(
+            (parsed, ctx) => {
+                // Runs even when other keys are invalid (see `when`), so that every mistake is
+                // reported at once: it reads only values that are themselves well formed.
+                const cfg = parsed as unknown as Record<string, unknown>;
+                const registry = isObject(cfg.registry) ? cfg.registry : {};
+                const username = typeof registry.username === "string" ? registry.username : undefined;
+                const pw = cfg.registryPassword;
+                if (username !== undefined && (pw === undefined || pw === "")) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["registryPassword"],
+                        message: `is required because registry.username is set (${show(username)}); set it with \`pulumi config set --secret registryPassword\``,
+                    });
+                }
+                const asked = isObject(cfg.matrix) && Array.isArray(cfg.matrix.pythonVersions) ? cfg.matrix.pythonVersions : [];
+                const known = asked.filter((v): v is string => typeof v === "string" && pythons.includes(v));
+                const prefix = longestVariantPrefix(known.length > 0 ? known : pythons);
+                const versionTag = cfg.versionTag;
+                const example = `${prefix}${versionTag}`;
+                if (typeof versionTag === "string" && versionTag !== "" && !(DOCKER_TAG.test(versionTag) && DOCKER_TAG.test(example))) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["versionTag"],
+                        message:
+                            `makes the tag ${JSON.stringify(example)}, which is not a valid Docker tag; allowed: letters, digits, "_", "." and "-", ` +
+                            `starting with a letter, digit or "_", with the whole tag at most 128 characters (so at most ${128 - prefix.length} here)`,
+                    });
+                }
+                for (const key of isObject(cfg.parents) ? Object.keys(cfg.parents) : []) {
+                    if (!catalogParents.includes(key)) {
+                        const hint = suggest(key, catalogParents);
+                        ctx.addIssue({
+                            code: "custom",
+                            path: ["parents", key],
+                            message: `overrides a parent no image of the catalog uses${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}; parents in use: ${catalogParents.join(", ")}`,
+                        });
+                    }
+                }
+            },
+            { when: () => true },
+        );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * Validates raw stack config (keys without the namespace; values already decoded from
+ * YAML/JSON). `registryPassword` may be SECRET_PRESENT: the core only needs to know it is set.
+ * Throws one ConfigError that lists every problem.
+ */
+export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog: Catalog, source: string): StackConfig {
+    const schema = schemaFor(catalog);
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+        throw new ConfigError(formatIssues(result.error.issues, raw, schema, `${CONFIG_NAMESPACE}:`), source);
+    }
+    const c = result.data;
+    return {
+        versionTag: c.versionTag,
+        registry: c.registry,
+        hasRegistryPassword: c.registryPassword !== undefined,
+        matrix: c.matrix,
+        push: c.push,
+        builders: c.builders,
+        immutableTags: c.immutableTags,
+        parents: c.parents,
+    };
+}
+
+/** Keys whose values are plain strings in Pulumi config (everything else is JSON). */
+const STRING_KEYS = new Set(["versionTag", "registryPassword"]);
+
+/**
+ * One config value as Pulumi stores it: structured values may arrive as JSON text (that is how
+ * the engine hands them to a program, and what `pulumi config set matrix '{...}'` stores).
+ */
+export function decodeValue(key: string, value: unknown): unknown {
+    if (typeof value !== "string" || STRING_KEYS.has(key)) return value;
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
+}
+
+/**
+ * Decodes Pulumi's flat config (`truss-base-images:key` -> string, objects as JSON text) into
+ * raw values for parseStackConfig. Keys of other namespaces are ignored.
+ */
+export function decodePulumiConfig(all: Readonly<Record<string, string>>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [fullKey, text] of Object.entries(all)) {
+        const [ns, key] = splitKey(fullKey);
+        if (ns === CONFIG_NAMESPACE) out[key] = decodeValue(key, text);
+    }
+    return out;
+}
+
+function splitKey(fullKey: string): [string, string] {
+    const i = fullKey.indexOf(":");
+    return i < 0 ? ["", fullKey] : [fullKey.slice(0, i), fullKey.slice(i + 1)];
+}

@@ -1,0 +1,45 @@
+import type { ImageSpec, RegistryTarget } from "./spec";
+import type { JobType } from "./catalog";
+
+/**
+ * The tag and repository formats are a contract: Truss looks its base images up by exactly
+ * these names. Everything else (tests, README tables, the plan CLI) calls these functions.
+ */
+
+/** The Docker tag grammar: at most 128 characters, the first a word character. */
+export const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** `truss-server-base` */
+export function repositoryName(jobType: JobType): string {
+    return `truss-${jobType}-base`;
+}
+
+/** `docker.io/baseten/truss-server-base`: always fully qualified. */
+export function repository(registry: RegistryTarget, jobType: JobType): string {
+    return `${registry.server}/${registry.namespace}/${repositoryName(jobType)}`;
+}
+
+/** The tag without the version: `3.9-gpu-reload`. */
+export function variant(spec: ImageSpec): string {
+    return `${spec.python}${spec.accelerator === "gpu" ? "-gpu" : ""}${spec.liveReload ? "-reload" : ""}`;
+}
+
+/** `3.9-gpu-reload-v0.2.2` */
+export function tag(spec: ImageSpec, versionTag: string): string {
+    return `${variant(spec)}-${versionTag}`;
+}
+
+/** `docker.io/baseten/truss-server-base:3.9-gpu-v0.2.2` */
+export function imageReference(registry: RegistryTarget, spec: ImageSpec, versionTag: string): string {
+    return `${repository(registry, spec.jobType)}:${tag(spec, versionTag)}`;
+}
+
+/** The longest tag prefix any image of these python versions can have, e.g. `3.10-gpu-reload-`. */
+export function longestVariantPrefix(pythonVersions: Iterable<string>): string {
+    let longest = "";
+    for (const python of pythonVersions) {
+        const v = `${variant({ jobType: "", python, accelerator: "gpu", liveReload: true })}-`;
+        if (v.length > longest.length) longest = v;
+    }
+    return longest;
+}

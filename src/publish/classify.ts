@@ -1,0 +1,236 @@
+import { ACCELERATORS } from "../images/catalog";
+import { UserError } from "../errors";
+import type { ContentDigest, ImageSpec } from "../images/spec";
+import { LABELS } from "../images/labels";
+import { variant } from "../images/naming";
+import type { PublishAction } from "./plannedImages";
+import { DEFAULT_PLATFORM, RegistryClient } from "../registry";
+
+/** What classify needs of a planned image (a PlannedImage has all of it). */
+export interface ClassifyInput {
+    /** `docker.io/baseten/truss-server-base` */
+    readonly repository: string;
+    /** `3.9-gpu-v0.2.2` */
+    readonly tag: string;
+    readonly contentDigest: ContentDigest;
+    readonly spec: ImageSpec;
+    /** The platform whose entry of an index holds the labels; linux/amd64 when absent. */
+    readonly staged?: { readonly platform: string };
+}
+
+/** What the registry says about one image. */
+export interface Classification {
+    readonly action: PublishAction;
+    /** For `retag`: the full reference (`repository:tag`) whose manifest is copied. */
+    readonly source?: string;
+    /**
+     * The manifest digest the tag has (`unchanged`, `conflict`) or will have after the copy
+     * (`retag`: the source's). Undefined for `build`.
+     */
+    readonly digest?: string;
+    /** For `conflict`: the content digest label the published tag has; null when it has none. */
+    readonly publishedContentDigest?: string | null;
+}
+
+export type Classified<T extends ClassifyInput> = Omit<T, keyof Classification> & Classification;
+
+export interface ClassifyOptions {
+    /**
+     * How many other tags of the same variant, newest first, are examined for a re-tag source
+     * (each costs a manifest and maybe a config request). Content identical to an older tag
+     * than these is rebuilt, which is always safe. Default 5.
+     */
+    readonly lookback?: number;
+    /** The tag list page size (`n`); the registry's default when unset. */
+    readonly pageSize?: number;
+}
+
+export const DEFAULT_LOOKBACK = 5;
+
+/** What a published tag holds: its manifest digest and content digest label (null: none). */
+interface Published {
+    readonly digest: string;
+    readonly contentDigest: string | null;
+}
+
+/**
+ * Decides each image's action against what the registry publishes:
+ * - `unchanged`: the tag exists and its image's `truss.base.content-digest` label equals ours;
+ * - `conflict`: the tag exists with another (or no) content digest;
+ * - `retag`: the tag is absent, but another tag of the same repository and variant holds our
+ *   content digest. The source is the newest such tag by version order (`v0.10.0` > `v0.9.1` >
+ *   `v0.9.1rc0`; tags that are not versions come last, by name), so the choice is deterministic;
+ * - `build`: nothing published holds our content.
+ *
+ * Work is shared: one tag list per repository, each manifest once, each config blob once per
+ * digest (the client caches them), at most the client's concurrency in flight. The result is
+ * in input order.
+ */
+export async function classify<T extends ClassifyInput>(
+    images: readonly T[],
+    client: RegistryClient,
+    opts: ClassifyOptions = {},
+): Promise<Classified<T>[]> {
+    const lookback = opts.lookback ?? DEFAULT_LOOKBACK;
+    const byRepository = new Map<string, T[]>();
+    for (const image of images) {
+        const list = byRepository.get(image.repository) ?? [];
+        list.push(image);
+        byRepository.set(image.repository, list);
+    }
+    const results = new Map<T, Classification>();
+    await Promise.all(
+        [...byRepository].map(async ([repository, repoImages]) => {
+            const tags = await client.listTags(repository, { pageSize: opts.pageSize });
+            const tagSet = new Set(tags);
+            const published = new Map<string, Promise<Published | undefined>>();
+            const read = (tag: string, platform: string): Promise<Published | undefined> => {
+                const key = `${platform} ${tag}`;
+                let p = published.get(key);
+                if (!p) {
+                    p = readPublished(client, repository, tag, platform);
+                    published.set(key, p);
+                }
+                return p;
+            };
+            await Promise.all(
+                repoImages.map(async (image) => {
+                    const platform = image.staged?.platform ?? DEFAULT_PLATFORM;
+                    if (tagSet.has(image.tag)) {
+                        const current = await read(image.tag, platform);
+                        // A tag deleted since the listing is simply absent.
+                        if (current) {
+                            results.set(
+                                image,
+                                current.contentDigest === image.contentDigest
+                                    ? { action: "unchanged", digest: current.digest }
+                                    : { action: "conflict", digest: current.digest, publishedContentDigest: current.contentDigest },
+                            );
+                            return;
+                        }
+                    }
+                    for (const candidate of retagCandidates(image, tags).slice(0, lookback)) {
+                        const other = await read(candidate, platform);
+                        if (other && other.contentDigest === image.contentDigest) {
+                            results.set(image, { action: "retag", source: `${repository}:${candidate}`, digest: other.digest });
+                            return;
+                        }
+                    }
+                    results.set(image, { action: "build" });
+                }),
+            );
+        }),
+    );
+    return images.map((image) => {
+        const c = results.get(image) as Classification;
+        const { action: _a, source: _s, digest: _d, publishedContentDigest: _p, ...rest } = image as T & Partial<Classification>;
+        return { ...rest, ...c } as Classified<T>;
+    });
+}
+
+async function readPublished(client: RegistryClient, repository: string, tag: string, platform: string): Promise<Published | undefined> {
+    const manifest = await client.getManifest(repository, tag);
+    if (!manifest) return undefined;
+    const config = await client.getImageConfig(repository, manifest, platform);
+    return { digest: manifest.digest, contentDigest: config?.labels[LABELS.contentDigest] ?? null };
+}
+
+/**
+ * The other tags of the repository that belong to the image's variant (`3.9-gpu-<version>`),
+ * newest version first. `3.9-gpu-reload-v1` is not a `3.9-gpu` tag: the longest variant that
+ * prefixes a tag owns it.
+ */
+export function retagCandidates(image: Pick<ClassifyInput, "spec" | "tag">, tags: readonly string[]): string[] {
+    const own = variant(image.spec);
+    const siblings = ACCELERATORS.flatMap((accelerator) =>
+        [false, true].map((liveReload) => variant({ ...image.spec, accelerator, liveReload })),
+    );
+    const owner = (tag: string): string | undefined =>
+        siblings.filter((v) => tag.startsWith(`${v}-`)).sort((a, b) => b.length - a.length)[0];
+    return tags
+        .filter((t) => t !== image.tag && owner(t) === own)
+        .sort((a, b) => compareVersions(b.slice(own.length + 1), a.slice(own.length + 1)) || (a < b ? 1 : a > b ? -1 : 0));
+}
+
+const VERSION = /^v?(\d+(?:\.\d+)*)(.*)$/i;
+const PRE_RELEASE = /^[-._]?(a|b|c|rc|alpha|beta|pre|preview|dev)/i;
+
+function naturalCompare(a: string, b: string): number {
+    const pa = a.match(/\d+|\D+/g) ?? [];
+    const pb = b.match(/\d+|\D+/g) ?? [];
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+        const x = pa[i];
+        const y = pb[i];
+        if (x === undefined) return -1;
+        if (y === undefined) return 1;
+        const nx = /^\d/.test(x);
+        const ny = /^\d/.test(y);
+        const c = nx && ny ? Number(x) - Number(y) : x < y ? -1 : x > y ? 1 : 0;
+        if (c !== 0) return c;
+    }
+    return 0;
+}
+
+/**
+ * Orders version tags oldest to newest: `v0.9.1rc0` < `v0.9.1` < `v0.9.1.post1` < `v0.10.0`
+ * (PEP 440's pre-releases before their release). Tags that are not versions sort before all
+ * versions, by name.
+ */
+export function compareVersions(a: string, b: string): number {
+    const ma = VERSION.exec(a);
+    const mb = VERSION.exec(b);
+    if (!ma || !mb) return ma ? 1 : mb ? -1 : naturalCompare(a, b);
+    const na = ma[1].split(".").map(Number);
+    const nb = mb[1].split(".").map(Number);
+    for (let i = 0; i < Math.max(na.length, nb.length); i++) {
+        const c = (na[i] ?? 0) - (nb[i] ?? 0);
+        if (c !== 0) return c;
+    }
+    const rank = (suffix: string): number => (suffix === "" ? 1 : PRE_RELEASE.test(suffix) ? 0 : 2);
+    return rank(ma[2]) - rank(mb[2]) || naturalCompare(ma[2], mb[2]);
+}
+
+/** Whether publishing builds the image: `build`, and `conflict` when tags may be overwritten. */
+export function needsBuild(image: Pick<Classification, "action">): boolean {
+    return image.action === "build" || image.action === "conflict";
+}
+
+/** How many images get each action: the plan's summary line. */
+export function countActions(images: readonly Pick<Classification, "action">[]): Record<PublishAction, number> {
+    const counts: Record<PublishAction, number> = { build: 0, retag: 0, unchanged: 0, conflict: 0 };
+    for (const i of images) counts[i.action]++;
+    return counts;
+}
+
+/** Published tags whose content differs from the stack's, under immutableTags. */
+export class TagConflictError extends UserError {
+    constructor(readonly conflicts: readonly { reference: string; published: string | null; planned: string; digest?: string }[]) {
+        super(
+            `${conflicts.length} tag${conflicts.length === 1 ? " is" : "s are"} already published with different content, and immutableTags is on; ` +
+                `nothing was built, pushed or re-tagged:\n` +
+                conflicts
+                    .map(
+                        (c) =>
+                            `  - ${c.reference}: the registry holds ` +
+                            (c.published ? `content digest ${c.published}` : `an image without a ${LABELS.contentDigest} label`) +
+                            (c.digest ? ` (manifest ${c.digest})` : "") +
+                            `; this stack would publish content digest ${c.planned}`,
+                    )
+                    .join("\n") +
+                `\nPublished tags are never overwritten. Bump versionTag (\`pulumi config set versionTag <new version>\`) to publish this content under new tags.`,
+        );
+    }
+}
+
+/** One error listing every conflicting tag (for stacks with immutableTags), or undefined when there is none. */
+export function immutableTagConflicts(images: readonly Classified<ClassifyInput>[]): TagConflictError | undefined {
+    const conflicts = images
+        .filter((i) => i.action === "conflict")
+        .map((i) => ({
+            reference: `${i.repository}:${i.tag}`,
+            published: i.publishedContentDigest ?? null,
+            planned: i.contentDigest,
+            digest: i.digest,
+        }));
+    return conflicts.length > 0 ? new TagConflictError(conflicts) : undefined;
+}

@@ -1,0 +1,183 @@
+import type { RunnerPool } from "../config/runners";
+
+/**
+ * The first-boot setup of a build runner (EC2 user data, run once by cloud-init as root) and
+ * the idle stop it installs. Pure text: src/pulumi/buildRunner.ts passes it to the instance,
+ * the tests run shellcheck on it. It holds no secret, only the operator's public key.
+ */
+
+export interface UserDataParams {
+    readonly pool: RunnerPool;
+    /** The account builds run as; created when the AMI does not have it. */
+    readonly sshUser: string;
+    /** One authorized_keys line, validated by the config schema. */
+    readonly sshPublicKey: string;
+    readonly idleStopMinutes: number;
+}
+
+export const IDLE_STOP_SCRIPT = "/usr/local/sbin/truss-idle-stop";
+export const IDLE_STOP_UNIT = "truss-idle-stop";
+export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-truss-builders.conf";
+
+/**
+ * sshd limits for parallel builds: every build is an ssh session (multiplexed on one
+ * connection by ControlMaster) and the defaults (MaxStartups 10:30:100, MaxSessions 10)
+ * refuse the eleventh.
+ */
+export const SSHD_SETTINGS = ["MaxStartups 200:30:400", "MaxSessions 200", "PasswordAuthentication no"] as const;
+
+/**
+ * The idle stop: every minute, powers the runner off once it has had no work for
+ * `idleStopMinutes`. Work is a running container (a build step or a smoke test), an
+ * established ssh connection (the Docker provider's, the readiness gate's, an operator's) or
+ * cloud-init still running. The instance's shutdown behaviour is "stop", so this stops it and
+ * `pulumi up` starts it again when there is something to build.
+ */
+export function idleStopScript(idleStopMinutes: number): string {
+    return `#!/bin/sh
+# Powers this truss-base-images build runner off after ${idleStopMinutes} minutes without work.
+# Installed by the runner's user data (src/runners/userData.ts); run by ${IDLE_STOP_UNIT}.timer.
+set -eu
+IDLE_STOP_MINUTES=${idleStopMinutes}
+STATE_DIR=/run/${IDLE_STOP_UNIT}
+STAMP="$STATE_DIR/last-activity"
+
+# /run is emptied at boot, so idle time counts from the last boot at the earliest.
+mkdir -p "$STATE_DIR"
+[ -e "$STAMP" ] || touch "$STAMP"
+
+busy=""
+if [ -n "$(docker ps -q 2>/dev/null || true)" ]; then busy="$busy containers"; fi
+if [ -n "$(ss -Htn state established '( sport = :22 )' 2>/dev/null || true)" ]; then busy="$busy ssh"; fi
+if cloud-init status 2>/dev/null | grep -q "status: running"; then busy="$busy cloud-init"; fi
+
+if [ -n "$busy" ]; then
+    touch "$STAMP"
+    exit 0
+fi
+
+idle_minutes=$(( ($(date +%s) - $(stat -c %Y "$STAMP")) / 60 ))
+if [ "$idle_minutes" -ge "$IDLE_STOP_MINUTES" ]; then
+    logger -t ${IDLE_STOP_UNIT} "no work for $idle_minutes minutes (limit $IDLE_STOP_MINUTES): powering off"
+    systemctl poweroff
+fi
+`;
+}
+
+/** The systemd service and timer that run the idle stop every minute. */
+export function idleStopUnits(idleStopMinutes: number): { service: string; timer: string } {
+    return {
+        service: `[Unit]
+Description=Power this build runner off after ${idleStopMinutes} minutes without work
+After=docker.service
+
+[Service]
+Type=oneshot
+ExecStart=${IDLE_STOP_SCRIPT}
+`,
+        timer: `[Unit]
+Description=Check every minute whether this build runner has been idle for ${idleStopMinutes} minutes
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=1min
+AccuracySec=10s
+
+[Install]
+WantedBy=timers.target
+`,
+    };
+}
+
+function dockerSetup(pool: RunnerPool): string {
+    if (pool === "gpu") {
+        return `# --- Docker with the NVIDIA runtime: the Deep Learning Base GPU AMI ships Docker and the
+# NVIDIA container toolkit; make sure Docker uses it and runs at boot.
+command -v docker >/dev/null || { echo "no Docker on this AMI: use the AWS Deep Learning Base GPU AMI (builders.gpu.ami)" >&2; exit 1; }
+command -v nvidia-ctk >/dev/null || { echo "no nvidia-container-toolkit on this AMI: use the AWS Deep Learning Base GPU AMI (builders.gpu.ami)" >&2; exit 1; }
+nvidia-ctk runtime configure --runtime=docker
+systemctl enable docker
+systemctl restart docker`;
+    }
+    return `# --- Docker from Ubuntu's archive (the plain Ubuntu AMI has none).
+if ! command -v docker >/dev/null 2>&1; then
+    retry apt-get -o DPkg::Lock::Timeout=600 update
+    retry apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends docker.io
+fi
+systemctl enable --now docker`;
+}
+
+/** The user data script of a runner of `pool`: a bash script cloud-init runs once, as root. */
+export function renderUserData(p: UserDataParams): string {
+    const units = idleStopUnits(p.idleStopMinutes);
+    const gpuCheck =
+        p.pool === "gpu"
+            ? `
+docker info --format '{{json .Runtimes}}' | grep -q '"nvidia"' || { echo "Docker has no nvidia runtime" >&2; exit 1; }`
+            : "";
+    return `#!/bin/bash
+# truss-base-images build runner, ${p.pool} pool: first-boot setup, run once by cloud-init as root.
+# Rendered by src/runners/userData.ts. It holds no secret: only the operator's public key.
+set -euxo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SSH_USER=${p.sshUser}
+
+# Package mirrors and the network can be briefly unreachable at first boot (e.g. while the
+# Elastic IP replaces the launch address): retry before failing the setup.
+retry() {
+    local attempt
+    for attempt in 1 2 3 4 5 6 7 8 9; do
+        if "$@"; then return 0; fi
+        echo "attempt $attempt of '$*' failed; retrying in 15 s" >&2
+        sleep 15
+    done
+    "$@"
+}
+
+# --- The operator's public key, for the account builds run as.
+if ! id -u "$SSH_USER" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash "$SSH_USER"
+fi
+home_dir=$(getent passwd "$SSH_USER" | cut -d: -f6)
+mkdir -p "$home_dir/.ssh"
+cat > "$home_dir/.ssh/authorized_keys" <<'TRUSS_EOF_KEY'
+${p.sshPublicKey}
+TRUSS_EOF_KEY
+chown -R "$SSH_USER": "$home_dir/.ssh"
+chmod 700 "$home_dir/.ssh"
+chmod 600 "$home_dir/.ssh/authorized_keys"
+
+# --- sshd: parallel builds each open an ssh session; the defaults refuse the eleventh.
+cat > ${SSHD_DROP_IN} <<'TRUSS_EOF_SSHD'
+${SSHD_SETTINGS.join("\n")}
+TRUSS_EOF_SSHD
+sshd -t
+systemctl reload ssh
+
+${dockerSetup(p.pool)}
+
+# --- Builds run as $SSH_USER over ssh: give it the Docker socket, then wait for the daemon.
+usermod -aG docker "$SSH_USER"
+for _ in $(seq 1 60); do
+    if docker info >/dev/null 2>&1; then break; fi
+    sleep 2
+done
+docker info >/dev/null${gpuCheck}
+
+# --- Stop (not terminate) after ${p.idleStopMinutes} idle minutes; pulumi up starts the runner again.
+cat > ${IDLE_STOP_SCRIPT} <<'TRUSS_EOF_IDLE'
+${idleStopScript(p.idleStopMinutes).trimEnd()}
+TRUSS_EOF_IDLE
+chmod 755 ${IDLE_STOP_SCRIPT}
+cat > /etc/systemd/system/${IDLE_STOP_UNIT}.service <<'TRUSS_EOF_SERVICE'
+${units.service.trimEnd()}
+TRUSS_EOF_SERVICE
+cat > /etc/systemd/system/${IDLE_STOP_UNIT}.timer <<'TRUSS_EOF_TIMER'
+${units.timer.trimEnd()}
+TRUSS_EOF_TIMER
+systemctl daemon-reload
+systemctl enable --now ${IDLE_STOP_UNIT}.timer
+
+echo "truss-base-images ${p.pool} runner ready"
+`;
+}

@@ -1,0 +1,507 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { planImages, PlannedImage, PublishAction } from "../../../src/publish/plannedImages";
+import { renderUserData } from "../../../src/runners/userData";
+import { workTicketProvider } from "../../../src/pulumi/buildRunner";
+import { declareBuilders } from "../../../src/pulumi/runners";
+import { readinessGateProvider } from "../../../src/pulumi/readiness";
+import { smokeTestProvider } from "../../../src/pulumi/smokeTest";
+import { readStackConfig } from "../../../src/pulumi/config";
+import { offlinePlan } from "../../../src/publish/publishPlan";
+import { declareStack, DeclaredStack } from "../../../src/pulumi/stack";
+import { FAKE_AMIS, fakeLaunchAddress, fakeRunnerAddress, GET_AMI, GET_EIPS, mockAwsLookups, AwsMockOptions } from "../../support/aws";
+import {
+    describeOutput,
+    mockOutputs,
+    recorded,
+    RecordedCall,
+    recordedCalls,
+    RecordedResource,
+    resetMocks,
+    valueOf,
+} from "../../support/pulumiMocks";
+import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
+
+const T = {
+    image: "docker:index/image:Image",
+    provider: "pulumi:providers:docker",
+    instance: "aws:ec2/instance:Instance",
+    eip: "aws:ec2/eip:Eip",
+    association: "aws:ec2/eipAssociation:EipAssociation",
+    securityGroup: "aws:ec2/securityGroup:SecurityGroup",
+    role: "aws:iam/role:Role",
+    power: "aws:ec2transitgateway/instanceState:InstanceState",
+    gate: "pulumi-nodejs:dynamic:ReadinessGate",
+    ticket: "pulumi-nodejs:dynamic:WorkTicket",
+    smoke: "pulumi-nodejs:dynamic:SmokeTest",
+};
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1RUq2k3nLUbGN6zC4FfEA+GiDpisq6QU2xRiCHLdza operator@example";
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+
+interface Declared {
+    readonly resource: pulumi.Resource;
+    readonly type: string;
+    readonly opts: pulumi.CustomResourceOptions;
+    readonly props: Record<string, any>;
+}
+
+/** Every resource a declaration registers, with the options and inputs the program gave it. */
+class Recorder {
+    readonly all = new Map<string, Declared>();
+    readonly opts: pulumi.ComponentResourceOptions = {
+        transformations: [
+            (args) => {
+                this.all.set(`${args.type}::${args.name}`, {
+                    resource: args.resource,
+                    type: args.type,
+                    opts: args.opts as pulumi.CustomResourceOptions,
+                    props: args.props,
+                });
+                return undefined;
+            },
+        ],
+    };
+
+    get(type: string, name: string): Declared {
+        const d = this.all.get(`${type}::${name}`);
+        assert.ok(d, `no ${type} named ${name}; declared: ${[...this.all.keys()].join(", ")}`);
+        return d;
+    }
+
+    ofType(type: string): [string, Declared][] {
+        return [...this.all.entries()].filter(([, d]) => d.type === type).map(([k, d]) => [k.slice(type.length + 2), d]);
+    }
+
+    /** Waits until every recorded resource is registered (its URN resolves, also at preview). */
+    async settle(): Promise<void> {
+        let n = -1;
+        while (n !== this.all.size) {
+            n = this.all.size;
+            await Promise.all([...this.all.values()].map((d) => valueOf(d.resource.urn)));
+        }
+    }
+}
+
+interface Options extends AwsMockOptions {
+    readonly builders?: Record<string, unknown>;
+    readonly preview?: boolean;
+}
+
+/** The prod stack file with its ec2 builders (adjusted by `builders`), config as the engine passes it. */
+function prodConfig(builders: Record<string, unknown> = {}): Record<string, string> {
+    const committed = flatConfig("prod");
+    const b = { ...JSON.parse(committed["truss-base-images:builders"]), sshPublicKey: KEY, allowedCidrs: [], ...builders };
+    return flatConfig("prod", { "truss-base-images:builders": b, "truss-base-images:registryPassword": FAKE_PASSWORD });
+}
+
+function start(opts: Options): Recorder {
+    resetMocks({
+        config: prodConfig(opts.builders),
+        secretKeys: ["truss-base-images:registryPassword"],
+        preview: opts.preview,
+        stack: "prod",
+    });
+    mockAwsLookups(opts);
+    mockOutputs(T.image, (args) => ({ repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@${DIGEST}` }));
+    return new Recorder();
+}
+
+/** What the mock engine saw in the last declaration (kept, so that declarations can be reused). */
+type Seen = RecordedResource & { readonly inputs: Record<string, any> };
+let seen: { resources: readonly Seen[]; calls: readonly RecordedCall[] } = { resources: [], calls: [] };
+const snapshot = () => (seen = { resources: [...recorded()] as Seen[], calls: [...recordedCalls()] });
+const all = (type: string) => seen.resources.filter((r) => r.type === type);
+
+let committed: { stack: DeclaredStack; rec: Recorder; seen: typeof seen } | undefined;
+
+/** Declares the whole prod stack under mocks; the committed one (no options) is declared once. */
+async function prodStack(opts: Options = {}): Promise<{ stack: DeclaredStack; rec: Recorder }> {
+    const isCommitted = Object.keys(opts).length === 0;
+    if (isCommitted && committed) {
+        seen = committed.seen;
+        return committed;
+    }
+    const rec = start(opts);
+    const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-"));
+    const config = readStackConfig();
+    const stack = declareStack(config, offlinePlan(config.config, config.catalog), projectDir, rec.opts);
+    await rec.settle();
+    snapshot();
+    if (isCommitted) committed = { stack, rec, seen };
+    return { stack, rec };
+}
+
+/** Declares only the builders, for a plan whose actions the test chooses (the registry check is another module's job). */
+async function buildersFor(actions: (image: PlannedImage) => PublishAction, opts: Options = {}) {
+    const rec = start(opts);
+    const { config, catalog } = readStackConfig();
+    const plan = planImages(config, catalog).map((p) => ({ ...p, action: actions(p) }));
+    const builders = declareBuilders(config, plan, rec.opts);
+    await rec.settle();
+    snapshot();
+    return { rec, plan, builders };
+}
+
+function inputsOf(type: string, name: string): Record<string, any> {
+    const r = seen.resources.find((x) => x.type === type && x.name === name);
+    assert.ok(r, `${type} ${name} was not registered`);
+    return r.inputs;
+}
+
+const providerName = async (p: pulumi.ProviderResource) => (await valueOf(p.urn)).split("::").pop();
+
+describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
+    it("declares a gpu and a cpu runner: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
+        await prodStack();
+        const names = (type: string) =>
+            all(type)
+                .map((r) => r.name)
+                .sort();
+        assert.deepStrictEqual(names(T.instance), ["runner-cpu-0", "runner-gpu-0"]);
+        assert.deepStrictEqual(names(T.eip), ["runner-cpu-0-eip", "runner-gpu-0-eip"]);
+        assert.deepStrictEqual(names(T.power), ["runner-cpu-0-power", "runner-gpu-0-power"]);
+        assert.deepStrictEqual(names(T.gate), ["runner-cpu-0-ready", "runner-gpu-0-ready"]);
+        assert.deepStrictEqual(names(T.provider), ["runner-cpu-0-docker", "runner-gpu-0-docker"]);
+        assert.strictEqual(names(T.image).length, 32);
+        assert.strictEqual(names(T.smoke).length, 32);
+    });
+
+    it("every instance: IMDSv2 only with hop limit 1, an encrypted gp3 root volume of the configured size, stops on shutdown", async () => {
+        await prodStack();
+        const instances = all(T.instance);
+        assert.strictEqual(instances.length, 2);
+        for (const i of instances) {
+            assert.deepStrictEqual(
+                i.inputs.metadataOptions,
+                { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+                i.name,
+            );
+            const root = i.inputs.rootBlockDevice;
+            assert.strictEqual(root.encrypted, true, i.name);
+            assert.strictEqual(root.volumeType, "gp3", i.name);
+            assert.strictEqual(root.volumeSize, i.name === "runner-gpu-0" ? 200 : 100);
+            assert.strictEqual(i.inputs.instanceInitiatedShutdownBehavior, "stop");
+            assert.strictEqual(i.inputs.instanceType, i.name === "runner-gpu-0" ? "g6.xlarge" : "c7i.2xlarge");
+            assert.strictEqual(i.inputs.instanceMarketOptions, undefined, "on-demand unless spot: true");
+        }
+    });
+
+    it("every instance has its own Elastic IP", async () => {
+        await prodStack();
+        const instances = all(T.instance);
+        const associations = all(T.association);
+        assert.strictEqual(associations.length, instances.length);
+        for (const i of instances) {
+            const mine = associations.filter((a) => a.inputs.instanceId === i.id);
+            assert.strictEqual(mine.length, 1, `${i.name} has ${mine.length} Elastic IPs`);
+            const runner = i.name.replace("runner-", "");
+            assert.strictEqual(mine[0].inputs.allocationId, `eipalloc-${runner}`);
+            assert.strictEqual(inputsOf(T.eip, `${i.name}-eip`).domain, "vpc");
+        }
+    });
+
+    it("the Docker provider's host is ssh://<sshUser>@<the Elastic IP>, never the instance's launch address", async () => {
+        await prodStack();
+        for (const runner of ["gpu-0", "cpu-0"]) {
+            const p = inputsOf(T.provider, `runner-${runner}-docker`);
+            assert.strictEqual(p.host, `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
+            assert.ok(!String(p.host).includes(fakeLaunchAddress(`runner-${runner}`)));
+            assert.strictEqual(
+                p.disableDockerDaemonCheck,
+                "true",
+                "no dial at configure time: a runner with nothing to build may be stopped",
+            );
+            const sshOpts: string[] = JSON.parse(p.sshOpts);
+            assert.ok(sshOpts.includes("ControlMaster=auto") && sshOpts.includes("StrictHostKeyChecking=accept-new"), sshOpts.join(" "));
+        }
+    });
+
+    it("the provider's host is known at preview once the Elastic IPs exist, so no image shows a change for it", async () => {
+        const { rec } = await prodStack({ preview: true });
+        for (const runner of ["gpu-0", "cpu-0"]) {
+            const host = rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
+            assert.deepStrictEqual(await describeOutput(host), { known: true, secret: false }, runner);
+            assert.strictEqual(await valueOf(host), `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
+        }
+        assert.ok(
+            seen.calls.some((c) => c.token === GET_EIPS),
+            "the address is read back by the runner's tags",
+        );
+    });
+
+    it("on the very first deployment, before a runner's Elastic IP exists, its host is unknown at preview (and only then)", async () => {
+        const { rec } = await prodStack({ preview: true, existingEips: ["cpu-0"] });
+        const host = (runner: string) => rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
+        assert.strictEqual((await describeOutput(host("gpu-0"))).known, false);
+        assert.strictEqual((await describeOutput(host("cpu-0"))).known, true);
+    });
+
+    it("every GPU image builds with a GPU runner's provider, every CPU image with the CPU runner's", async () => {
+        const { stack, rec } = await prodStack();
+        for (const image of stack.plan) {
+            const d = rec.get(T.image, image.resourceName);
+            const provider = d.opts.provider as pulumi.ProviderResource;
+            assert.ok(provider, `${image.reference} has no explicit provider`);
+            assert.strictEqual(
+                await providerName(provider),
+                image.spec.accelerator === "gpu" ? "runner-gpu-0-docker" : "runner-cpu-0-docker",
+                image.reference,
+            );
+        }
+    });
+
+    it("without a cpu pool, CPU images build on the GPU runners too", async () => {
+        const { stack, rec } = await prodStack({
+            builders: { cpu: undefined, gpu: { instanceType: "g5.xlarge", count: 2, volumeSizeGiB: 200 } },
+        });
+        const used = new Set<string>();
+        for (const image of stack.plan) {
+            const name = await providerName(rec.get(T.image, image.resourceName).opts.provider as pulumi.ProviderResource);
+            assert.match(name ?? "", /^runner-gpu-[01]-docker$/, image.reference);
+            used.add(name!);
+        }
+        assert.strictEqual(used.size, 2, "both GPU runners build");
+    });
+
+    it("every image depends on the readiness gate of the runner it builds on", async () => {
+        const { stack, rec } = await prodStack();
+        for (const image of stack.plan) {
+            const d = rec.get(T.image, image.resourceName);
+            const deps = (d.opts.dependsOn ?? []) as pulumi.Resource[];
+            const runner = image.spec.accelerator === "gpu" ? "gpu-0" : "cpu-0";
+            const gate = rec.get(T.gate, `runner-${runner}-ready`).resource;
+            assert.ok(deps.includes(gate), `${image.reference} does not wait for runner ${runner}`);
+        }
+    });
+
+    it("the readiness gate checks the provider's very host and ssh options, after the runner is started", async () => {
+        const { rec } = await prodStack();
+        const gate = inputsOf(T.gate, "runner-gpu-0-ready");
+        const provider = inputsOf(T.provider, "runner-gpu-0-docker");
+        assert.strictEqual(gate.host, provider.host);
+        assert.deepStrictEqual(gate.sshOpts, JSON.parse(provider.sshOpts));
+        assert.strictEqual(gate.requireRuntime, "nvidia");
+        assert.strictEqual(gate.waitForCloudInit, true);
+        assert.strictEqual(gate.expectedHost, gate.host, "the address read back by tags is the stack's Elastic IP");
+        assert.strictEqual(inputsOf(T.gate, "runner-cpu-0-ready").requireRuntime, undefined);
+        const deps = (rec.get(T.gate, "runner-gpu-0-ready").opts.dependsOn ?? []) as pulumi.Resource[];
+        assert.ok(deps.includes(rec.get(T.power, "runner-gpu-0-power").resource), "the gate waits for the runner to be started");
+    });
+
+    it("smoke tests depend on the pushes and run on the image's runner, by the pushed digest, again only when it changes", async () => {
+        const { stack, rec } = await prodStack();
+        for (const image of stack.plan) {
+            const d = rec.get(T.smoke, `${image.resourceName}-smoke`);
+            const deps = (d.opts.dependsOn ?? []) as pulumi.Resource[];
+            assert.ok(deps.includes(stack.builds[image.reference].image), `${image.reference}: the smoke test does not wait for the push`);
+            const inputs = inputsOf(T.smoke, `${image.resourceName}-smoke`);
+            assert.strictEqual(inputs.image, `${image.repository}@${DIGEST}`);
+            assert.strictEqual(inputs.digest, DIGEST);
+            assert.deepStrictEqual(inputs.spec, { ...image.spec });
+            const runner = image.spec.accelerator === "gpu" ? "gpu-0" : "cpu-0";
+            assert.strictEqual(inputs.runner, runner);
+            assert.strictEqual(inputs.host, `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
+        }
+    });
+
+    it("with push: false, there is nothing published to smoke-test", async () => {
+        resetMocks({
+            config: { ...prodConfig(), "truss-base-images:push": "false" },
+            secretKeys: ["truss-base-images:registryPassword"],
+            stack: "prod",
+        });
+        mockAwsLookups();
+        const rec = new Recorder();
+        const config = readStackConfig();
+        declareStack(
+            config,
+            offlinePlan(config.config, config.catalog),
+            fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-")),
+            rec.opts,
+        );
+        await rec.settle();
+        snapshot();
+        assert.strictEqual(rec.ofType(T.smoke).length, 0);
+        assert.strictEqual(rec.ofType(T.image).length, 32);
+    });
+
+    describe("security", () => {
+        it("by default (allowedCidrs: []) no security group lets anyone in; egress stays open for builds", async () => {
+            await prodStack();
+            const groups = all(T.securityGroup);
+            assert.strictEqual(groups.length, 2);
+            for (const g of groups) {
+                assert.deepStrictEqual(g.inputs.ingress ?? [], [], g.name);
+                assert.deepStrictEqual(
+                    g.inputs.egress.map((e: any) => e.cidrBlocks),
+                    [["0.0.0.0/0"]],
+                );
+            }
+        });
+
+        it("lets ssh in from exactly the configured blocks, IPv4 and IPv6, and nothing from the world", async () => {
+            await prodStack({ builders: { allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"] } });
+            for (const g of all(T.securityGroup)) {
+                const rules = g.inputs.ingress as any[];
+                assert.deepStrictEqual(
+                    rules.map((r) => [r.protocol, r.fromPort, r.toPort, r.cidrBlocks ?? [], r.ipv6CidrBlocks ?? []]),
+                    [
+                        ["tcp", 22, 22, ["203.0.113.7/32"], []],
+                        ["tcp", 22, 22, [], ["2001:db8::/48"]],
+                    ],
+                );
+            }
+        });
+
+        it("opens ssh to the world only when 0.0.0.0/0 is written out, and warns", async () => {
+            const warnings: string[] = [];
+            const warn = pulumi.log.warn;
+            (pulumi.log as { warn: typeof warn }).warn = async (msg: string) => void warnings.push(msg);
+            try {
+                await prodStack({ builders: { allowedCidrs: ["0.0.0.0/0"] } });
+            } finally {
+                (pulumi.log as { warn: typeof warn }).warn = warn;
+            }
+            assert.ok(all(T.securityGroup).every((g) => g.inputs.ingress[0].cidrBlocks[0] === "0.0.0.0/0"));
+            assert.strictEqual(warnings.filter((w) => /open to the whole internet/.test(w)).length, 2, warnings.join("\n"));
+        });
+
+        it("the instance role has no permissions: no policy attached, none inline", async () => {
+            await prodStack();
+            const roles = all(T.role);
+            assert.strictEqual(roles.length, 2);
+            for (const r of roles) {
+                assert.deepStrictEqual(JSON.parse(r.inputs.assumeRolePolicy).Statement, [
+                    { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+                ]);
+                assert.strictEqual(r.inputs.inlinePolicies, undefined);
+                assert.strictEqual(r.inputs.managedPolicyArns, undefined);
+            }
+            assert.ok(!seen.resources.some((r) => /rolePolicy|policyAttachment/i.test(r.type)));
+        });
+
+        it("tags every AWS resource that takes tags with Name, project, stack and pool", async () => {
+            await prodStack();
+            const untaggable = new Set([T.association, T.power]);
+            const aws = seen.resources.filter((r) => r.type.startsWith("aws:") && !untaggable.has(r.type));
+            assert.ok(aws.length >= 10);
+            for (const r of aws) {
+                const tags = r.inputs.tags ?? {};
+                for (const key of ["Name", "project", "stack", "pool"]) assert.ok(tags[key], `${r.type} ${r.name} has no ${key} tag`);
+                assert.strictEqual(tags.stack, "prod");
+                assert.strictEqual(tags.project, "truss-base-images");
+            }
+            for (const i of all(T.instance)) assert.deepStrictEqual(i.inputs.rootBlockDevice.tags, i.inputs.tags);
+        });
+
+        it("user data is the rendered setup, with the operator's public key and nothing secret", async () => {
+            await prodStack({ builders: { sshPrivateKeyPath: "~/.ssh/operator-only-key" } });
+            const gpu = inputsOf(T.instance, "runner-gpu-0");
+            assert.strictEqual(gpu.userData, renderUserData({ pool: "gpu", sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30 }));
+            assert.strictEqual(gpu.userDataReplaceOnChange, true);
+            for (const i of all(T.instance)) {
+                assert.ok(!i.inputs.userData.includes(FAKE_PASSWORD));
+                assert.ok(!i.inputs.userData.includes("operator-only-key"), "the private key path is the operator's, not the runner's");
+            }
+        });
+
+        it("spot runners are persistent requests that stop rather than terminate", async () => {
+            await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true } } });
+            assert.deepStrictEqual(inputsOf(T.instance, "runner-gpu-0").instanceMarketOptions, {
+                marketType: "spot",
+                spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" },
+            });
+        });
+    });
+
+    describe("AMIs", () => {
+        it("looks the AMIs up at their invoke token: Amazon's Deep Learning Base GPU AMI, Canonical's Ubuntu 22.04", async () => {
+            await prodStack();
+            const calls = seen.calls.filter((c) => c.token === GET_AMI);
+            assert.strictEqual(calls.length, 2);
+            const gpu = calls.find((c) => (c.inputs.owners as string[])[0] === "amazon")!;
+            assert.ok(gpu, "no look-up among Amazon's images");
+            const filters = Object.fromEntries((gpu.inputs.filters as { name: string; values: string[] }[]).map((f) => [f.name, f.values]));
+            assert.deepStrictEqual(filters.name, ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"]);
+            assert.deepStrictEqual(filters.architecture, ["x86_64"]);
+            assert.strictEqual(gpu.inputs.mostRecent, true);
+            assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, FAKE_AMIS.amazon);
+            assert.strictEqual(inputsOf(T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"]);
+        });
+
+        it("a new AMI release does not replace a runner: the looked-up id is ignored once the instance exists", async () => {
+            const { rec } = await prodStack();
+            for (const name of ["runner-gpu-0", "runner-cpu-0"])
+                assert.deepStrictEqual(rec.get(T.instance, name).opts.ignoreChanges, ["ami"]);
+        });
+
+        it("an ami in config skips the look-up, and changing it replaces the runner (it is not ignored)", async () => {
+            const ami = "ami-0123456789abcdef0";
+            const { rec } = await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } } });
+            const owners = seen.calls.filter((c) => c.token === GET_AMI).map((c) => (c.inputs.owners as string[])[0]);
+            assert.deepStrictEqual(owners, ["099720109477"], "only the cpu pool looks its AMI up");
+            assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, ami);
+            assert.deepStrictEqual(rec.get(T.instance, "runner-gpu-0").opts.ignoreChanges, []);
+        });
+    });
+
+    describe("power: start a runner only for work", () => {
+        it("a runner's power state is replaced with its work ticket, and never updated: a refresh's \"stopped\" changes nothing", async () => {
+            for (const actions of [() => "build" as const, () => "unchanged" as const]) {
+                const { rec } = await buildersFor(actions);
+                for (const runner of ["gpu-0", "cpu-0"]) {
+                    const power = rec.get(T.power, `runner-${runner}-power`);
+                    assert.strictEqual(power.props.state, "running");
+                    assert.deepStrictEqual(power.opts.replaceWith, [rec.get(T.ticket, `runner-${runner}-work`).resource]);
+                    assert.deepStrictEqual(power.opts.ignoreChanges, ["state"]);
+                }
+            }
+        });
+
+        it("a runner's ticket and gate carry the images it builds in this update, and nothing when it builds none", async () => {
+            const { plan } = await buildersFor(() => "build");
+            const gpuBuilds = plan
+                .filter((p) => p.spec.accelerator === "gpu")
+                .map((p) => p.reference)
+                .sort();
+            assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, gpuBuilds);
+            assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, gpuBuilds);
+            await buildersFor(() => "unchanged");
+            for (const runner of ["gpu-0", "cpu-0"]) {
+                assert.deepStrictEqual(inputsOf(T.gate, `runner-${runner}-ready`).builds, []);
+                assert.deepStrictEqual(inputsOf(T.ticket, `runner-${runner}-work`).builds, []);
+            }
+        });
+
+        it("retagged images need no runner; one GPU image to build involves only the GPU runner", async () => {
+            const target = "docker.io/baseten/truss-server-base:3.10-gpu-v0.2.2";
+            await buildersFor((p) => (p.reference === target ? "build" : "retag"));
+            assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, [target]);
+            assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, [target]);
+            assert.deepStrictEqual(inputsOf(T.gate, "runner-cpu-0-ready").builds, []);
+            assert.deepStrictEqual(inputsOf(T.ticket, "runner-cpu-0-work").builds, []);
+        });
+
+        it("the work ticket is replaced, and the gate checks, exactly when there is something to build; a smoke test re-runs only for a new digest", async () => {
+            const ticket = (builds: string[]) => workTicketProvider.diff!("id", { builds: ["a"] }, { builds });
+            assert.deepStrictEqual(await ticket([]), { changes: false });
+            assert.deepStrictEqual(
+                await ticket(["a"]),
+                { changes: true, replaces: ["builds"], deleteBeforeReplace: false },
+                "the same work again: the runner may have stopped since",
+            );
+            const gate = (builds: string[]) => readinessGateProvider.diff!("id", { builds: ["a"] }, { builds });
+            assert.deepStrictEqual(await gate([]), { changes: false });
+            assert.deepStrictEqual(await gate(["a"]), { changes: true });
+            const smoke = (olds: Record<string, string>, news: Record<string, string>) => smokeTestProvider.diff!("id", olds, news);
+            assert.deepStrictEqual(
+                await smoke({ digest: DIGEST, host: "ssh://ubuntu@203.0.113.10" }, { digest: DIGEST, host: "ssh://ubuntu@203.0.113.99" }),
+                { changes: false },
+            );
+            assert.deepStrictEqual(await smoke({ digest: DIGEST }, { digest: `sha256:${"cd".repeat(32)}` }), { changes: true });
+        });
+    });
+});
