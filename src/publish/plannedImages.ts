@@ -4,7 +4,7 @@ import { stageImage, StagedContext } from "../images/context";
 import type { ContentDigest, ImageSpec } from "../images/spec";
 import { expandMatrix } from "../images/matrix";
 import { imageReference, repository, repositoryName, tag } from "../images/naming";
-import { poolOf, Pool } from "../config/runners";
+import { poolOf, Pool } from "../runners/pools";
 
 /**
  * What publishing does with one image:

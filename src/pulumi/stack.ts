@@ -6,7 +6,7 @@ import { layerLeaders, PublishAction } from "../publish/plannedImages";
 import { needsBuild } from "../publish/classify";
 import type { PublishPlan, PublishPlanImage } from "../publish/publishPlan";
 import { BaseImage } from "./baseImage";
-import { declareBuilders } from "./runners";
+import { declareRunners } from "./runners";
 import type { PulumiStackConfig } from "./config";
 import { RegistryTag } from "./registryTag";
 
@@ -53,7 +53,7 @@ export function declareStack(
 ): DeclaredStack {
     const { config, registryPassword } = stack;
     const plan = publishPlan.images;
-    const builders = declareBuilders(config, plan, opts);
+    const runners = declareRunners(config, plan, opts);
     const builds: Record<string, BaseImage> = {};
     const tags: Record<string, RegistryTag> = {};
     const entries: Record<string, pulumi.Output<PublishedImage>> = {};
@@ -72,13 +72,13 @@ export function declareStack(
                     contextDir: contextDir(CONTEXTS_DIR, image.staged).split(path.sep).join("/"),
                     registry,
                     push: config.push,
-                    network: builders.networkFor(image),
-                    provider: builders.providerFor(image),
-                    dependsOn: [...builders.dependenciesFor(image), ...leaderOf(image)],
+                    network: runners.networkFor(image),
+                    provider: runners.providerFor(image),
+                    dependsOn: [...runners.dependenciesFor(image), ...leaderOf(image)],
                 },
                 opts,
             );
-            builders.smokeTestFor(image, built);
+            runners.declareSmokeTest(image, built);
             builds[image.reference] = built;
             digest = built.digest;
             dependsOn = [built];
