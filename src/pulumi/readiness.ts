@@ -103,13 +103,10 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
             if (remaining <= 0) break;
             const r = await runProcess(step.command, { timeoutMs: remaining });
             if (r.timedOut) {
-                failure = {
-                    step,
-                    exitCode: r.exitCode,
-                    output: r.output,
-                    hint: last?.hint ?? "the check did not finish before the deadline",
-                    retry: true,
-                };
+                // The deadline cut this attempt short; the previous failure, if any, says more.
+                failure = last
+                    ? { ...last, retry: true }
+                    : { step, exitCode: r.exitCode, output: r.output, hint: "the check did not finish before the deadline", retry: true };
                 break;
             }
             if (!step.okExitCodes.includes(r.exitCode)) {
