@@ -61,12 +61,14 @@ describe("builders config: ec2 runners", () => {
         });
     });
 
-    it("accepts the committed Pulumi.prod.yaml: a gpu and a cpu pool, no inbound ssh until someone adds an address", () => {
+    it("accepts the committed Pulumi.prod.yaml: gpu, cpu and arm64 (g5g) pools, ssh access, no inbound until someone adds an address", () => {
         const config = parseStackConfig({ ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT }, catalog, "Pulumi.prod.yaml");
         assert.strictEqual(config.builders.mode, "ec2");
         if (config.builders.mode !== "ec2") return;
         assert.strictEqual(config.builders.gpu.instanceType, "g6.xlarge");
         assert.strictEqual(config.builders.cpu?.instanceType, "c7i.2xlarge");
+        assert.strictEqual(config.builders.arm64?.instanceType, "g5g.xlarge");
+        assert.strictEqual(config.builders.access, "ssh");
         assert.deepStrictEqual(config.builders.allowedCidrs, []);
     });
 

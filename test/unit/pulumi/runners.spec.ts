@@ -164,17 +164,17 @@ function inputsOf(type: string, name: string): Record<string, any> {
 const providerName = async (p: pulumi.ProviderResource) => (await valueOf(p.urn)).split("::").pop();
 
 describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
-    it("declares a gpu and a cpu runner: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
+    it("declares a gpu, a cpu and an arm64 runner: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
         await prodStack();
         const names = (type: string) =>
             all(type)
                 .map((r) => r.name)
                 .sort();
-        assert.deepStrictEqual(names(T.instance), ["runner-cpu-0", "runner-gpu-0"]);
-        assert.deepStrictEqual(names(T.eip), ["runner-cpu-0-eip", "runner-gpu-0-eip"]);
-        assert.deepStrictEqual(names(T.power), ["runner-cpu-0-power", "runner-gpu-0-power"]);
-        assert.deepStrictEqual(names(T.gate), ["runner-cpu-0-ready", "runner-gpu-0-ready"]);
-        assert.deepStrictEqual(names(T.provider), ["runner-cpu-0-docker", "runner-gpu-0-docker"]);
+        assert.deepStrictEqual(names(T.instance), ["runner-arm64-0", "runner-cpu-0", "runner-gpu-0"]);
+        assert.deepStrictEqual(names(T.eip), ["runner-arm64-0-eip", "runner-cpu-0-eip", "runner-gpu-0-eip"]);
+        assert.deepStrictEqual(names(T.power), ["runner-arm64-0-power", "runner-cpu-0-power", "runner-gpu-0-power"]);
+        assert.deepStrictEqual(names(T.gate), ["runner-arm64-0-ready", "runner-cpu-0-ready", "runner-gpu-0-ready"]);
+        assert.deepStrictEqual(names(T.provider), ["runner-arm64-0-docker", "runner-cpu-0-docker", "runner-gpu-0-docker"]);
         assert.strictEqual(names(T.image).length, 32);
         assert.strictEqual(names(T.smoke).length, 32);
     });
@@ -182,7 +182,12 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     it("every instance: IMDSv2 only with hop limit 1, an encrypted gp3 root volume of the configured size, stops on shutdown", async () => {
         await prodStack();
         const instances = all(T.instance);
-        assert.strictEqual(instances.length, 2);
+        assert.strictEqual(instances.length, 3);
+        const expected: Record<string, [string, number]> = {
+            "runner-gpu-0": ["g6.xlarge", 200],
+            "runner-cpu-0": ["c7i.2xlarge", 100],
+            "runner-arm64-0": ["g5g.xlarge", 200],
+        };
         for (const i of instances) {
             assert.deepStrictEqual(
                 i.inputs.metadataOptions,
@@ -192,9 +197,9 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             const root = i.inputs.rootBlockDevice;
             assert.strictEqual(root.encrypted, true, i.name);
             assert.strictEqual(root.volumeType, "gp3", i.name);
-            assert.strictEqual(root.volumeSize, i.name === "runner-gpu-0" ? 200 : 100);
+            assert.strictEqual(root.volumeSize, expected[i.name][1]);
             assert.strictEqual(i.inputs.instanceInitiatedShutdownBehavior, "stop");
-            assert.strictEqual(i.inputs.instanceType, i.name === "runner-gpu-0" ? "g6.xlarge" : "c7i.2xlarge");
+            assert.strictEqual(i.inputs.instanceType, expected[i.name][0]);
             assert.strictEqual(i.inputs.instanceMarketOptions, undefined, "on-demand unless spot: true");
         }
     });
@@ -342,7 +347,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         it("by default (allowedCidrs: []) no security group lets anyone in; egress stays open for builds", async () => {
             await prodStack();
             const groups = all(T.securityGroup);
-            assert.strictEqual(groups.length, 2);
+            assert.strictEqual(groups.length, 3);
             for (const g of groups) {
                 assert.deepStrictEqual(g.inputs.ingress ?? [], [], g.name);
                 assert.deepStrictEqual(
@@ -376,13 +381,13 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
                 (pulumi.log as { warn: typeof warn }).warn = warn;
             }
             assert.ok(all(T.securityGroup).every((g) => g.inputs.ingress[0].cidrBlocks[0] === "0.0.0.0/0"));
-            assert.strictEqual(warnings.filter((w) => /open to the whole internet/.test(w)).length, 2, warnings.join("\n"));
+            assert.strictEqual(warnings.filter((w) => /open to the whole internet/.test(w)).length, 3, warnings.join("\n"));
         });
 
         it("the instance role has no permissions: no policy attached, none inline", async () => {
             await prodStack();
             const roles = all(T.role);
-            assert.strictEqual(roles.length, 2);
+            assert.strictEqual(roles.length, 3);
             for (const r of roles) {
                 assert.deepStrictEqual(JSON.parse(r.inputs.assumeRolePolicy).Statement, [
                     { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
@@ -434,8 +439,14 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         it("looks the AMIs up at their invoke token: Amazon's Deep Learning Base GPU AMI, Canonical's Ubuntu 22.04", async () => {
             await prodStack();
             const calls = seen.calls.filter((c) => c.token === GET_AMI);
-            assert.strictEqual(calls.length, 2);
-            const gpu = calls.find((c) => (c.inputs.owners as string[])[0] === "amazon")!;
+            assert.strictEqual(calls.length, 3);
+            const gpu = calls.find(
+                (c) =>
+                    (c.inputs.owners as string[])[0] === "amazon" &&
+                    (c.inputs.filters as { name: string; values: string[] }[]).some(
+                        (f) => f.name === "architecture" && f.values[0] === "x86_64",
+                    ),
+            )!;
             assert.ok(gpu, "no look-up among Amazon's images");
             const filters = Object.fromEntries((gpu.inputs.filters as { name: string; values: string[] }[]).map((f) => [f.name, f.values]));
             assert.deepStrictEqual(filters.name, ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"]);
@@ -447,7 +458,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 
         it("a new AMI release does not replace a runner: the looked-up id is ignored once the instance exists", async () => {
             const { rec } = await prodStack();
-            for (const name of ["runner-gpu-0", "runner-cpu-0"])
+            for (const name of ["runner-gpu-0", "runner-cpu-0", "runner-arm64-0"])
                 assert.deepStrictEqual(rec.get(T.instance, name).opts.ignoreChanges, ["ami"]);
         });
 
@@ -455,7 +466,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             const ami = "ami-0123456789abcdef0";
             const { rec } = await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } } });
             const owners = seen.calls.filter((c) => c.token === GET_AMI).map((c) => (c.inputs.owners as string[])[0]);
-            assert.deepStrictEqual(owners, ["099720109477"], "only the cpu pool looks its AMI up");
+            assert.deepStrictEqual(owners, ["099720109477", "amazon"], "only the cpu and arm64 pools look their AMIs up");
             assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, ami);
             assert.deepStrictEqual(rec.get(T.instance, "runner-gpu-0").opts.ignoreChanges, []);
         });
@@ -616,7 +627,7 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
             for (const image of plan) out.set(image.reference, await providerName(runners.providerFor(image)!));
             return out;
         };
-        const before = await providerOf({ builders: TWO_GPUS });
+        const before = await providerOf({ builders: { ...TWO_GPUS, arm64: undefined } });
         const after = await providerOf(WITH_ARM64);
         assert.strictEqual(before.size, 32);
         assert.deepStrictEqual([...after.entries()], [...before.entries()]);
@@ -630,7 +641,7 @@ describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
     it("no security group lets anything in, whatever allowedCidrs held for ssh; egress stays open for builds", async () => {
         await runnersFor(() => "unchanged", { builders: SSM });
         const groups = all(T.securityGroup);
-        assert.strictEqual(groups.length, 2);
+        assert.strictEqual(groups.length, 3);
         for (const g of groups) {
             assert.deepStrictEqual(g.inputs.ingress ?? [], [], g.name);
             assert.match(g.inputs.description, /no inbound at all/);
@@ -644,7 +655,7 @@ describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
     it("each pool's instance role gets AmazonSSMManagedInstanceCore, and nothing else", async () => {
         await runnersFor(() => "unchanged", { builders: SSM });
         const attachments = all(T.policyAttachment);
-        assert.deepStrictEqual(attachments.map((a) => a.name).sort(), ["runner-cpu-ssm", "runner-gpu-ssm"]);
+        assert.deepStrictEqual(attachments.map((a) => a.name).sort(), ["runner-arm64-ssm", "runner-cpu-ssm", "runner-gpu-ssm"]);
         for (const a of attachments) assert.strictEqual(a.inputs.policyArn, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
         for (const r of all(T.role)) {
             assert.strictEqual(r.inputs.inlinePolicies, undefined);
