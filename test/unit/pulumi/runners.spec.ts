@@ -235,7 +235,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("the provider's host is known at preview once the Elastic IPs exist, so no image shows a change for it", async () => {
-        const { rec } = await prodStack({ preview: true });
+        const { rec } = await runnersFor(() => "unchanged", { preview: true });
         for (const runner of ["gpu-0", "cpu-0"]) {
             const host = rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
             assert.deepStrictEqual(await describeOutput(host), { known: true, secret: false }, runner);
@@ -248,7 +248,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("on the very first deployment, before a runner's Elastic IP exists, its host is unknown at preview (and only then)", async () => {
-        const { rec } = await prodStack({ preview: true, existingEips: ["cpu-0"] });
+        const { rec } = await runnersFor(() => "unchanged", { preview: true, existingEips: ["cpu-0"] });
         const host = (runner: string) => rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
         assert.strictEqual((await describeOutput(host("gpu-0"))).known, false);
         assert.strictEqual((await describeOutput(host("cpu-0"))).known, true);
@@ -358,7 +358,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("lets ssh in from exactly the configured blocks, IPv4 and IPv6, and nothing from the world", async () => {
-            await prodStack({ builders: { allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"] } });
+            await runnersFor(() => "unchanged", { builders: { allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"] } });
             for (const g of all(T.securityGroup)) {
                 const rules = g.inputs.ingress as any[];
                 assert.deepStrictEqual(
@@ -376,7 +376,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             const warn = pulumi.log.warn;
             (pulumi.log as { warn: typeof warn }).warn = async (msg: string) => void warnings.push(msg);
             try {
-                await prodStack({ builders: { allowedCidrs: ["0.0.0.0/0"] } });
+                await runnersFor(() => "unchanged", { builders: { allowedCidrs: ["0.0.0.0/0"] } });
             } finally {
                 (pulumi.log as { warn: typeof warn }).warn = warn;
             }
@@ -413,7 +413,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("user data is the rendered setup, with the operator's public key and nothing secret", async () => {
-            await prodStack({ builders: { sshPrivateKeyPath: "~/.ssh/operator-only-key" } });
+            await runnersFor(() => "unchanged", { builders: { sshPrivateKeyPath: "~/.ssh/operator-only-key" } });
             const gpu = inputsOf(T.instance, "runner-gpu-0");
             assert.strictEqual(
                 gpu.userData,
@@ -427,7 +427,9 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("spot runners are persistent requests that stop rather than terminate", async () => {
-            await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true } } });
+            await runnersFor(() => "unchanged", {
+                builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true } },
+            });
             assert.deepStrictEqual(inputsOf(T.instance, "runner-gpu-0").instanceMarketOptions, {
                 marketType: "spot",
                 spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" },
@@ -464,7 +466,9 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 
         it("an ami in config skips the look-up, and changing it replaces the runner (it is not ignored)", async () => {
             const ami = "ami-0123456789abcdef0";
-            const { rec } = await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } } });
+            const { rec } = await runnersFor(() => "unchanged", {
+                builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } },
+            });
             const owners = seen.calls.filter((c) => c.token === GET_AMI).map((c) => (c.inputs.owners as string[])[0]);
             assert.deepStrictEqual(owners, ["099720109477", "amazon"], "only the cpu and arm64 pools look their AMIs up");
             assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, ami);
@@ -684,7 +688,7 @@ describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
 
     it("replacing an instance (a new AMI) changes neither the host nor the ssh options of its provider", async () => {
         const provider = async (ami?: string) => {
-            await prodStack({
+            await runnersFor(() => "unchanged", {
                 builders: { ...SSM, gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ...(ami ? { ami } : {}) } },
             });
             const p = inputsOf(T.provider, "runner-gpu-0-docker");
