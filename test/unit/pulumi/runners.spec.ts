@@ -88,18 +88,23 @@ class Recorder {
 interface Options extends AwsMockOptions {
     readonly builders?: Record<string, unknown>;
     readonly preview?: boolean;
+    readonly push?: boolean;
 }
 
 /** The prod stack file with its ec2 builders (adjusted by `builders`), config as the engine passes it. */
-function prodConfig(builders: Record<string, unknown> = {}): Record<string, string> {
+function prodConfig(builders: Record<string, unknown> = {}, push?: boolean): Record<string, string> {
     const committed = flatConfig("prod");
     const b = { ...JSON.parse(committed["truss-base-images:builders"]), sshPublicKey: KEY, allowedCidrs: [], ...builders };
-    return flatConfig("prod", { "truss-base-images:builders": b, "truss-base-images:registryPassword": FAKE_PASSWORD });
+    return flatConfig("prod", {
+        "truss-base-images:builders": b,
+        "truss-base-images:registryPassword": FAKE_PASSWORD,
+        "truss-base-images:push": push,
+    });
 }
 
 function start(opts: Options): Recorder {
     resetMocks({
-        config: prodConfig(opts.builders),
+        config: prodConfig(opts.builders, opts.push),
         secretKeys: ["truss-base-images:registryPassword"],
         preview: opts.preview,
         stack: "prod",
@@ -115,35 +120,63 @@ let seen: { resources: readonly Seen[]; calls: readonly RecordedCall[] } = { res
 const snapshot = () => (seen = { resources: [...recorded()] as Seen[], calls: [...recordedCalls()] });
 const all = (type: string) => seen.resources.filter((r) => r.type === type);
 
-let committed: { stack: DeclaredStack; rec: Recorder; seen: typeof seen } | undefined;
+/**
+ * Declarations by the options they were made with: a stack is declared once, and every test of
+ * it reads that declaration (declaring the prod stack under mocks takes most of a second).
+ */
+const declared = new Map<string, Promise<{ value: unknown; seen: typeof seen }>>();
 
-/** Declares the whole prod stack under mocks; the committed one (no options) is declared once. */
-async function prodStack(opts: Options = {}): Promise<{ stack: DeclaredStack; rec: Recorder }> {
-    const isCommitted = Object.keys(opts).length === 0;
-    if (isCommitted && committed) {
-        seen = committed.seen;
-        return committed;
+async function once<T>(key: string, declare: () => Promise<T>): Promise<T> {
+    let d = declared.get(key);
+    if (!d) {
+        d = declare().then((value) => ({ value, seen: snapshot() }));
+        declared.set(key, d);
     }
-    const rec = start(opts);
-    const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-"));
-    const config = readStackConfig();
-    const stack = declareStack(config, offlinePlan(config.config, config.catalog), projectDir, rec.opts);
-    await rec.settle();
-    snapshot();
-    if (isCommitted) committed = { stack, rec, seen };
-    return { stack, rec };
+    const done = await d;
+    seen = done.seen;
+    return done.value as T;
 }
 
-/** Declares only the builders, for a plan whose actions the test chooses (the registry check is another module's job). */
-async function buildersFor(actions: (image: PlannedImage) => PublishAction, opts: Options = {}) {
-    const rec = start(opts);
-    const { config, catalog } = readStackConfig();
-    const plan = planImages(config, catalog).map((p) => ({ ...p, action: actions(p) }));
-    const builders = declareBuilders(config, plan, rec.opts);
-    await rec.settle();
-    snapshot();
-    return { rec, plan, builders };
+/** The whole prod stack under mocks, declared once per distinct `opts`. */
+function prodStack(opts: Options = {}): Promise<{ stack: DeclaredStack; rec: Recorder }> {
+    return once(`stack ${JSON.stringify(opts)}`, async () => {
+        const rec = start(opts);
+        const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-"));
+        const config = readStackConfig();
+        const stack = declareStack(config, offlinePlan(config.config, config.catalog), projectDir, rec.opts);
+        await rec.settle();
+        return { stack, rec };
+    });
 }
+
+/**
+ * Declares only the builders (runners, gates, Docker providers; no images), for a plan whose
+ * actions the test chooses (the registry check is another module's job), once per `label` and
+ * `opts`: the label names the choice `actions` makes.
+ */
+function buildersFor(label: string, actions: (image: PlannedImage) => PublishAction, opts: Options = {}) {
+    return once(`builders ${label} ${JSON.stringify(opts)}`, async () => {
+        const rec = start(opts);
+        const { config, catalog } = readStackConfig();
+        const plan = planImages(config, catalog).map((p) => ({ ...p, action: actions(p) }));
+        const builders = declareBuilders(config, plan, rec.opts);
+        await rec.settle();
+        return { rec, plan, builders };
+    });
+}
+
+/** The builders of the prod stack with `opts`, as the stack declares them with nothing published yet (every image to build). */
+const runnersOf = (opts: Options) => buildersFor("every image builds", () => "build", opts);
+
+/** Choices an operator makes in the stack file, declared together: each test below reads the part it checks. */
+const OPERATOR_AMI = "ami-0123456789abcdef0";
+const OPERATOR_CHOICES: Options = {
+    builders: {
+        allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"],
+        sshPrivateKeyPath: "~/.ssh/operator-only-key",
+        gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true, ami: OPERATOR_AMI },
+    },
+};
 
 function inputsOf(type: string, name: string): Record<string, any> {
     const r = seen.resources.find((x) => x.type === type && x.name === name);
@@ -220,7 +253,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("the provider's host is known at preview once the Elastic IPs exist, so no image shows a change for it", async () => {
-        const { rec } = await prodStack({ preview: true });
+        const { rec } = await runnersOf({ preview: true });
         for (const runner of ["gpu-0", "cpu-0"]) {
             const host = rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
             assert.deepStrictEqual(await describeOutput(host), { known: true, secret: false }, runner);
@@ -233,7 +266,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("on the very first deployment, before a runner's Elastic IP exists, its host is unknown at preview (and only then)", async () => {
-        const { rec } = await prodStack({ preview: true, existingEips: ["cpu-0"] });
+        const { rec } = await runnersOf({ preview: true, existingEips: ["cpu-0"] });
         const host = (runner: string) => rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
         assert.strictEqual((await describeOutput(host("gpu-0"))).known, false);
         assert.strictEqual((await describeOutput(host("cpu-0"))).known, true);
@@ -308,22 +341,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("with push: false, there is nothing published to smoke-test", async () => {
-        resetMocks({
-            config: { ...prodConfig(), "truss-base-images:push": "false" },
-            secretKeys: ["truss-base-images:registryPassword"],
-            stack: "prod",
-        });
-        mockAwsLookups();
-        const rec = new Recorder();
-        const config = readStackConfig();
-        declareStack(
-            config,
-            offlinePlan(config.config, config.catalog),
-            fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-")),
-            rec.opts,
-        );
-        await rec.settle();
-        snapshot();
+        const { rec } = await prodStack({ push: false });
         assert.strictEqual(rec.ofType(T.smoke).length, 0);
         assert.strictEqual(rec.ofType(T.image).length, 32);
     });
@@ -343,7 +361,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("lets ssh in from exactly the configured blocks, IPv4 and IPv6, and nothing from the world", async () => {
-            await prodStack({ builders: { allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"] } });
+            await runnersOf(OPERATOR_CHOICES);
             for (const g of all(T.securityGroup)) {
                 const rules = g.inputs.ingress as any[];
                 assert.deepStrictEqual(
@@ -361,7 +379,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             const warn = pulumi.log.warn;
             (pulumi.log as { warn: typeof warn }).warn = async (msg: string) => void warnings.push(msg);
             try {
-                await prodStack({ builders: { allowedCidrs: ["0.0.0.0/0"] } });
+                await runnersOf({ builders: { allowedCidrs: ["0.0.0.0/0"] } });
             } finally {
                 (pulumi.log as { warn: typeof warn }).warn = warn;
             }
@@ -398,7 +416,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("user data is the rendered setup, with the operator's public key and nothing secret", async () => {
-            await prodStack({ builders: { sshPrivateKeyPath: "~/.ssh/operator-only-key" } });
+            await runnersOf(OPERATOR_CHOICES);
             const gpu = inputsOf(T.instance, "runner-gpu-0");
             assert.strictEqual(gpu.userData, renderUserData({ pool: "gpu", sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30 }));
             assert.strictEqual(gpu.userDataReplaceOnChange, true);
@@ -409,7 +427,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("spot runners are persistent requests that stop rather than terminate", async () => {
-            await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true } } });
+            await runnersOf(OPERATOR_CHOICES);
             assert.deepStrictEqual(inputsOf(T.instance, "runner-gpu-0").instanceMarketOptions, {
                 marketType: "spot",
                 spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" },
@@ -439,8 +457,8 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("an ami in config skips the look-up, and changing it replaces the runner (it is not ignored)", async () => {
-            const ami = "ami-0123456789abcdef0";
-            const { rec } = await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } } });
+            const ami = OPERATOR_AMI;
+            const { rec } = await runnersOf(OPERATOR_CHOICES);
             const owners = seen.calls.filter((c) => c.token === GET_AMI).map((c) => (c.inputs.owners as string[])[0]);
             assert.deepStrictEqual(owners, ["099720109477"], "only the cpu pool looks its AMI up");
             assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, ami);
@@ -450,8 +468,11 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 
     describe("power: start a runner only for work", () => {
         it("a runner's power state is replaced with its work ticket, and never updated: a refresh's \"stopped\" changes nothing", async () => {
-            for (const actions of [() => "build" as const, () => "unchanged" as const]) {
-                const { rec } = await buildersFor(actions);
+            for (const [label, actions] of [
+                ["every image builds", () => "build" as const],
+                ["every image unchanged", () => "unchanged" as const],
+            ] as const) {
+                const { rec } = await buildersFor(label, actions);
                 for (const runner of ["gpu-0", "cpu-0"]) {
                     const power = rec.get(T.power, `runner-${runner}-power`);
                     assert.strictEqual(power.props.state, "running");
@@ -462,14 +483,14 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("a runner's ticket and gate carry the images it builds in this update, and nothing when it builds none", async () => {
-            const { plan } = await buildersFor(() => "build");
+            const { plan } = await buildersFor("every image builds", () => "build");
             const gpuBuilds = plan
                 .filter((p) => p.spec.accelerator === "gpu")
                 .map((p) => p.reference)
                 .sort();
             assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, gpuBuilds);
             assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, gpuBuilds);
-            await buildersFor(() => "unchanged");
+            await buildersFor("every image unchanged", () => "unchanged");
             for (const runner of ["gpu-0", "cpu-0"]) {
                 assert.deepStrictEqual(inputsOf(T.gate, `runner-${runner}-ready`).builds, []);
                 assert.deepStrictEqual(inputsOf(T.ticket, `runner-${runner}-work`).builds, []);
@@ -478,7 +499,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 
         it("retagged images need no runner; one GPU image to build involves only the GPU runner", async () => {
             const target = "docker.io/baseten/truss-server-base:3.10-gpu-v0.2.2";
-            await buildersFor((p) => (p.reference === target ? "build" : "retag"));
+            await buildersFor("one GPU image builds, the rest retag", (p) => (p.reference === target ? "build" : "retag"));
             assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, [target]);
             assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, [target]);
             assert.deepStrictEqual(inputsOf(T.gate, "runner-cpu-0-ready").builds, []);
