@@ -77,7 +77,7 @@ class WorkTicket extends pulumi.dynamic.Resource {
 }
 
 /**
- * The EC2 build runners of one pool (SPEC section 4): per runner an instance (IMDSv2 only, hop
+ * The EC2 build runners of one pool (README, "Build runners"): per runner an instance (IMDSv2 only, hop
  * limit 1, encrypted gp3 root volume, shutdown behaviour "stop", optional spot), an Elastic IP
  * that survives instance replacement, its power state, a readiness gate and a Docker provider
  * over ssh; per pool a security group with ssh from the allowed CIDRs only and an instance

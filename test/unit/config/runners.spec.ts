@@ -54,7 +54,7 @@ function problemAt(builders: Record<string, unknown>, path: string, given: strin
 }
 
 describe("builders config: ec2 runners", () => {
-    it("accepts the SPEC example and fills in the defaults (ubuntu, 30 idle minutes, on-demand)", () => {
+    it("accepts the README's example and fills in the defaults (ubuntu, 30 idle minutes, on-demand)", () => {
         const config = parseStackConfig(raw(ec2Builders()), catalog, SOURCE);
         assert.deepStrictEqual(config.builders, {
             mode: "ec2",
