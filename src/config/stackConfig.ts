@@ -10,7 +10,7 @@ import { formatIssues, show, suggest } from "./messages";
 /** The config namespace: keys are written `truss-base-images:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "truss-base-images";
 
-/** The stack configuration, validated (SPEC section 2). The registry password is never in it. */
+/** The stack configuration, validated (the keys the README's "Stack configuration" lists). The registry password is never in it. */
 export interface StackConfig {
     readonly versionTag: string;
     readonly registry: RegistryTarget;

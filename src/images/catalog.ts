@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as pep440 from "@renovatebot/pep440";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { CatalogError } from "../errors";
@@ -155,11 +156,9 @@ function unquotedPythonKeys(text: string): string[] {
         .map((key) => (key.range ? text.slice(key.range[0], key.range[1]) : String(key.value)));
 }
 
-/** Orders "3.9" before "3.10". */
+/** Orders python versions as PEP 440 does: "3.9" before "3.10". */
 export function comparePython(a: PythonVersion, b: PythonVersion): number {
-    const [am, an] = a.split(".").map(Number);
-    const [bm, bn] = b.split(".").map(Number);
-    return am - bm || an - bn;
+    return pep440.compare(a, b);
 }
 
 /** The parent image reference an image of this python and accelerator starts FROM, before overrides. */

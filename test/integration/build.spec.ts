@@ -33,7 +33,7 @@ const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 const CONCURRENCY = 4;
 /** Set to keep the built images (and so Docker's layer cache) after the run. */
 const KEEP_IMAGES = process.env.TRUSS_IT_KEEP_IMAGES === "1";
-/** The CUDA user-space libraries every GPU image installs (SPEC section 1). */
+/** The CUDA user-space libraries every GPU image installs (what Truss's GPU model images load). */
 const CUDA_PACKAGES = [
     "cuda-command-line-tools-12-8",
     "libcublas-12-8",
@@ -62,7 +62,7 @@ interface Built {
 }
 
 function pythonPath(image: PlannedImage): string {
-    // The two paths Truss looks python up at (SPEC section 1).
+    // The two paths Truss looks python up at.
     return image.spec.accelerator === "gpu" ? "/usr/bin/python3" : "/usr/local/bin/python3";
 }
 
@@ -304,7 +304,7 @@ describe("integration: every image of the prod stack builds from its staged cont
                 assert.equal(result(image).platform, catalog.platform);
             });
 
-            it("carries the labels of SPEC section 1, with the planned content digest and no version tag", () => {
+            it("carries the image labels (src/images/labels.ts), with the planned content digest and no version tag", () => {
                 const { labels } = result(image);
                 const expected: Record<string, string> = {
                     [LABELS.title]: `truss-${jobType}-base`,

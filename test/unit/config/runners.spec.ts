@@ -47,7 +47,7 @@ function problemAt(builders: Record<string, unknown>, path: string, given: strin
 }
 
 describe("builders config: ec2 runners", () => {
-    it("accepts a gpu and a cpu pool and fills in the defaults (ssh access, ubuntu, 30 idle minutes, on-demand)", () => {
+    it("accepts the README's example: a gpu and a cpu pool and fills in the defaults (ssh access, ubuntu, 30 idle minutes, on-demand)", () => {
         const config = parseStackConfig(raw(ec2Builders()), catalog, SOURCE);
         assert.deepStrictEqual(config.builders, {
             mode: "ec2",

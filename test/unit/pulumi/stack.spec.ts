@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LABELS } from "../../../src/images/labels";
-import { describeOutput, mockOutputs, recorded, valueOf } from "../../support/pulumiMocks";
-import { declareMockStack, FAKE_PASSWORD } from "../../support/stacks";
+import { describeOutput, mockOutputs, recorded, RecordedResource, valueOf } from "../../support/pulumiMocks";
+import { declareMockStack, FAKE_PASSWORD, MockStack } from "../../support/stacks";
 
 const IMAGE_TYPE = "docker:index/image:Image";
 
@@ -15,8 +15,23 @@ function fakePushDigests(): void {
     }));
 }
 
-function images() {
+function images(): RecordedResource[] {
     return recorded().filter((r) => r.type === IMAGE_TYPE);
+}
+
+/** A stack declared once for a group of tests: what it declared, and its images output. */
+interface Declared {
+    readonly stack: MockStack;
+    readonly images: readonly RecordedResource[];
+    readonly output: Record<string, unknown>;
+}
+
+/** Declares a stack, fakes the pushes and waits for its output; the mock engine's record is copied, since the next declaration clears it. */
+async function declareAndPush(name: string, opts: Parameters<typeof declareMockStack>[1]): Promise<Declared> {
+    const stack = declareMockStack(name, opts);
+    fakePushDigests();
+    const output = await valueOf(stack.output);
+    return { stack, images: images(), output };
 }
 
 // Written out independently of the naming code: these are the names Truss looks up.
@@ -41,22 +56,20 @@ function prodReferences(): string[] {
 
 describe("stack declarations (Pulumi mocks)", () => {
     describe("Pulumi.dev.yaml as committed", () => {
-        it("declares exactly one docker.Image per image of the dev matrix", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            const out = await valueOf(stack.output);
-            const names = images()
-                .map((r) => r.inputs.imageName as string)
-                .sort();
-            assert.deepEqual(names, DEV_REFERENCES);
-            assert.deepEqual(Object.keys(out).sort(), DEV_REFERENCES);
+        let dev: Declared;
+        before(async () => {
+            dev = await declareAndPush("dev", { withPassword: false });
         });
 
-        it("builds every image for linux/amd64 from its own staged context, with the content digest as a build arg", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
-            for (const r of images()) {
+        it("declares exactly one docker.Image per image of the dev matrix", () => {
+            const names = dev.images.map((r) => r.inputs.imageName as string).sort();
+            assert.deepEqual(names, DEV_REFERENCES);
+            assert.deepEqual(Object.keys(dev.output).sort(), DEV_REFERENCES);
+        });
+
+        it("builds every image for linux/amd64 from its own staged context, with the content digest as a build arg", () => {
+            const { stack } = dev;
+            for (const r of dev.images) {
                 const build = r.inputs.build as Record<string, any>;
                 const planned = stack.plan.find((p) => p.reference === r.inputs.imageName)!;
                 assert.equal(build.platform, "linux/amd64");
@@ -75,11 +88,8 @@ describe("stack declarations (Pulumi mocks)", () => {
             }
         });
 
-        it("pushes anonymously to the local registry: no credentials", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
-            for (const r of images()) {
+        it("pushes anonymously to the local registry: no credentials", () => {
+            for (const r of dev.images) {
                 const registry = r.inputs.registry as Record<string, unknown>;
                 assert.equal(registry.server, "localhost:5000");
                 assert.equal(registry.username, undefined);
@@ -88,26 +98,19 @@ describe("stack declarations (Pulumi mocks)", () => {
         });
 
         it("with push: false, builds only", async () => {
-            const stack = declareMockStack("dev", { withPassword: false, overrides: { "truss-base-images:push": false } });
-            fakePushDigests();
-            await valueOf(stack.output);
-            assert.equal(images().length, 4);
-            for (const r of images()) assert.equal(r.inputs.skipPush, true);
+            const buildOnly = await declareAndPush("dev", { withPassword: false, overrides: { "truss-base-images:push": false } });
+            assert.equal(buildOnly.images.length, 4);
+            for (const r of buildOnly.images) assert.equal(r.inputs.skipPush, true);
         });
 
-        it("retains every image on delete, so dropping one never deletes a published tag", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
-            const declared = [...stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
+        it("retains every image on delete, so dropping one never deletes a published tag", () => {
+            const declared = [...dev.stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
             assert.equal(declared.length, 4);
             for (const o of declared) assert.equal(o.opts.retainOnDelete, true);
         });
 
-        it("builds an image after the one it shares its first layers with (same parent and python), so those layers are built and pushed once", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
+        it("builds an image after the one it shares its first layers with (same parent and python), so those layers are built and pushed once", () => {
+            const { stack } = dev;
             const dependsOn = (name: string) => (stack.options.get(name)?.opts.dependsOn ?? []) as pulumi.Resource[];
             const build = (ref: string) => stack.builds[`localhost:5000/baseten/${ref}`];
             assert.deepEqual(dependsOn("truss-server-base-3.9-dev"), []);
@@ -116,12 +119,9 @@ describe("stack declarations (Pulumi mocks)", () => {
             assert.deepEqual(dependsOn("truss-training-base-3.9-gpu-dev"), [build("truss-server-base:3.9-gpu-dev")]);
         });
 
-        it("exports images: reference -> { contentDigest, digest, action }", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            const out = await valueOf(stack.output);
-            for (const p of stack.plan) {
-                assert.deepEqual(out[p.reference], {
+        it("exports images: reference -> { contentDigest, digest, action }", () => {
+            for (const p of dev.stack.plan) {
+                assert.deepEqual(dev.output[p.reference], {
                     contentDigest: p.contentDigest,
                     digest: `sha256:${"ab".repeat(32)}`,
                     action: "build",
@@ -146,27 +146,30 @@ describe("stack declarations (Pulumi mocks)", () => {
     });
 
     describe("Pulumi.prod.yaml as committed (secrets faked)", () => {
-        it("declares the full matrix: 32 images, one docker.Image each, on Docker Hub", async () => {
-            const stack = declareMockStack("prod");
-            fakePushDigests();
-            const out = await valueOf(stack.output);
-            assert.deepEqual(
-                images()
-                    .map((r) => r.inputs.imageName as string)
-                    .sort(),
-                prodReferences(),
-            );
-            assert.deepEqual(Object.keys(out).sort(), prodReferences());
-            for (const r of images()) assert.equal((r.inputs.build as any).platform, "linux/amd64");
+        let prod: Declared;
+        before(async () => {
+            prod = await declareAndPush("prod", {});
+        });
+
+        it("declares the full matrix: 32 images, one docker.Image each, on Docker Hub", () => {
+            assert.deepEqual(prod.images.map((r) => r.inputs.imageName as string).sort(), prodReferences());
+            assert.deepEqual(Object.keys(prod.output).sort(), prodReferences());
+            for (const r of prod.images) assert.equal((r.inputs.build as any).platform, "linux/amd64");
         });
 
         it("passes the registry password as a secret and never puts it in the outputs", async () => {
-            const stack = declareMockStack("prod");
-            fakePushDigests();
-            for (const r of images()) {
-                const registry = r.inputs.registry as Record<string, unknown>;
-                assert.equal(registry.username, "basetenservice");
-                assert.equal(registry.server, "docker.io");
+            const { stack } = prod;
+            assert.equal(prod.images.length, 32);
+            for (const r of prod.images) {
+                // What the engine receives: the registry block as a whole is marked secret.
+                const sent = r.inputs.registry as Record<string, any>;
+                assert.equal(
+                    sent[pulumi.runtime.specialSigKey],
+                    pulumi.runtime.specialSecretSig,
+                    "the registry block reaches the engine as a secret",
+                );
+                assert.equal(sent.value.username, "basetenservice");
+                assert.equal(sent.value.server, "docker.io");
             }
             const declared = [...stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
             assert.equal(declared.length, 32);
