@@ -9,8 +9,8 @@ import {
     worldOpenCidrs,
 } from "../../../src/config/runners";
 import { loadCatalog } from "../../../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
-import { committedRawConfig, configErrorOf } from "../../support/fixtures";
+import { parseStackConfig } from "../../../src/config/stackConfig";
+import { committedStack, configErrorOf } from "../../support/fixtures";
 
 const catalog = loadCatalog();
 const SOURCE = "Pulumi.test.yaml";
@@ -68,7 +68,7 @@ describe("builders config: ec2 runners", () => {
     });
 
     it("accepts the committed Pulumi.prod.yaml: a gpu and a cpu pool, no inbound ssh until someone adds an address", () => {
-        const config = parseStackConfig({ ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT }, catalog, "Pulumi.prod.yaml");
+        const { config } = committedStack("prod");
         assert.strictEqual(config.builders.mode, "ec2");
         if (config.builders.mode !== "ec2") return;
         assert.strictEqual(config.builders.gpu.instanceType, "g6.xlarge");

@@ -2,13 +2,25 @@ import { strict as assert } from "assert";
 import { loadCatalog } from "../../../src/images/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
 import { layerLeaders, planImages } from "../../../src/publish/plannedImages";
-import { committedRawConfig } from "../../support/fixtures";
+
+/** Both job types, four pythons, cpu and gpu, with and without live reload: 32 images of images/. */
+const WHOLE_MATRIX = {
+    versionTag: "v0.2.2",
+    registry: { server: "docker.io", namespace: "baseten" },
+    matrix: {
+        jobTypes: ["server", "training"],
+        pythonVersions: ["3.9", "3.10", "3.11", "3.12"],
+        gpu: [false, true],
+        liveReload: [false, true],
+    },
+    builders: { mode: "local" },
+};
 
 describe("build order: images that share their first layers", () => {
     const catalog = loadCatalog();
-    const prod = parseStackConfig({ ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT }, catalog, "Pulumi.prod.yaml");
+    const prod = parseStackConfig({ ...WHOLE_MATRIX, registryPassword: SECRET_PRESENT }, catalog, "test");
 
-    it("the prod matrix: one leader per python and accelerator, and every other image follows its group's leader", () => {
+    it("32 images of images/: one leader per python and accelerator, and every other image follows its group's leader", () => {
         const plan = planImages(prod, catalog);
         const followers = layerLeaders(plan);
         assert.equal(plan.length - followers.size, 4 * 2, "4 pythons x cpu/gpu");
@@ -38,7 +50,7 @@ describe("build order: images that share their first layers", () => {
     it("a pinned parent starts a group of its own", () => {
         const pinned = parseStackConfig(
             {
-                ...committedRawConfig("prod"),
+                ...WHOLE_MATRIX,
                 registryPassword: SECRET_PRESENT,
                 parents: { "python:3.9": `python:3.9@sha256:${"a".repeat(64)}` },
             },

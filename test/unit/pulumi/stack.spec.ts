@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { LABELS } from "../../../src/images/labels";
 import { describeOutput, mockOutputs, recorded, valueOf } from "../../support/pulumiMocks";
 import { declareMockStack, FAKE_PASSWORD } from "../../support/stacks";
+import { FIXTURE_PYTHONS, FIXTURE_VERSION_TAG } from "../../support/trussCheckouts";
 
 const IMAGE_TYPE = "docker:index/image:Image";
 
@@ -27,14 +28,11 @@ const DEV_REFERENCES = [
     "localhost:5000/baseten/truss-training-base:3.9-gpu-dev",
 ];
 
+/** prod on the fixture Truss checkout: server images of its six pythons, cpu and gpu, under its tag. */
 function prodReferences(): string[] {
     const out: string[] = [];
-    for (const job of ["server", "training"]) {
-        for (const py of ["3.9", "3.10", "3.11", "3.12"]) {
-            for (const suffix of ["", "-reload", "-gpu", "-gpu-reload"]) {
-                out.push(`docker.io/baseten/truss-${job}-base:${py}${suffix}-v0.2.2`);
-            }
-        }
+    for (const py of FIXTURE_PYTHONS.today) {
+        for (const suffix of ["", "-gpu"]) out.push(`docker.io/baseten/truss-server-base:${py}${suffix}-${FIXTURE_VERSION_TAG.today}`);
     }
     return out.sort();
 }
@@ -146,7 +144,7 @@ describe("stack declarations (Pulumi mocks)", () => {
     });
 
     describe("Pulumi.prod.yaml as committed (secrets faked)", () => {
-        it("declares the full matrix: 32 images, one docker.Image each, on Docker Hub", async () => {
+        it("declares the Truss checkout's matrix (the fixture checkout): 12 images, one docker.Image each, on Docker Hub", async () => {
             const stack = declareMockStack("prod");
             fakePushDigests();
             const out = await valueOf(stack.output);
@@ -169,7 +167,7 @@ describe("stack declarations (Pulumi mocks)", () => {
                 assert.equal(registry.server, "docker.io");
             }
             const declared = [...stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
-            assert.equal(declared.length, 32);
+            assert.equal(declared.length, 12);
             for (const d of declared) {
                 const password = d.props.registry.password as pulumi.Output<string>;
                 assert.ok(pulumi.Output.isInstance(password), "the password reaches docker.Image as an Output, never a plain string");
