@@ -201,7 +201,7 @@ export function renderTrussDockerfile(checkout: TrussCheckout, spec: Pick<ImageS
             job_type: spec.jobType,
         });
     } catch (e) {
-        throw problem(checkout.dir, TRUSS_PATHS.template, "a Jinja template", `one that does not render: ${(e as Error).message}`);
+        throw problem(checkout.dir, TRUSS_PATHS.template, "a Jinja template", `one that does not render: ${(e as Error).message.replace(/\s+/g, " ").trim()}`);
     }
 }
 
