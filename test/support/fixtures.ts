@@ -85,6 +85,26 @@ export function committedRawConfig(stack: "dev" | "prod"): Record<string, unknow
     return stack === "prod" ? { ...config, truss: { checkout: fixtureCheckout("today") } } : config;
 }
 
+/**
+ * 32 images of images/ (both job types, python 3.9 to 3.12, cpu and gpu, live reload off and
+ * on) for Docker Hub's baseten, built locally: tests of our own images folder use it, since
+ * prod's images come from a Truss checkout.
+ */
+export function wholeImagesRaw(): Record<string, unknown> {
+    return {
+        versionTag: "v0.2.2",
+        registry: { server: "docker.io", namespace: "baseten" },
+        matrix: {
+            jobTypes: ["server", "training"],
+            pythonVersions: ["3.9", "3.10", "3.11", "3.12"],
+            gpu: [false, true],
+            liveReload: [false, true],
+        },
+        builders: { mode: "local" },
+        registryPassword: SECRET_PRESENT,
+    };
+}
+
 /** A committed stack (prod: on the fixture checkout), validated against its definition as the program does; the password faked. */
 export function committedStack(stack: "dev" | "prod", overrides: Record<string, unknown> = {}): { config: StackConfig; catalog: Catalog } {
     return loadStack(

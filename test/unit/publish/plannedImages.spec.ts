@@ -1,24 +1,15 @@
 import { strict as assert } from "assert";
 import { loadCatalog } from "../../../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
+import { parseStackConfig } from "../../../src/config/stackConfig";
 import { layerLeaders, planImages } from "../../../src/publish/plannedImages";
 
-/** Both job types, four pythons, cpu and gpu, with and without live reload: 32 images of images/. */
-const WHOLE_MATRIX = {
-    versionTag: "v0.2.2",
-    registry: { server: "docker.io", namespace: "baseten" },
-    matrix: {
-        jobTypes: ["server", "training"],
-        pythonVersions: ["3.9", "3.10", "3.11", "3.12"],
-        gpu: [false, true],
-        liveReload: [false, true],
-    },
-    builders: { mode: "local" },
-};
+import { wholeImagesRaw } from "../../support/fixtures";
+
+const WHOLE_MATRIX = wholeImagesRaw();
 
 describe("build order: images that share their first layers", () => {
     const catalog = loadCatalog();
-    const prod = parseStackConfig({ ...WHOLE_MATRIX, registryPassword: SECRET_PRESENT }, catalog, "test");
+    const prod = parseStackConfig(WHOLE_MATRIX, catalog, "test");
 
     it("32 images of images/: one leader per python and accelerator, and every other image follows its group's leader", () => {
         const plan = planImages(prod, catalog);
@@ -51,7 +42,6 @@ describe("build order: images that share their first layers", () => {
         const pinned = parseStackConfig(
             {
                 ...WHOLE_MATRIX,
-                registryPassword: SECRET_PRESENT,
                 parents: { "python:3.9": `python:3.9@sha256:${"a".repeat(64)}` },
             },
             catalog,
