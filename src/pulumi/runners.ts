@@ -7,6 +7,7 @@ import { assignRunners, needsRunner, reachabilityNote, RunnerId, SMOKE_TIMEOUT_S
 import type { BaseImage } from "./baseImage";
 import { BuildRunner, Runner } from "./buildRunner";
 import { SmokeTest } from "./smokeTest";
+import { smokeImportsOf } from "../runners/smoke";
 
 /**
  * Where each image is built, as the stack's resources see it: the Docker provider to build
@@ -99,6 +100,7 @@ function declareEc2Builders(
                     image: pulumi.interpolate`${image.repository}@${built.digest}`,
                     digest: built.digest,
                     spec: image.spec,
+                    imports: smokeImportsOf(image.staged),
                     runner: runner.id.name,
                     host: runner.host,
                     sshOpts: [...runner.sshOpts],
