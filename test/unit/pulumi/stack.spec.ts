@@ -4,8 +4,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LABELS } from "../../../src/images/labels";
 import { describeOutput, mockOutputs, recorded, valueOf } from "../../support/pulumiMocks";
-import { declareMockStack, FAKE_PASSWORD } from "../../support/stacks";
+import { declareMockStack, FAKE_PASSWORD, PROJECT_DIR } from "../../support/stacks";
 import { FIXTURE_PYTHONS, FIXTURE_VERSION_TAG } from "../../support/trussCheckouts";
+import * as os from "os";
+import * as YAML from "yaml";
 
 const IMAGE_TYPE = "docker:index/image:Image";
 
@@ -195,6 +197,22 @@ describe("stack declarations (Pulumi mocks)", () => {
                 (e: Error) =>
                     /registryPassword: is required because registry\.username is set/.test(e.message) &&
                     /pulumi config set --secret registryPassword/.test(e.message),
+            );
+            assert.equal(recorded().length, 0);
+        });
+
+        it("without a Truss checkout at truss.checkout (../truss as committed), stops before declaring anything, saying where it looked and how to set it", () => {
+            const committed = YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")).config[
+                "truss-base-images:truss"
+            ];
+            assert.deepEqual(committed, { checkout: "../truss" });
+            const missing = path.join(os.tmpdir(), "no-truss-checkout-here");
+            assert.throws(
+                () => declareMockStack("prod", { overrides: { "truss-base-images:truss": { checkout: missing } } }),
+                (e: Error) =>
+                    pulumi.RunError.isInstance(e) &&
+                    e.message.startsWith(`No Truss checkout at ${missing} (from truss.checkout`) &&
+                    e.message.includes("pulumi config set --path truss.checkout <path>"),
             );
             assert.equal(recorded().length, 0);
         });
