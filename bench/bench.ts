@@ -157,7 +157,8 @@ async function benchReleaseCheck(registryUrl: string, versionTag: string): Promi
         const images = prodConfig().config.matrix.pythonVersions.length * 2;
         const figures = { plan: [] as number[], check: [] as number[], planRequests: 0, checkRequests: 0, codes: new Set<string>() };
         for (let i = 0; i < RUNS; i++) {
-            for (const which of ["plan", "check"] as const) {
+            // Each goes first in every other round, so neither pays for going first.
+            for (const which of i % 2 === 0 ? (["plan", "check"] as const) : (["check", "plan"] as const)) {
                 const before = proxy.requests.length;
                 const t = process.hrtime.bigint();
                 const code = await (which === "plan" ? runPlan : runReleaseCheck)(["--stack", "bench", "--json"], io);
@@ -176,7 +177,7 @@ async function benchReleaseCheck(registryUrl: string, versionTag: string): Promi
         console.log(`  npm run plan:           ${fmt(plan)}   ${figures.planRequests.toFixed(2)} HTTP requests per image`);
         console.log(`  npm run release-check:  ${fmt(check)}   ${figures.checkRequests.toFixed(2)} HTTP requests per image`);
         console.log(
-            `  release-check / plan:   ${ratio.toFixed(3)}   (target: within 10% of plan) ${Math.abs(ratio - 1) <= 0.1 ? "PASS" : "FAIL"}`,
+            `  release-check / plan:   ${ratio.toFixed(3)}   (target: release-check at most 10% slower than plan) ${ratio <= 1.1 ? "PASS" : "FAIL"}`,
         );
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
