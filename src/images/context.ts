@@ -109,7 +109,7 @@ function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverr
         const override = parents[ref];
         if (override !== undefined) {
             const escaped = ref.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-            rendered = rendered.replace(new RegExp(`^(\\s*FROM\\s+(?:--\\S+\\s+)*)${escaped}(?=\\s|$)`, "gim"), `$1${override}`);
+            rendered = rendered.replace(new RegExp(`^(\\s*FROM\\s+(?:--\\S+\\s+)*)${escaped}(?=\\s|$)`, "gim"), (_, from: string) => `${from}${override}`);
         }
     }
     const dockerfile = Buffer.concat([ensureTrailingNewline(Buffer.from(rendered)), Buffer.from(labelBlock(spec, catalog))]);
