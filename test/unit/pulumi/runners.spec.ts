@@ -292,7 +292,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         assert.ok(deps.includes(rec.get(T.power, "runner-gpu-0-power").resource), "the gate waits for the runner to be started");
     });
 
-    it("smoke tests depend on the pushes and run on the image's runner, by the pushed digest, again only when it changes", async () => {
+    it("smoke tests depend on the pushes and run on the image's runner, by the pushed digest, importing its requirements, again only when it changes", async () => {
         const { stack, rec } = await prodStack();
         for (const image of stack.plan) {
             const d = rec.get(T.smoke, `${image.resourceName}-smoke`);
@@ -302,6 +302,8 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             assert.strictEqual(inputs.image, `${image.repository}@${DIGEST}`);
             assert.strictEqual(inputs.digest, DIGEST);
             assert.deepStrictEqual(inputs.spec, { ...image.spec });
+            // The fixture checkout's server requirements: aiofiles, numpy, pyyaml, python-json-logger.
+            assert.deepStrictEqual(inputs.imports, { packages: ["aiofiles", "numpy", "yaml", "pythonjsonlogger"], control: [] });
             const runner = image.spec.accelerator === "gpu" ? "gpu-0" : "cpu-0";
             assert.strictEqual(inputs.runner, runner);
             assert.strictEqual(inputs.host, `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
