@@ -4,8 +4,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadCatalog } from "../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../src/config/stackConfig";
+import * as YAML from "yaml";
 import { writeContext } from "../src/images/context";
 import { LABELS } from "../src/images/labels";
 import { planImages } from "../src/publish/plannedImages";
@@ -13,6 +12,12 @@ import { planPublish, registryClientFor } from "../src/publish/publishPlan";
 import { startRegistry } from "../test/support/registry";
 import { pushImage } from "../test/support/registryImages";
 import { readStackFile } from "../src/config/stackFile";
+import { loadStack } from "../src/config/definition";
+import { SECRET_PRESENT } from "../src/config/stackConfig";
+import { runPlan } from "../src/cli/plan";
+import { runReleaseCheck } from "../src/cli/releaseCheck";
+import { startRegistryProxy } from "../test/support/registryProxy";
+import { fixtureCheckout } from "../test/support/trussCheckouts";
 
 const ROOT = path.resolve(__dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
@@ -30,10 +35,16 @@ function timeMs(f: () => void): number {
     return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
+/**
+ * The prod stack as committed, on the test suite's fixture Truss checkout (the committed stack
+ * reads ../truss, which a fresh clone does not have): server images of six pythons, cpu and gpu.
+ */
 function prodConfig() {
     const file = readStackFile(ROOT, "prod");
-    const catalog = loadCatalog();
-    return { catalog, config: parseStackConfig({ ...file.config, registryPassword: SECRET_PRESENT }, catalog, file.source) };
+    return loadStack(
+        { ...file.config, truss: { checkout: fixtureCheckout("today") }, registryPassword: SECRET_PRESENT },
+        { projectDir: ROOT, source: file.source },
+    );
 }
 
 function benchStaging(): void {
@@ -97,7 +108,7 @@ async function benchRegistryPlan(): Promise<void> {
     const registry = await startRegistry();
     try {
         const { config, catalog } = prodConfig();
-        const previous = { ...config, versionTag: "v0.2.1", registry: { server: registry.host, namespace: "baseten" } };
+        const previous = { ...config, versionTag: "v0.12.0", registry: { server: registry.host, namespace: "baseten" } };
         for (const image of planImages(previous, catalog)) {
             await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), image.tag, {
                 labels: { [LABELS.contentDigest]: image.contentDigest },
@@ -121,8 +132,72 @@ async function benchRegistryPlan(): Promise<void> {
         );
         console.log(`  wall time (staging, digests and every registry request):   ${fmt(median(times))}   (target: under 1 s)`);
         console.log(`  HTTP requests per image:                                   ${perImage.toFixed(2)}   (target: at most 3)`);
+        console.log("");
+        await benchReleaseCheck(registry.url, current.versionTag);
     } finally {
         await registry.stop();
+    }
+}
+
+/**
+ * `npm run release-check` against `npm run plan`, both run in this process as a user runs them
+ * (stack file, Truss checkout, staging, every registry request, output), alternately, through a
+ * proxy that counts the requests the registry sees. The registry holds the previous version, so
+ * both find every image to re-tag (release-check's verdict: needless-bump).
+ */
+async function benchReleaseCheck(registryUrl: string, versionTag: string): Promise<void> {
+    const proxy = await startRegistryProxy({ target: registryUrl });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-bench-project-"));
+    try {
+        const prod = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+        prod.config["truss-base-images:truss"] = { checkout: fixtureCheckout("today") };
+        prod.config["truss-base-images:registry"] = { server: proxy.host, namespace: "baseten" };
+        fs.writeFileSync(path.join(dir, "Pulumi.bench.yaml"), YAML.stringify(prod));
+        const io = { projectDir: dir, env: {}, stdout: () => undefined, stderr: () => undefined };
+        const images = prodConfig().config.matrix.pythonVersions.length * 2;
+        const figures = {
+            plan: [] as number[],
+            check: [] as number[],
+            again: [] as number[],
+            planRequests: 0,
+            checkRequests: 0,
+            codes: new Set<string>(),
+        };
+        // A difference of a few percent between two runs of ~100 ms is within this machine's noise:
+        // three times the rounds of the other figures.
+        const rounds = RUNS * 3;
+        for (let i = 0; i < rounds; i++) {
+            // The order rotates, so none pays for going first. `again` is plan once more: how much two
+            // runs of the same command differ here, the noise the ratio is to be read against.
+            const order = ["plan", "check", "again"] as const;
+            for (const which of [0, 1, 2].map((k) => order[(i + k) % 3])) {
+                const before = proxy.requests.length;
+                const t = process.hrtime.bigint();
+                const code = await (which === "check" ? runReleaseCheck : runPlan)(["--stack", "bench", "--json"], io);
+                figures[which].push(Number(process.hrtime.bigint() - t) / 1e6);
+                if (which !== "again")
+                    figures[which === "plan" ? "planRequests" : "checkRequests"] = (proxy.requests.length - before) / images;
+                if (which !== "again") figures.codes.add(`${which} exit ${code}`);
+            }
+        }
+        const plan = median(figures.plan);
+        const check = median(figures.check);
+        const ratio = check / plan;
+        console.log(
+            `release-check vs plan for the prod matrix (${images} images, ${versionTag}; the registry holds the previous version; ` +
+                `${[...figures.codes].join(", ")}), in process, alternating, median of ${rounds}:`,
+        );
+        console.log(`  npm run plan:           ${fmt(plan)}   ${figures.planRequests.toFixed(2)} HTTP requests per image`);
+        console.log(`  npm run release-check:  ${fmt(check)}   ${figures.checkRequests.toFixed(2)} HTTP requests per image`);
+        console.log(
+            `  npm run plan, again:    ${fmt(median(figures.again))}   (plan again / plan: ${(median(figures.again) / plan).toFixed(3)}, the noise)`,
+        );
+        console.log(
+            `  release-check / plan:   ${ratio.toFixed(3)}   (target: release-check at most 10% slower than plan) ${ratio <= 1.1 ? "PASS" : "FAIL"}`,
+        );
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+        await proxy.stop();
     }
 }
 

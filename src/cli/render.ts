@@ -9,9 +9,12 @@ export interface PlanItem {
     action: PublishAction;
     source?: string;
     pool: string;
+    /** With `--contexts`: the folder holding the image's staged build context. */
+    context?: string;
 }
 
-export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
+/** The plan's items; `contexts` maps a reference to its written context folder (`--contexts`). */
+export function planItems(plan: readonly PlannedImage[], contexts: ReadonlyMap<string, string> = new Map()): PlanItem[] {
     return plan.map((p) => ({
         image: p.reference,
         tag: p.tag,
@@ -19,6 +22,7 @@ export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
         action: p.action,
         ...(p.source ? { source: p.source } : {}),
         pool: p.pool,
+        ...(contexts.has(p.reference) ? { context: contexts.get(p.reference) } : {}),
     }));
 }
 

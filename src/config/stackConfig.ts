@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { allCatalogParents, Catalog } from "../images/catalog";
+import { allCatalogParents, Catalog, pythonVersionsSource } from "../images/catalog";
+import { requirementsPath, TRUSS_PATHS } from "../images/trussCheckout";
 import { buildersSchema, BuildersConfig } from "./runners";
 import { ConfigError } from "../errors";
 import type { RegistryTarget } from "../images/spec";
@@ -22,6 +23,8 @@ export interface StackConfig {
     readonly immutableTags: boolean;
     /** Catalog parent reference -> the reference to build FROM instead (e.g. pinned by digest). */
     readonly parents: Readonly<Record<string, string>>;
+    /** The Truss checkout that defines the images (absolute path); undefined: images/ does. */
+    readonly trussCheckout?: string;
 }
 
 /** Marks a secret config value whose content the core must not see. */
@@ -53,9 +56,36 @@ function schemaFor(catalog: Catalog) {
     const pythons = [...catalog.pythonVersions.keys()];
     const jobTypes = [...catalog.jobTypes.keys()];
     const catalogParents = allCatalogParents(catalog);
+    const truss = catalog.truss;
+    const versionTag = z.string({ error: "expected a string such as v0.2.2" }).min(1, "must not be empty; use a version such as v0.2.2");
+    const pythonVersions = uniqueNonEmptyList(
+        z.string({ error: `expected a python version as a string, such as "3.9" (quote it in YAML)` }).refine((v) => pythons.includes(v), {
+            message: truss
+                ? `is not a python version the Truss checkout supports (${pythonVersionsSource(catalog)}); supported: ${pythons.join(", ")}`
+                : `is not a python version of the catalog (images/catalog.yaml); supported: ${pythons.join(", ")}`,
+        }),
+        `the python versions ${pythons.join(", ")}`,
+    );
+    const unknownJobType = (v: string): string =>
+        truss
+            ? `has no requirements in the Truss checkout: ${truss.dir}/${requirementsPath(v)} does not exist; job types there: ${jobTypes.join(", ")}`
+            : `is not a job type of the catalog (images/catalog.yaml); allowed: ${jobTypes.join(", ")}`;
     return z
         .strictObject({
-            versionTag: z.string({ error: "expected a string such as v0.2.2" }).min(1, "must not be empty; use a version such as v0.2.2"),
+            versionTag: truss ? versionTag.optional() : versionTag,
+            truss: z
+                .strictObject(
+                    {
+                        checkout: z
+                            .string({ error: "expected a path (relative to the project folder, or absolute)" })
+                            .min(1, "must not be empty"),
+                    },
+                    {
+                        error: (iss) =>
+                            iss.code === "invalid_type" ? "expected an object { checkout: <path of a Truss checkout> }" : undefined,
+                    },
+                )
+                .optional(),
             registry: z.strictObject(
                 {
                     server: z
@@ -75,19 +105,12 @@ function schemaFor(catalog: Catalog) {
             matrix: z.strictObject(
                 {
                     jobTypes: uniqueNonEmptyList(
-                        z.string({ error: `expected a job type (${jobTypes.join(", ")})` }).refine((v) => jobTypes.includes(v), {
-                            message: `is not a job type of the catalog (images/catalog.yaml); allowed: ${jobTypes.join(", ")}`,
+                        z.string({ error: `expected a job type (${jobTypes.join(", ")})` }).superRefine((v, ctx) => {
+                            if (!jobTypes.includes(v)) ctx.addIssue({ code: "custom", message: unknownJobType(v) });
                         }),
                         `the job types ${jobTypes.join(", ")}`,
                     ),
-                    pythonVersions: uniqueNonEmptyList(
-                        z
-                            .string({ error: `expected a python version as a string, such as "3.9" (quote it in YAML)` })
-                            .refine((v) => pythons.includes(v), {
-                                message: `is not a python version of the catalog (images/catalog.yaml); supported: ${pythons.join(", ")}`,
-                            }),
-                        `the python versions ${pythons.join(", ")}`,
-                    ),
+                    pythonVersions: truss ? pythonVersions.optional() : pythonVersions,
                     gpu: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
                     liveReload: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
                 },
@@ -127,7 +150,24 @@ function schemaFor(catalog: Catalog) {
                 const asked = isObject(cfg.matrix) && Array.isArray(cfg.matrix.pythonVersions) ? cfg.matrix.pythonVersions : [];
                 const known = asked.filter((v): v is string => typeof v === "string" && pythons.includes(v));
                 const prefix = longestVariantPrefix(known.length > 0 ? known : pythons);
-                const versionTag = cfg.versionTag;
+                const versionTag = cfg.versionTag ?? truss?.versionTag;
+                if (truss && typeof cfg.versionTag === "string" && cfg.versionTag !== truss.versionTag && cfg.immutableTags !== false) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["versionTag"],
+                        message:
+                            `is ${JSON.stringify(cfg.versionTag)}, but the Truss checkout's TRUSS_BASE_IMAGE_VERSION_TAG (${truss.dir}/${TRUSS_PATHS.versionTag}) is ${JSON.stringify(truss.versionTag)}; ` +
+                            `a different tag is allowed only with immutableTags: false (a test tag); otherwise remove versionTag to use the checkout's`,
+                    });
+                }
+                const reload = isObject(cfg.matrix) && Array.isArray(cfg.matrix.liveReload) ? cfg.matrix.liveReload : [];
+                if (truss && reload.includes(true)) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["matrix", "liveReload"],
+                        message: `asks for live-reload images, which the Truss checkout's template (${TRUSS_PATHS.template}) does not build; use [false]`,
+                    });
+                }
                 const example = `${prefix}${versionTag}`;
                 if (typeof versionTag === "string" && versionTag !== "" && !(DOCKER_TAG.test(versionTag) && DOCKER_TAG.test(example))) {
                     ctx.addIssue({
@@ -169,15 +209,17 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
         throw new ConfigError(formatIssues(result.error.issues, raw, schema, `${CONFIG_NAMESPACE}:`), source);
     }
     const c = result.data;
+    const truss = catalog.truss;
     return {
-        versionTag: c.versionTag,
+        versionTag: (c.versionTag ?? truss?.versionTag) as string,
         registry: c.registry,
         hasRegistryPassword: c.registryPassword !== undefined,
-        matrix: c.matrix,
+        matrix: { ...c.matrix, pythonVersions: c.matrix.pythonVersions ?? [...catalog.pythonVersions.keys()] },
         push: c.push,
         builders: c.builders,
         immutableTags: c.immutableTags,
         parents: c.parents,
+        ...(truss ? { trussCheckout: truss.dir } : {}),
     };
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Catalog, catalogParent } from "./catalog";
+import { Catalog, catalogParent, trussDockerfile } from "./catalog";
+import { fromReferences, usedContextFiles } from "./trussCheckout";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
 
@@ -39,7 +40,7 @@ export type ParentOverrides = Readonly<Record<string, string>>;
 
 /** The parent reference an image is built FROM, after the stack's `parents` overrides. */
 export function resolveParent(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}): string {
-    const ref = catalogParent(catalog, spec.python, spec.accelerator);
+    const ref = catalogParent(catalog, spec.python, spec.accelerator, spec.jobType);
     return parents[ref] ?? ref;
 }
 
@@ -60,6 +61,7 @@ function labelBlock(spec: ImageSpec, catalog: Catalog): string {
 
 /** The build context of one image, in memory, with its content digest. */
 export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}): StagedContext {
+    if (catalog.truss) return stageTrussImage(catalog, spec, parents);
     const jobType = catalog.jobTypes.get(spec.jobType);
     const python = catalog.pythonVersions.get(spec.python);
     if (!jobType) throw new Error(`job type ${spec.jobType} is not in the catalog`);
@@ -91,6 +93,38 @@ export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOve
     }
     const platform = catalog.platform;
     return { spec, files, buildArgs, parent, platform, contentDigest: contentDigestOf(files, buildArgs, parent, platform) };
+}
+
+/**
+ * An image of a Truss checkout: the Dockerfile its template renders (each FROM of an overridden
+ * parent replaced by its override), then our label block; and of the build context Truss's
+ * script makes, exactly the files that Dockerfile copies. No build arguments: the template
+ * declares none.
+ */
+function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides): StagedContext {
+    const checkout = catalog.truss!;
+    if (!catalog.jobTypes.has(spec.jobType)) throw new Error(`job type ${spec.jobType} is not in the Truss checkout`);
+    let rendered = trussDockerfile(checkout, spec.jobType, spec.python, spec.accelerator);
+    for (const ref of new Set(fromReferences(rendered))) {
+        const override = parents[ref];
+        if (override !== undefined) {
+            const escaped = ref.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+            rendered = rendered.replace(new RegExp(`^(\\s*FROM\\s+(?:--\\S+\\s+)*)${escaped}(?=\\s|$)`, "gim"), (_, from: string) => `${from}${override}`);
+        }
+    }
+    const dockerfile = Buffer.concat([ensureTrailingNewline(Buffer.from(rendered)), Buffer.from(labelBlock(spec, catalog))]);
+    const files: StagedFile[] = [
+        { path: "Dockerfile", mode: FILE_MODE, content: dockerfile },
+        ...usedContextFiles(checkout, spec, rendered).map((f) => ({
+            path: f.path,
+            mode: FILE_MODE,
+            content: catalog.files.get(f.from) ?? fs.readFileSync(path.join(checkout.dir, ...f.from.split("/"))),
+        })),
+    ];
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const parent = resolveParent(catalog, spec, parents);
+    const buildArgs: Record<string, string> = {};
+    return { spec, files, buildArgs, parent, platform: catalog.platform, contentDigest: contentDigestOf(files, buildArgs, parent, catalog.platform) };
 }
 
 function ensureTrailingNewline(b: Buffer): Buffer {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { showCommand, tailLines } from "../runners/commandLine";
 import { dockerCommand, DockerEndpoint } from "../runners/ssh";
-import { smokeTestDockerArgs } from "../runners/smoke";
+import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
 import type { ImageSpec } from "../images/spec";
 import { runProcess } from "./process";
 
@@ -10,6 +10,8 @@ export interface SmokeRun {
     /** The image to test, by digest: `docker.io/baseten/truss-server-base@sha256:...`. */
     readonly image: string;
     readonly spec: ImageSpec;
+    /** The import names of its requirements (and its control server's), each checked. */
+    readonly imports?: SmokeImports;
     /** The daemon of the runner that built it (or a local socket). */
     readonly endpoint: DockerEndpoint;
     /** For messages: the runner's name. */
@@ -31,7 +33,7 @@ export function smokeTestFailed(message: string): Error {
 
 /** Runs the smoke test of an image in a container on the endpoint; throws an error (smokeTestFailed) with the container's output on failure. */
 export async function runSmokeTest(run: SmokeRun): Promise<SmokeResult> {
-    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec));
+    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec, run.imports));
     const r = await runProcess(command, { timeoutMs: run.timeoutSeconds * 1000 });
     if (r.exitCode === 0 && !r.timedOut) return { output: r.output };
     const why = r.timedOut ? `did not finish within ${run.timeoutSeconds} s` : `failed (exit code ${r.exitCode})`;
@@ -52,6 +54,7 @@ interface SmokeInputs {
     readonly image: string;
     readonly digest: string;
     readonly spec: ImageSpec;
+    readonly imports?: SmokeImports;
     readonly runner: string;
     readonly host: string;
     readonly sshOpts?: string[];
@@ -62,6 +65,7 @@ async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
     await runSmokeTest({
         image: inputs.image,
         spec: inputs.spec,
+        imports: inputs.imports,
         endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
         runner: inputs.runner,
         timeoutSeconds: inputs.timeoutSeconds,
@@ -93,6 +97,8 @@ export interface SmokeTestArgs {
     readonly digest: pulumi.Input<string>;
     /** Which checks apply: python version and path, live reload, GPU. */
     readonly spec: ImageSpec;
+    /** The import names of the image's requirements (smokeImportsOf its staged context). */
+    readonly imports?: SmokeImports;
     /** The runner's name, for messages. */
     readonly runner: pulumi.Input<string>;
     /** The runner's Docker host and ssh options, as its Docker provider has them. */
@@ -106,6 +112,18 @@ export class SmokeTest extends pulumi.dynamic.Resource {
     public readonly testedDigest!: pulumi.Output<string>;
 
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.CustomResourceOptions) {
-        super(smokeTestProvider, name, { ...args, spec: { ...args.spec }, testedDigest: undefined }, opts, undefined, "SmokeTest");
+        super(
+            smokeTestProvider,
+            name,
+            {
+                ...args,
+                spec: { ...args.spec },
+                imports: args.imports && { packages: [...args.imports.packages], control: [...args.imports.control] },
+                testedDigest: undefined,
+            },
+            opts,
+            undefined,
+            "SmokeTest",
+        );
     }
 }

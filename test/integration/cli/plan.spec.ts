@@ -10,6 +10,7 @@ import { LABELS } from "../../../src/images/labels";
 import { planImages } from "../../../src/publish/plannedImages";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage } from "../../support/registryImages";
+import { writeTrussCheckout } from "../../support/trussCheckouts";
 
 /** A project folder with one stack file, as `npm run plan` reads it. */
 function project(stack: string, config: Record<string, unknown>): string {
@@ -164,6 +165,32 @@ describe("npm run plan", function () {
         const usage = await plan(["--stak", "t"], project("t", stackConfig(registry, "v1")));
         assert.equal(usage.code, 2);
         assert.match(usage.stderr, /usage: npm run plan/);
+    });
+
+    it("--truss and --contexts: plans a fixture Truss checkout and writes each staged context to <dir>/<digest hex>/", async () => {
+        const checkout = writeTrussCheckout("today");
+        const contexts = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "truss-plan-contexts-")), "out");
+        const config = {
+            ...stackConfig(registry, "v1"),
+            versionTag: undefined,
+            matrix: { jobTypes: ["server"], pythonVersions: ["3.9"], gpu: [false, true], liveReload: [false] },
+        };
+        const out = await plan(["--stack", "t", "--truss", checkout, "--contexts", contexts, "--json"], project("t", config));
+        assert.equal(out.code, 0, out.stderr);
+        const items = JSON.parse(out.stdout);
+        assert.deepEqual(
+            items.map((i: { tag: string }) => i.tag),
+            ["3.9-v0.13.0", "3.9-gpu-v0.13.0"],
+        );
+        for (const item of items) {
+            assert.equal(item.context, path.join(contexts, item.contentDigest.slice("sha256:".length)));
+            assert.deepEqual(fs.readdirSync(item.context).sort(), ["Dockerfile", "requirements.txt"]);
+            assert.equal(
+                fs.readFileSync(path.join(item.context, "requirements.txt"), "utf8"),
+                fs.readFileSync(path.join(checkout, "truss/templates/server/requirements.txt"), "utf8"),
+            );
+        }
+        assert.match(fs.readFileSync(path.join(items[1].context, "Dockerfile"), "utf8"), /^\nFROM nvidia\/cuda:/);
     });
 
     describe("with a registry that needs a password", () => {

@@ -16,16 +16,16 @@ import {
 } from "../../../src/publish/classify";
 import { ensureTag, RegistryClient } from "../../../src/registry";
 import { docker, ensureDockerDaemon } from "../../support/docker";
-import { committedRawConfig, copyImages, editFile, tempDir } from "../../support/fixtures";
+import { copyImages, editFile, tempDir, wholeImagesRaw } from "../../support/fixtures";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage, rawManifest, Seeder } from "../../support/registryImages";
 
 const FAST_RETRY = { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 };
 
-/** The prod stack's matrix (32 images) on a test registry. */
+/** 32 images of images/ (both job types, four pythons, cpu/gpu, reload off/on) on a test registry. */
 function prodPlan(server: string, versionTag: string, opts: { imagesDir?: string; namespace?: string } = {}): PlannedImage[] {
     const catalog = loadCatalog(opts.imagesDir);
-    const raw = { ...committedRawConfig("prod"), versionTag, registry: { server, namespace: opts.namespace ?? "baseten" } };
+    const raw = { ...wholeImagesRaw(), versionTag, registry: { server, namespace: opts.namespace ?? "baseten" } };
     return planImages(parseStackConfig(raw, catalog, "test"), catalog);
 }
 

@@ -4,7 +4,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LABELS } from "../../../src/images/labels";
 import { describeOutput, mockOutputs, recorded, RecordedResource, valueOf } from "../../support/pulumiMocks";
-import { declareMockStack, FAKE_PASSWORD, MockStack } from "../../support/stacks";
+import { declareMockStack, FAKE_PASSWORD, MockStack, PROJECT_DIR } from "../../support/stacks";
+import { FIXTURE_PYTHONS, FIXTURE_VERSION_TAG } from "../../support/trussCheckouts";
+import * as os from "os";
+import * as YAML from "yaml";
 
 const IMAGE_TYPE = "docker:index/image:Image";
 
@@ -42,14 +45,11 @@ const DEV_REFERENCES = [
     "localhost:5000/baseten/truss-training-base:3.9-gpu-dev",
 ];
 
+/** prod on the fixture Truss checkout: server images of its six pythons, cpu and gpu, under its tag. */
 function prodReferences(): string[] {
     const out: string[] = [];
-    for (const job of ["server", "training"]) {
-        for (const py of ["3.9", "3.10", "3.11", "3.12"]) {
-            for (const suffix of ["", "-reload", "-gpu", "-gpu-reload"]) {
-                out.push(`docker.io/baseten/truss-${job}-base:${py}${suffix}-v0.2.2`);
-            }
-        }
+    for (const py of FIXTURE_PYTHONS.today) {
+        for (const suffix of ["", "-gpu"]) out.push(`docker.io/baseten/truss-server-base:${py}${suffix}-${FIXTURE_VERSION_TAG.today}`);
     }
     return out.sort();
 }
@@ -151,7 +151,7 @@ describe("stack declarations (Pulumi mocks)", () => {
             prod = await declareAndPush("prod", {});
         });
 
-        it("declares the full matrix: 32 images, one docker.Image each, on Docker Hub", () => {
+        it("declares the Truss checkout's matrix (the fixture checkout): 12 images, one docker.Image each, on Docker Hub", () => {
             assert.deepEqual(prod.images.map((r) => r.inputs.imageName as string).sort(), prodReferences());
             assert.deepEqual(Object.keys(prod.output).sort(), prodReferences());
             for (const r of prod.images) assert.equal((r.inputs.build as any).platform, "linux/amd64");
@@ -159,7 +159,7 @@ describe("stack declarations (Pulumi mocks)", () => {
 
         it("passes the registry password as a secret and never puts it in the outputs", async () => {
             const { stack } = prod;
-            assert.equal(prod.images.length, 32);
+            assert.equal(prod.images.length, 12);
             for (const r of prod.images) {
                 // What the engine receives: the registry block as a whole is marked secret.
                 const sent = r.inputs.registry as Record<string, any>;
@@ -172,7 +172,7 @@ describe("stack declarations (Pulumi mocks)", () => {
                 assert.equal(sent.value.server, "docker.io");
             }
             const declared = [...stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
-            assert.equal(declared.length, 32);
+            assert.equal(declared.length, 12);
             for (const d of declared) {
                 const password = d.props.registry.password as pulumi.Output<string>;
                 assert.ok(pulumi.Output.isInstance(password), "the password reaches docker.Image as an Output, never a plain string");
@@ -200,6 +200,22 @@ describe("stack declarations (Pulumi mocks)", () => {
                 (e: Error) =>
                     /registryPassword: is required because registry\.username is set/.test(e.message) &&
                     /pulumi config set --secret registryPassword/.test(e.message),
+            );
+            assert.equal(recorded().length, 0);
+        });
+
+        it("without a Truss checkout at truss.checkout (../truss as committed), stops before declaring anything, saying where it looked and how to set it", () => {
+            const committed = YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")).config[
+                "truss-base-images:truss"
+            ];
+            assert.deepEqual(committed, { checkout: "../truss" });
+            const missing = path.join(os.tmpdir(), "no-truss-checkout-here");
+            assert.throws(
+                () => declareMockStack("prod", { overrides: { "truss-base-images:truss": { checkout: missing } } }),
+                (e: Error) =>
+                    pulumi.RunError.isInstance(e) &&
+                    e.message.startsWith(`No Truss checkout at ${missing} (from truss.checkout`) &&
+                    e.message.includes("pulumi config set --path truss.checkout <path>"),
             );
             assert.equal(recorded().length, 0);
         });
