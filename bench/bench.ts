@@ -9,7 +9,7 @@ import { parseStackConfig, SECRET_PRESENT } from "../src/config/stackConfig";
 import { writeContext } from "../src/images/context";
 import { LABELS } from "../src/images/labels";
 import { planImages } from "../src/publish/plannedImages";
-import { planPublish, registryClientFor } from "../src/publish/publishPlan";
+import { CLI_PASSWORD_FROM, planPublish, registryClientFor } from "../src/publish/publishPlan";
 import { startRegistry } from "../test/support/registry";
 import { pushImage } from "../test/support/registryImages";
 import { readStackFile } from "../src/config/stackFile";
@@ -109,7 +109,7 @@ async function benchRegistryPlan(): Promise<void> {
         let perImage = 0;
         let actions = "";
         for (let i = 0; i < RUNS; i++) {
-            const client = registryClientFor(current);
+            const client = registryClientFor(current, undefined, { passwordFrom: CLI_PASSWORD_FROM });
             const t = process.hrtime.bigint();
             const plan = await planPublish(current, catalog, client);
             times.push(Number(process.hrtime.bigint() - t) / 1e6);

@@ -6,7 +6,7 @@ import { parseArgs } from "util";
 import { loadCatalog } from "../images/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../config/stackConfig";
 import { UserError } from "../errors";
-import { planPublish, registryClientFor } from "../publish/publishPlan";
+import { CLI_PASSWORD_FROM, PASSWORD_ENV, planPublish, registryClientFor } from "../publish/publishPlan";
 import { readStackFile } from "../config/stackFile";
 import { planItems, planTable, summaryLine } from "./render";
 
@@ -17,7 +17,7 @@ const USAGE = `usage: npm run plan -- --stack <name> [--json]
   the stack's registry.username. Exits 1 on invalid config, registry errors, or conflicting
   tags under immutableTags.`;
 
-export const PASSWORD_ENV = "TRUSS_REGISTRY_PASSWORD";
+export { PASSWORD_ENV };
 
 /** Where the plan CLI reads from and writes to: the real process, or a test's. */
 export interface PlanIO {
@@ -69,7 +69,7 @@ export async function runPlan(argv: string[], io: PlanIO = processIO): Promise<n
             file.source,
         );
         const password = io.env[PASSWORD_ENV] || undefined;
-        const plan = await planPublish(config, catalog, registryClientFor(config, password));
+        const plan = await planPublish(config, catalog, registryClientFor(config, password, { passwordFrom: CLI_PASSWORD_FROM }));
         const items = planItems(plan.images);
         if (args.json) io.stdout(`${JSON.stringify(items, null, 2)}\n`);
         else {

@@ -12,8 +12,10 @@ export type RegistryErrorKind =
     | "rate-limited"
     /** Nothing answered: connection refused, DNS failure, reset. */
     | "unreachable"
-    /** No answer within the per-request timeout, every attempt. */
+    /** No (complete) answer within the look-up's deadline. */
     | "timeout"
+    /** An answer larger than what it should be (a manifest, a config blob, a page of tags) may be. */
+    | "too-large"
     /** 5xx beyond the retry budget, or another unexpected status. */
     | "server"
     /** A body that is not the JSON it should be. */

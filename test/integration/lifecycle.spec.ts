@@ -8,7 +8,7 @@ import * as path from "path";
 import { loadCatalog } from "../../src/images/catalog";
 import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/config/stackConfig";
 import { writeContext } from "../../src/images/context";
-import { planPublish, PublishPlan, registryClientFor } from "../../src/publish/publishPlan";
+import { CLI_PASSWORD_FROM, planPublish, PublishPlan, registryClientFor } from "../../src/publish/publishPlan";
 import { readStackFile } from "../../src/config/stackFile";
 import { registryTagProvider } from "../../src/pulumi/registryTag";
 import { copyImages, editFile } from "../support/fixtures";
@@ -50,7 +50,7 @@ describe("integration: publishing across versions (real daemon, real registry)",
     }
 
     async function plan(c: { config: StackConfig; catalog: ReturnType<typeof loadCatalog> }): Promise<PublishPlan> {
-        return planPublish(c.config, c.catalog, registryClientFor(c.config));
+        return planPublish(c.config, c.catalog, registryClientFor(c.config, undefined, { passwordFrom: CLI_PASSWORD_FROM }));
     }
 
     /** What `pulumi up` does for each action, by the same means: the daemon for builds, the RegistryTag provider for the rest. */
