@@ -3,14 +3,16 @@ import { leanProvider } from "./leanProvider";
 
 export type { RegistryTagInputs, RegistryTagOutputs } from "./registryTagProvider";
 
-/** What Pulumi stores with every RegistryTag: a path to registryTagProvider.ts, not its code. */
+/**
+ * What Pulumi stores with every RegistryTag: a path to registryTagProvider.ts, not its code.
+ * No `delete`: without one the engine deletes nothing, and published tags are never deleted.
+ */
 export const registryTagProvider = leanProvider("src/pulumi/registryTagProvider", "registryTagProvider", [
     "check",
     "diff",
     "create",
     "update",
     "read",
-    "delete",
 ]);
 
 export interface RegistryTagArgs {

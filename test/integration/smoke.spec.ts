@@ -99,7 +99,7 @@ describe("smoke tests (real Docker daemon, stub images)", function () {
         const passed = await callSerialized(smokeTestProvider, "create", [inputs]);
         assert.ok(passed.ok, passed.error);
         assert.strictEqual(passed.result.outs.testedDigest, inputs.digest);
-        const failed = await callSerialized(smokeTestProvider, "update", ["id", inputs, { ...inputs, image: brokenPip }]);
+        const failed = await callSerialized(smokeTestProvider, "create", [{ ...inputs, image: brokenPip }]);
         assert.strictEqual(failed.ok, false);
         assert.match(failed.error ?? "", /starlette<0\.48/);
     });
