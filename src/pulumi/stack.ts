@@ -112,7 +112,8 @@ export function declareStack(
                 { ...opts, dependsOn, retainOnDelete: true },
             );
             tags[image.reference] = tag;
-            digest = tag.digest;
+            // An unchanged tag's digest is known from the plan (and at preview); a written one from the write.
+            if (image.action !== "unchanged") digest = tag.digest;
         }
         entries[image.reference] = digest.apply((d) => ({
             contentDigest: image.contentDigest,

@@ -103,5 +103,5 @@ export async function publishTag(client: RegistryClient, request: PublishTagRequ
 export function describeHeld(held: Pick<PublishedContent, "contentDigest" | "shape">, key: string, platform: string): string {
     if (held.contentDigest) return `content digest ${held.contentDigest}`;
     if (held.shape === "index-without-platform") return `an index without a ${platform} image`;
-    return `${held.shape === "index" ? "an index whose image has" : "an image with"} no ${key} label`;
+    return held.shape === "index" ? `an index whose ${platform} image has no ${key} label` : `an image without a ${key} label`;
 }
