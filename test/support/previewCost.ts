@@ -26,11 +26,17 @@ export function prodConfig(
 }
 
 /** Publishes every image of a config the way `pulumi up` does: a push to the staging tag, then publishTag. */
-async function publishAll(registryUrl: string, host: string, config: StackConfig, catalog: ReturnType<typeof loadCatalog>): Promise<void> {
-    const client = new RegistryClient({ server: host, credentials: DEFAULT_USER });
+export async function publishAll(
+    registryUrl: string,
+    host: string,
+    config: StackConfig,
+    catalog: ReturnType<typeof loadCatalog>,
+    credentials: { username: string; password: string } | undefined = DEFAULT_USER,
+): Promise<void> {
+    const client = new RegistryClient({ server: host, credentials });
     for (const image of planImages(config, catalog)) {
         const path = image.repository.slice(host.length + 1);
-        await pushImage({ url: registryUrl, credentials: DEFAULT_USER }, path, stagingTag(image.contentDigest), {
+        await pushImage({ url: registryUrl, credentials }, path, stagingTag(image.contentDigest), {
             labels: { [LABELS.contentDigest]: image.contentDigest },
             layerText: image.reference,
         });
