@@ -40,11 +40,8 @@ export interface RegistryErrorContext {
 /**
  * The one error class of the registry client. Its message names the registry, repository,
  * tag and HTTP status, says what happened and what to do; it never contains a password.
- * It is a UserError (`instanceof UserError` holds).
- *
- * It extends Error directly and sets its own fields because this code also runs inside the
- * re-tag dynamic provider, after Pulumi's closure serialization, which turns `super(message)`
- * into `Error.call(this, message)` (a no-op on `this`) and has no `new.target`.
+ * It is a UserError (`instanceof UserError` holds, by its prototype), so callers print its
+ * message without a stack trace.
  */
 export class RegistryError extends Error {
     readonly kind: RegistryErrorKind;
