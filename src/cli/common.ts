@@ -6,12 +6,11 @@ import { SECRET_PRESENT, StackConfig } from "../config/stackConfig";
 import { loadStack } from "../config/definition";
 import { readStackFile, StackFile } from "../config/stackFile";
 import type { Catalog } from "../images/catalog";
-import { registryClientFor } from "../publish/publishPlan";
+import { CLI_PASSWORD_FROM, PASSWORD_ENV, registryClientFor } from "../publish/publishPlan";
 import type { RegistryClient } from "../registry";
 import { UserError } from "../errors";
 
-/** The environment variable that holds the registry password for the commands' registry reads. */
-export const PASSWORD_ENV = "TRUSS_REGISTRY_PASSWORD";
+export { PASSWORD_ENV };
 
 /** Where a command reads from and writes to: the real process, or a test's. */
 export interface CliIO {
@@ -58,7 +57,7 @@ export function readCliStack(io: CliIO, stack: string | undefined, trussOverride
         config,
         catalog,
         passwordMissing: passwordMissing && config.registry.username !== undefined,
-        client: registryClientFor(config, password),
+        client: registryClientFor(config, password, { passwordFrom: CLI_PASSWORD_FROM }),
     };
 }
 

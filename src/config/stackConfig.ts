@@ -21,6 +21,8 @@ export interface StackConfig {
     readonly push: boolean;
     readonly builders: BuildersConfig;
     readonly immutableTags: boolean;
+    /** The deadline of each registry look-up, in seconds. */
+    readonly registryTimeoutSeconds: number;
     /** Catalog parent reference -> the reference to build FROM instead (e.g. pinned by digest). */
     readonly parents: Readonly<Record<string, string>>;
     /** The Truss checkout that defines the images (absolute path); undefined: images/ does. */
@@ -122,6 +124,12 @@ function schemaFor(catalog: Catalog) {
             push: z.boolean({ error: "expected true or false" }).default(true),
             builders: buildersSchema,
             immutableTags: z.boolean({ error: "expected true or false" }).default(true),
+            registryTimeoutSeconds: z
+                .number({ error: "expected a number of seconds such as 60" })
+                .int("expected a whole number of seconds")
+                .min(1, "must be at least 1 second")
+                .max(3600, "must be at most 3600 seconds")
+                .default(60),
             parents: z
                 .record(
                     z.string(),
@@ -218,6 +226,7 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
         push: c.push,
         builders: c.builders,
         immutableTags: c.immutableTags,
+        registryTimeoutSeconds: c.registryTimeoutSeconds,
         parents: c.parents,
         ...(truss ? { trussCheckout: truss.dir } : {}),
     };

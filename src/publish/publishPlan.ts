@@ -2,8 +2,9 @@ import type { Catalog } from "../images/catalog";
 import type { StackConfig } from "../config/stackConfig";
 import { planImages, PlannedImage } from "./plannedImages";
 import { classify, countActions, immutableTagConflicts, TagConflictError } from "./classify";
-import { RegistryClient } from "../registry";
+import { CredentialsSource, RegistryClient } from "../registry";
 import type { Credentials } from "../registry/auth";
+import type { Classification } from "./classify";
 
 /** An image of the plan with what the registry said about it. */
 export type PublishPlanImage = PlannedImage & {
@@ -11,6 +12,7 @@ export type PublishPlanImage = PlannedImage & {
     readonly digest?: string;
     /** For `conflict`: the published content digest (null: the image has no such label). */
     readonly publishedContentDigest?: string | null;
+    readonly publishedShape?: Classification["publishedShape"];
 };
 
 /** What publishing the stack will do, decided before anything is declared. */
@@ -27,11 +29,34 @@ export function offlinePlan(config: StackConfig, catalog: Catalog): PublishPlan 
     return { images: planImages(config, catalog), registryConsulted: false };
 }
 
-/** The registry client for a stack's registry: anonymous without credentials. */
-export function registryClientFor(config: StackConfig, password?: string, options: { timeoutMs?: number } = {}): RegistryClient {
+/** The environment variable the CLIs (`npm run plan`, `release-check`) read the registry password from. */
+export const PASSWORD_ENV = "TRUSS_REGISTRY_PASSWORD";
+/** How the CLIs get the password: named by their registry errors. */
+export const CLI_PASSWORD_FROM = `the ${PASSWORD_ENV} environment variable`;
+/** How the Pulumi program gets the password: named by its registry errors. */
+export const PROGRAM_PASSWORD_FROM = "`pulumi config set --secret registryPassword`";
+
+/**
+ * The registry client for a stack's registry: anonymous without credentials. `passwordFrom`
+ * says how the calling command gets the password (CLI_PASSWORD_FROM, PROGRAM_PASSWORD_FROM);
+ * every authentication error names it.
+ */
+export function registryClientFor(
+    config: StackConfig,
+    password: string | undefined,
+    access: { readonly passwordFrom: string },
+    options: { fetch?: typeof fetch } = {},
+): RegistryClient {
     const credentials: Credentials | undefined =
         config.registry.username !== undefined && password !== undefined ? { username: config.registry.username, password } : undefined;
-    return new RegistryClient({ server: config.registry.server, credentials, ...options });
+    const credentialsSource: CredentialsSource = { configuredUser: config.registry.username, passwordFrom: access.passwordFrom };
+    return new RegistryClient({
+        server: config.registry.server,
+        credentials,
+        credentialsSource,
+        timeoutSeconds: config.registryTimeoutSeconds,
+        ...options,
+    });
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UserError } from "../errors";
-import { planPublish, PublishPlan, registryClientFor, summaryLine } from "../publish/publishPlan";
+import { planPublish, PROGRAM_PASSWORD_FROM, PublishPlan, registryClientFor, summaryLine } from "../publish/publishPlan";
 import type { PulumiStackConfig } from "./config";
 
 /** The plaintext of a secret Output, for the registry client's requests only (never stored or printed). */
@@ -17,7 +17,11 @@ export async function lookUpPublishPlan(stack: PulumiStackConfig): Promise<Publi
     try {
         // The look-up needs the password itself to authenticate; it lives only in the client.
         const password = stack.registryPassword && stack.config.push ? await reveal(stack.registryPassword) : undefined;
-        const plan = await planPublish(stack.config, stack.catalog, registryClientFor(stack.config, password));
+        const plan = await planPublish(
+            stack.config,
+            stack.catalog,
+            registryClientFor(stack.config, password, { passwordFrom: PROGRAM_PASSWORD_FROM }),
+        );
         if (plan.conflicts) throw plan.conflicts;
         void pulumi.log.info(
             plan.registryConsulted

@@ -3,6 +3,7 @@ import { showCommand, tailLines } from "../runners/commandLine";
 import { dockerCommand, DockerEndpoint } from "../runners/ssh";
 import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
 import type { ImageSpec } from "../images/spec";
+import { leanProvider } from "./leanProvider";
 import { runProcess } from "./process";
 
 /** What one smoke test runs, and where. */
@@ -75,20 +76,22 @@ async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
 
 /**
  * The smoke test's provider: it runs when the image's digest changes and at no other time (a
- * runner's address or options changing is no reason to test a published image again).
+ * runner's address or options changing is no reason to test a published image again). A new
+ * digest replaces the resource, so create is the one method that tests; there is no update or
+ * delete, which keeps what the state stores per image small (see leanProvider.ts).
  */
-export const smokeTestProvider: pulumi.dynamic.ResourceProvider = {
+export const smokeTestImplementation: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        return { changes: olds.digest !== news.digest };
+        return olds.digest !== news.digest ? { changes: true, replaces: ["digest"], deleteBeforeReplace: false } : { changes: false };
     },
     async create(inputs: Record<string, unknown>) {
         const outs = await smoke(inputs as unknown as SmokeInputs);
         return { id: String(inputs.digest), outs };
     },
-    async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
-        return { outs: await smoke(news as unknown as SmokeInputs) };
-    },
 };
+
+/** What Pulumi stores with each resource: a path to this file and the name above, not the code (see leanProvider.ts). */
+export const smokeTestProvider = leanProvider("src/pulumi/smokeTest", "smokeTestImplementation", ["diff", "create"]);
 
 export interface SmokeTestArgs {
     /** The pushed image by digest: `<repository>@sha256:...`. */
@@ -109,7 +112,8 @@ export interface SmokeTestArgs {
 
 /** The smoke test of one pushed image: a failing test fails the update and shows the container's output. */
 export class SmokeTest extends pulumi.dynamic.Resource {
-    public readonly testedDigest!: pulumi.Output<string>;
+    // `declare`: the base constructor sets it; a class field would reset it to undefined.
+    declare public readonly testedDigest: pulumi.Output<string>;
 
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.CustomResourceOptions) {
         super(

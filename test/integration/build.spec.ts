@@ -10,7 +10,7 @@ import { loadCatalog } from "../../src/images/catalog";
 import { parseStackConfig } from "../../src/config/stackConfig";
 import { writeContext } from "../../src/images/context";
 import { LABELS } from "../../src/images/labels";
-import { repositoryName } from "../../src/images/naming";
+import { repositoryName, stagingReference } from "../../src/images/naming";
 import { PlannedImage, planImages } from "../../src/publish/plannedImages";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { mockOutputs, recorded, valueOf } from "../support/pulumiMocks";
@@ -203,7 +203,7 @@ describe("integration: the docker build the tests run is the one the Pulumi prog
                 reference,
                 build.context,
             ];
-            const planned = stack.plan.find((p) => p.reference === reference);
+            const planned = stack.plan.find((p) => stagingReference(p.repository, p.contentDigest) === reference);
             assert.ok(planned, `${reference} is not planned`);
             assert.deepEqual(buildCommandArgs(planned.staged, build.context, reference), fromPulumi);
         }

@@ -158,9 +158,7 @@ describe("smoke tests (real Docker daemon, stub images)", function () {
         const passed = await callSerialized(smokeTestProvider, "create", [inputs]);
         assert.ok(passed.ok, passed.error);
         assert.strictEqual(passed.result.outs.testedDigest, inputs.digest);
-        const failed = await callSerialized(smokeTestProvider, "update", [
-            "id",
-            inputs,
+        const failed = await callSerialized(smokeTestProvider, "create", [
             { ...inputs, imports: { packages: ["missing_module"], control: [] } },
         ]);
         assert.strictEqual(failed.ok, false);

@@ -225,6 +225,23 @@ describe("npm run plan", function () {
             assert.match(out.stderr, new RegExp(`${locked.host}`));
             assert.match(out.stderr, /truss/);
             assert.doesNotMatch(out.stderr, /not-the-password/);
+            assert.match(out.stderr, /its password \(the TRUSS_REGISTRY_PASSWORD environment variable\)/, "the variable the CLI reads");
+            assert.doesNotMatch(out.stderr, /pulumi config set/, "not a setting the CLI never reads");
+        });
+
+        it("with registry.username set and TRUSS_REGISTRY_PASSWORD unset: says to set the variable, not registry.username", async () => {
+            const config = {
+                ...stackConfig(locked, "v1.0.0"),
+                registry: { server: locked.host, namespace: "baseten", username: DEFAULT_USER.username },
+            };
+            const out = await plan(["--stack", "t"], project("t", config), {});
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /did not accept anonymous access/);
+            assert.match(
+                out.stderr,
+                /registry\.username to "truss", but no password was given.*set the TRUSS_REGISTRY_PASSWORD environment variable/,
+            );
+            assert.doesNotMatch(out.stderr, /Set registry\.username/);
         });
     });
 });

@@ -49,6 +49,7 @@ describe("stack configuration", () => {
                 push: true,
                 builders: { mode: "local" },
                 immutableTags: false,
+                registryTimeoutSeconds: 60,
                 parents: {},
             });
         });
@@ -93,6 +94,19 @@ describe("stack configuration", () => {
             assert.strictEqual(config.push, false);
             assert.strictEqual(config.immutableTags, false);
             assert.deepStrictEqual(config.parents, { "python:3.9": pinned });
+        });
+
+        it("registryTimeoutSeconds: 60 by default, a whole number of seconds from 1 to 3600 otherwise", () => {
+            assert.strictEqual(parseStackConfig(valid(), catalog, SOURCE).registryTimeoutSeconds, 60);
+            assert.strictEqual(parseStackConfig({ ...valid(), registryTimeoutSeconds: 15 }, catalog, SOURCE).registryTimeoutSeconds, 15);
+            assert.throws(
+                () => parseStackConfig({ ...valid(), registryTimeoutSeconds: 0 }, catalog, SOURCE),
+                /truss-base-images:registryTimeoutSeconds: .*must be at least 1 second/,
+            );
+            assert.throws(
+                () => parseStackConfig({ ...valid(), registryTimeoutSeconds: "soon" }, catalog, SOURCE),
+                /truss-base-images:registryTimeoutSeconds: .*expected a number of seconds such as 60/,
+            );
         });
 
         it("a password given in the config never ends up in the parsed config", () => {
@@ -224,7 +238,7 @@ describe("stack configuration", () => {
             assert.ok(line, err.message);
             assert.match(
                 line,
-                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, truss, registry, registryPassword, matrix, push, builders, immutableTags, parents/,
+                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, truss, registry, registryPassword, matrix, push, builders, immutableTags, registryTimeoutSeconds, parents/,
             );
             // The key it meant is then missing, and says so.
             assert.deepStrictEqual(

@@ -532,7 +532,11 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
                 await smoke({ digest: DIGEST, host: "ssh://ubuntu@203.0.113.10" }, { digest: DIGEST, host: "ssh://ubuntu@203.0.113.99" }),
                 { changes: false },
             );
-            assert.deepStrictEqual(await smoke({ digest: DIGEST }, { digest: `sha256:${"cd".repeat(32)}` }), { changes: true });
+            assert.deepStrictEqual(await smoke({ digest: DIGEST }, { digest: `sha256:${"cd".repeat(32)}` }), {
+                changes: true,
+                replaces: ["digest"],
+                deleteBeforeReplace: false,
+            });
         });
     });
 });

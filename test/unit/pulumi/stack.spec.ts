@@ -10,12 +10,21 @@ import * as os from "os";
 import * as YAML from "yaml";
 
 const IMAGE_TYPE = "docker:index/image:Image";
+const TAG_TYPE = "pulumi-nodejs:dynamic/truss-base-images:RegistryTag";
+/** What the fake RegistryTag reports the published tag holds (the staging manifest plus an annotation). */
+const PUBLISHED_DIGEST = `sha256:${"cd".repeat(32)}`;
 
-/** A fake registry answer for docker.Image: the digest a push would report. */
+/** Fake registry answers: the digest a push to the staging tag reports, and the digest RegistryTag wrote. */
 function fakePushDigests(): void {
     mockOutputs(IMAGE_TYPE, (args) => ({
         repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
     }));
+    mockOutputs(TAG_TYPE, (args) => ({ digest: PUBLISHED_DIGEST, reference: `${args.inputs.repository}:${args.inputs.tag}` }));
+}
+
+/** `<repository>:build-<64 hex>`, written out independently of the naming code. */
+function staging(p: { repository: string; contentDigest: string }): string {
+    return `${p.repository}:build-${p.contentDigest.slice("sha256:".length)}`;
 }
 
 function images(): RecordedResource[] {
@@ -26,6 +35,7 @@ function images(): RecordedResource[] {
 interface Declared {
     readonly stack: MockStack;
     readonly images: readonly RecordedResource[];
+    readonly tags: readonly RecordedResource[];
     readonly output: Record<string, unknown>;
 }
 
@@ -34,7 +44,7 @@ async function declareAndPush(name: string, opts: Parameters<typeof declareMockS
     const stack = declareMockStack(name, opts);
     fakePushDigests();
     const output = await valueOf(stack.output);
-    return { stack, images: images(), output };
+    return { stack, images: images(), tags: recorded().filter((r) => r.type === TAG_TYPE), output };
 }
 
 // Written out independently of the naming code: these are the names Truss looks up.
@@ -61,17 +71,27 @@ describe("stack declarations (Pulumi mocks)", () => {
             dev = await declareAndPush("dev", { withPassword: false });
         });
 
-        it("declares exactly one docker.Image per image of the dev matrix", () => {
+        it("declares one docker.Image per image, pushing to its staging tag, and one RegistryTag writing each published tag from it", () => {
+            const { stack } = dev;
             const names = dev.images.map((r) => r.inputs.imageName as string).sort();
-            assert.deepEqual(names, DEV_REFERENCES);
+            assert.deepEqual(names, stack.plan.map(staging).sort());
+            for (const name of names) assert.ok(!DEV_REFERENCES.includes(name), `${name}: a build never pushes a published tag`);
             assert.deepEqual(Object.keys(dev.output).sort(), DEV_REFERENCES);
+            assert.deepEqual(dev.tags.map((t) => `${t.inputs.repository}:${t.inputs.tag}`).sort(), DEV_REFERENCES);
+            for (const t of dev.tags) {
+                const planned = stack.plan.find((p) => p.repository === t.inputs.repository && p.tag === t.inputs.tag)!;
+                assert.equal(t.inputs.source, staging(planned));
+                assert.equal(t.inputs.sourceDigest, `sha256:${"ab".repeat(32)}`);
+                assert.equal(t.inputs.contentDigest, planned.contentDigest);
+                assert.equal(t.inputs.immutable, false, "dev has immutableTags: false");
+            }
         });
 
         it("builds every image for linux/amd64 from its own staged context, with the content digest as a build arg", () => {
             const { stack } = dev;
             for (const r of dev.images) {
                 const build = r.inputs.build as Record<string, any>;
-                const planned = stack.plan.find((p) => p.reference === r.inputs.imageName)!;
+                const planned = stack.plan.find((p) => staging(p) === r.inputs.imageName)!;
                 assert.equal(build.platform, "linux/amd64");
                 assert.equal(build.args.TRUSS_BASE_CONTENT_DIGEST, planned.contentDigest);
                 assert.equal(
@@ -123,24 +143,24 @@ describe("stack declarations (Pulumi mocks)", () => {
             for (const p of dev.stack.plan) {
                 assert.deepEqual(dev.output[p.reference], {
                     contentDigest: p.contentDigest,
-                    digest: `sha256:${"ab".repeat(32)}`,
+                    digest: PUBLISHED_DIGEST,
                     action: "build",
                 });
             }
         });
 
-        it("knows every tag at preview", async () => {
+        it("knows every staging tag at preview", async () => {
             const stack = declareMockStack("dev", { withPassword: false, preview: true });
             for (const [reference, image] of Object.entries(stack.builds)) {
                 const name = await describeOutput(image.image.imageName);
                 assert.equal(name.known, true, `${reference} unknown at preview`);
-                assert.equal(await valueOf(image.image.imageName), reference);
+                assert.equal(await valueOf(image.image.imageName), staging(stack.plan.find((p) => p.reference === reference)!));
             }
             assert.deepEqual(
                 images()
                     .map((r) => r.inputs.imageName)
                     .sort(),
-                DEV_REFERENCES,
+                stack.plan.map(staging).sort(),
             );
         });
     });
@@ -151,8 +171,9 @@ describe("stack declarations (Pulumi mocks)", () => {
             prod = await declareAndPush("prod", {});
         });
 
-        it("declares the Truss checkout's matrix (the fixture checkout): 12 images, one docker.Image each, on Docker Hub", () => {
-            assert.deepEqual(prod.images.map((r) => r.inputs.imageName as string).sort(), prodReferences());
+        it("declares the Truss checkout's matrix (the fixture checkout): 12 images, one docker.Image each pushing to its staging tag on Docker Hub", () => {
+            assert.deepEqual(prod.images.map((r) => r.inputs.imageName as string).sort(), prod.stack.plan.map(staging).sort());
+            assert.deepEqual(prod.stack.plan.map((p) => p.reference).sort(), prodReferences());
             assert.deepEqual(Object.keys(prod.output).sort(), prodReferences());
             for (const r of prod.images) assert.equal((r.inputs.build as any).platform, "linux/amd64");
         });
