@@ -1,10 +1,9 @@
 // What one preview of the prod matrix costs in registry requests, and how long its plan takes
 // behind a slow registry: shared by the benchmark and the test that holds the target.
-import { loadCatalog } from "../../src/images/catalog";
+import type { Catalog } from "../../src/images/catalog";
 import { LABELS } from "../../src/images/labels";
 import { stagingTag } from "../../src/images/naming";
-import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/config/stackConfig";
-import { readStackFile } from "../../src/config/stackFile";
+import type { StackConfig } from "../../src/config/stackConfig";
 import { planImages } from "../../src/publish/plannedImages";
 import { CLI_PASSWORD_FROM, planPublish, registryClientFor } from "../../src/publish/publishPlan";
 import { registryTagProvider } from "../../src/pulumi/registryTag";
@@ -13,15 +12,11 @@ import { DEFAULT_PLATFORM, publishTag, RegistryClient } from "../../src/registry
 import { DEFAULT_USER, startRegistry } from "./registry";
 import { pushImage, putManifest } from "./registryImages";
 import { startRegistryProxy } from "./registryProxy";
-import { PROJECT_DIR } from "./fixtures";
+import { committedStack } from "./fixtures";
 
-export function prodConfig(
-    registry: StackConfig["registry"],
-    versionTag?: string,
-): { config: StackConfig; catalog: ReturnType<typeof loadCatalog> } {
-    const file = readStackFile(PROJECT_DIR, "prod");
-    const catalog = loadCatalog();
-    const config = parseStackConfig({ ...file.config, registryPassword: SECRET_PRESENT }, catalog, file.source);
+export function prodConfig(registry: StackConfig["registry"], versionTag?: string): { config: StackConfig; catalog: Catalog } {
+    // prod's images come from a Truss checkout: here, the fixture checkout the tests use.
+    const { config, catalog } = committedStack("prod");
     return { catalog, config: { ...config, registry, ...(versionTag ? { versionTag } : {}) } };
 }
 
@@ -30,7 +25,7 @@ export async function publishAll(
     registryUrl: string,
     host: string,
     config: StackConfig,
-    catalog: ReturnType<typeof loadCatalog>,
+    catalog: Catalog,
     credentials: { username: string; password: string } | undefined = DEFAULT_USER,
 ): Promise<void> {
     const client = new RegistryClient({ server: host, credentials });
