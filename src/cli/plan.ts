@@ -9,6 +9,8 @@ import { UserError } from "../errors";
 import { planPublish, registryClientFor } from "../publish/publishPlan";
 import { readStackFile } from "../config/stackFile";
 import { planItems, planTable, summaryLine } from "./render";
+import { readParentLock } from "../images/parentLock";
+import { parentWarnings } from "../publish/parentPins";
 
 const USAGE = `usage: npm run plan -- --stack <name> [--json]
   Prints what \`pulumi up --stack <name>\` would publish: every image with its tag, content digest,
@@ -25,6 +27,10 @@ export interface PlanIO {
     readonly env: NodeJS.ProcessEnv;
     readonly stdout: (text: string) => void;
     readonly stderr: (text: string) => void;
+    /** The images folder (catalog and parent lock); the repository's by default. */
+    readonly imagesDir?: string;
+    /** The clock the lock's age is measured against. */
+    readonly now?: () => Date;
 }
 
 const processIO: PlanIO = {
@@ -59,7 +65,7 @@ export async function runPlan(argv: string[], io: PlanIO = processIO): Promise<n
     const stack = args.stack ?? io.env.PULUMI_STACK ?? "dev";
     try {
         const file = readStackFile(io.projectDir, stack);
-        const catalog = loadCatalog();
+        const catalog = loadCatalog(io.imagesDir);
         // Planning only reads the registry, so a password that is not set yet does not stop it;
         // publishing would, and the note below says so.
         const passwordMissing = file.config.registryPassword === undefined;
@@ -77,6 +83,8 @@ export async function runPlan(argv: string[], io: PlanIO = processIO): Promise<n
             if (!plan.registryConsulted)
                 io.stdout(`push is false: nothing is published, so every image is built and the registry was not consulted.\n`);
         }
+        // The lock is read, never refreshed: what upstream did since shows in `npm run parents -- --check`.
+        for (const w of parentWarnings(plan.images, readParentLock(catalog.dir), stack, io.now?.() ?? new Date())) io.stderr(`${w}\n`);
         if (passwordMissing && config.registry.username !== undefined) {
             io.stderr(
                 `note: ${file.source} has no registryPassword for ${config.registry.username}; \`pulumi up\` will refuse to publish until ` +

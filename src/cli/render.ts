@@ -9,6 +9,8 @@ export interface PlanItem {
     action: PublishAction;
     source?: string;
     pool: string;
+    /** What the image builds FROM: `<reference>@sha256:...` when pinned, the bare reference when not. */
+    parent: string;
 }
 
 export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
@@ -19,6 +21,7 @@ export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
         action: p.action,
         ...(p.source ? { source: p.source } : {}),
         pool: p.pool,
+        parent: p.staged.parent,
     }));
 }
 

@@ -22,6 +22,8 @@ export interface StackConfig {
     readonly immutableTags: boolean;
     /** Catalog parent reference -> the reference to build FROM instead (e.g. pinned by digest). */
     readonly parents: Readonly<Record<string, string>>;
+    /** Every parent must be pinned in images/parents.lock: an unpinned one stops the plan. */
+    readonly requirePinnedParents: boolean;
 }
 
 /** Marks a secret config value whose content the core must not see. */
@@ -108,6 +110,7 @@ function schemaFor(catalog: Catalog) {
                     { error: "expected an object mapping a parent image to the reference to use" },
                 )
                 .default({}),
+            requirePinnedParents: z.boolean({ error: "expected true or false" }).default(false),
         })
         .superRefine(
             (parsed, ctx) => {
@@ -178,6 +181,7 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
         builders: c.builders,
         immutableTags: c.immutableTags,
         parents: c.parents,
+        requirePinnedParents: c.requirePinnedParents,
     };
 }
 

@@ -4,6 +4,8 @@ import * as path from "path";
 import { Catalog, catalogParent } from "./catalog";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
+import { fromLines, rewriteFrom } from "./dockerfileParents";
+import { EMPTY_LOCK, namesDigest, ParentLock, pinnedReference, pinOf } from "./parentLock";
 
 /** A file of a staged build context. Modes are fixed; there are no timestamps. */
 export interface StagedFile {
@@ -23,9 +25,12 @@ export interface StagedContext {
     readonly files: readonly StagedFile[];
     /** Without the content digest argument, which is derived from the rest. */
     readonly buildArgs: Readonly<Record<string, string>>;
+    /** What the image builds FROM: `<reference>@sha256:...` when the parent lock pins it. */
     readonly parent: string;
     readonly platform: string;
     readonly contentDigest: ContentDigest;
+    /** Parent references of the Dockerfile's FROM lines that the parent lock does not pin. */
+    readonly unpinnedParents: readonly string[];
 }
 
 export const FILE_MODE = 0o644;
@@ -58,18 +63,35 @@ function labelBlock(spec: ImageSpec, catalog: Catalog): string {
     ].join("\n");
 }
 
-/** The build context of one image, in memory, with its content digest. */
-export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}): StagedContext {
+/**
+ * The build context of one image, in memory, with its content digest. The `parents` overrides
+ * apply first; then every FROM of the staged Dockerfile whose reference the lock pins builds
+ * from `<reference>@<digest>` instead. Without pins nothing changes, digest included.
+ */
+export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}, lock: ParentLock = EMPTY_LOCK): StagedContext {
     const jobType = catalog.jobTypes.get(spec.jobType);
     const python = catalog.pythonVersions.get(spec.python);
     if (!jobType) throw new Error(`job type ${spec.jobType} is not in the catalog`);
     if (!python) throw new Error(`python ${spec.python} is not in the catalog`);
     const read = (rel: string): Buffer => catalog.files.get(rel) as Buffer;
 
-    const dockerfile = Buffer.concat([
+    const unpinnedDockerfile = Buffer.concat([
         ensureTrailingNewline(read(catalog.accelerators[spec.accelerator].dockerfile)),
         Buffer.from(labelBlock(spec, catalog)),
     ]);
+    const parent = resolveParent(catalog, spec, parents);
+    const unpinnedArgs: Record<string, string> = {
+        PARENT_IMAGE: parent,
+        PYTHON_VERSION: spec.python,
+        LIVE_RELOAD: String(spec.liveReload),
+    };
+    if (spec.accelerator === "gpu") {
+        unpinnedArgs.PYTHON_APT_PACKAGES = python.gpuAptPackages.join(" ");
+        if (python.getPipUrl) unpinnedArgs.GET_PIP_URL = python.getPipUrl;
+    }
+    const pinned = applyParentPins(unpinnedDockerfile.toString("utf8"), unpinnedArgs, lock);
+    const dockerfile = pinned.changedDockerfile ? Buffer.from(pinned.dockerfile) : unpinnedDockerfile;
+    const buildArgs = pinned.buildArgs;
     const files: StagedFile[] = [
         { path: "Dockerfile", mode: FILE_MODE, content: dockerfile },
         { path: "requirements.txt", mode: FILE_MODE, content: read(jobType.requirements) },
@@ -79,18 +101,46 @@ export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOve
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
-    const parent = resolveParent(catalog, spec, parents);
-    const buildArgs: Record<string, string> = {
-        PARENT_IMAGE: parent,
-        PYTHON_VERSION: spec.python,
-        LIVE_RELOAD: String(spec.liveReload),
-    };
-    if (spec.accelerator === "gpu") {
-        buildArgs.PYTHON_APT_PACKAGES = python.gpuAptPackages.join(" ");
-        if (python.getPipUrl) buildArgs.GET_PIP_URL = python.getPipUrl;
-    }
+    const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
+    const builtFrom = digest ? pinnedReference(parent, digest) : parent;
     const platform = catalog.platform;
-    return { spec, files, buildArgs, parent, platform, contentDigest: contentDigestOf(files, buildArgs, parent, platform) };
+    return {
+        spec,
+        files,
+        buildArgs,
+        parent: builtFrom,
+        platform,
+        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform),
+        unpinnedParents: pinned.unpinned,
+    };
+}
+
+/**
+ * Pins the FROM lines of a Dockerfile: a FROM that names a build argument (`FROM ${PARENT_IMAGE}`)
+ * gets the pinned reference through that argument, any other FROM is rewritten in the text.
+ * References that already name a digest are left as they are.
+ */
+export function applyParentPins(
+    dockerfile: string,
+    buildArgs: Readonly<Record<string, string>>,
+    lock: ParentLock,
+): { dockerfile: string; changedDockerfile: boolean; buildArgs: Record<string, string>; unpinned: string[] } {
+    let text = dockerfile;
+    const args = { ...buildArgs };
+    const unpinned = new Set<string>();
+    // Bottom up, so that a rewrite never moves a line still to be rewritten.
+    for (const from of fromLines(dockerfile, buildArgs).reverse()) {
+        if (namesDigest(from.reference)) continue;
+        const digest = pinOf(lock, from.reference);
+        if (digest === undefined) {
+            unpinned.add(from.reference);
+            continue;
+        }
+        const image = pinnedReference(from.reference, digest);
+        if (from.viaArg !== undefined && args[from.viaArg] === from.reference) args[from.viaArg] = image;
+        else text = rewriteFrom(text, from.line, from.written, image);
+    }
+    return { dockerfile: text, changedDockerfile: text !== dockerfile, buildArgs: args, unpinned: [...unpinned].sort() };
 }
 
 function ensureTrailingNewline(b: Buffer): Buffer {

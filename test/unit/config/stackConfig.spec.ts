@@ -48,6 +48,7 @@ describe("stack configuration", () => {
                 builders: { mode: "local" },
                 immutableTags: false,
                 parents: {},
+                requirePinnedParents: false,
             });
         });
 
