@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { loadCatalog } from "../../../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
+import { parseStackConfig } from "../../../src/config/stackConfig";
 import { planImages } from "../../../src/publish/plannedImages";
 import { EMPTY_LOCK, ParentLock } from "../../../src/images/parentLock";
 import { checkExitCode, ParentStatus, parentUses, parentWarnings, splitParent, updatedLock } from "../../../src/publish/parentPins";
