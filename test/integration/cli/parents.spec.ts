@@ -8,7 +8,7 @@ import { runParents } from "../../../src/cli/parents";
 import { runPlan } from "../../../src/cli/plan";
 import { allCatalogParents, loadCatalog } from "../../../src/images/catalog";
 import { lockPath, readParentLock, writeParentLock } from "../../../src/images/parentLock";
-import { splitParent } from "../../../src/publish/parentPins";
+import { anonymousClients, ClientFor, splitParent } from "../../../src/publish/parentPins";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage } from "../../support/registryImages";
 import { copyImages, tempDir } from "../../support/fixtures";
@@ -22,7 +22,7 @@ interface Setup {
     pushed: Map<string, string>;
     imagesDir: string;
     projectDir: string;
-    parents(argv: string[]): Promise<Out>;
+    parents(argv: string[], clientFor?: ClientFor): Promise<Out>;
     plan(): Promise<{ image: string; contentDigest: string; parent: string }[]>;
     /** Pushes a new index under a loopback parent's tag; returns its digest. */
     repush(ref: string, text: string): Promise<string>;
@@ -64,7 +64,8 @@ describe("npm run parents (stub parent indexes in a loopback registry with anony
         };
         const entries = Object.fromEntries(Object.entries(config).map(([k, v]) => [`truss-base-images:${k}`, v]));
         fs.writeFileSync(path.join(projectDir, "Pulumi.t.yaml"), YAML.stringify({ config: entries }));
-        const io = (out: Out) => ({
+        const io = (out: Out, clientFor?: ClientFor) => ({
+            clientFor,
             projectDir,
             imagesDir,
             env: {},
@@ -77,9 +78,9 @@ describe("npm run parents (stub parent indexes in a loopback registry with anony
             pushed,
             imagesDir,
             projectDir,
-            async parents(argv) {
+            async parents(argv, clientFor) {
                 const out = { code: 0, stdout: "", stderr: "" };
-                out.code = await runParents(["--stack", "t", ...argv], io(out));
+                out.code = await runParents(["--stack", "t", ...argv], io(out, clientFor));
                 return out;
             },
             async plan() {
@@ -130,8 +131,15 @@ describe("npm run parents (stub parent indexes in a loopback registry with anony
         const text = fs.readFileSync(lockPath(s.imagesDir), "utf8");
         assert.ok(text.includes(`  ${JSON.stringify(py39)}: ${s.pushed.get(py39)}\n`), text);
 
-        const checked = await s.parents(["--check"]);
+        const clients = new Map<string, ReturnType<ClientFor>>();
+        const counting: ClientFor = (server) => {
+            const c = clients.get(server) ?? anonymousClients()(server);
+            clients.set(server, c);
+            return c;
+        };
+        const checked = await s.parents(["--check"], counting);
         assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+        assert.equal(clients.get(registry.host)?.stats.byOperation.manifest, 8, "one manifest request per pinned parent");
         assert.match(checked.stdout, /^8 parents: 8 unchanged$/m, "the overridden catalog references are no image's parent: not asked");
         const json = JSON.parse((await s.parents(["--check", "--json"])).stdout);
         assert.equal(json.exitCode, 0);
