@@ -16,8 +16,9 @@ const USAGE = `usage: npm run plan -- --stack <name> [--json]
   Prints what \`pulumi up --stack <name>\` would publish: every image with its tag, content digest,
   runner pool and action (build / retag / unchanged / conflict), from Pulumi.<name>.yaml and the
   registry. Registry reads are anonymous unless TRUSS_REGISTRY_PASSWORD holds the password of
-  the stack's registry.username. Exits 1 on invalid config, registry errors, or conflicting
-  tags under immutableTags.`;
+  the stack's registry.username. Parent images are pinned as images/parents.lock says (no
+  registry is asked about them); unpinned parents and a lock older than 30 days are warned about
+  on stderr. Exits 1 on invalid config, registry errors, or conflicting tags under immutableTags.`;
 
 export const PASSWORD_ENV = "TRUSS_REGISTRY_PASSWORD";
 

@@ -115,6 +115,21 @@ describe("npm run parents (stub parent indexes in a loopback registry with anony
             new RegExp(`^${escape(s.overrides["python:3.12"])}\\s+unpinned\\s+no image of this stack \\(4 of the catalog\\)$`, "m"),
         );
 
+        const listedJson = JSON.parse((await s.parents(["--json"])).stdout);
+        assert.equal(listedJson.updated, null);
+        assert.deepEqual(
+            listedJson.parents.find((p: { reference: string }) => p.reference === py39),
+            {
+                reference: py39,
+                pinned: null,
+                images: [`${registry.host}/pin/truss-server-base:3.9-v1.0.0`, `${registry.host}/pin/truss-training-base:3.9-v1.0.0`],
+                catalogImages: 4,
+            },
+        );
+        const both = await s.parents(["--check", "--update"]);
+        assert.equal(both.code, 2);
+        assert.match(both.stderr, /--check and --update cannot be given together/);
+
         const before = registry.tokenServer!.requests.length;
         const updated = await s.parents(["--update"]);
         assert.equal(updated.code, 0, updated.stdout + updated.stderr);
