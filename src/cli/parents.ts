@@ -7,7 +7,7 @@ import { loadCatalog } from "../images/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../config/stackConfig";
 import { readStackFile } from "../config/stackFile";
 import { UserError } from "../errors";
-import { formatParentLock, lockDate, lockPath, readParentLock, UNPINNED } from "../images/parentLock";
+import { formatParentLock, lockDate, lockPath, readParentLock, UNPINNED, writeParentLock } from "../images/parentLock";
 import {
     anonymousClients,
     checkExitCode,
@@ -199,7 +199,7 @@ export async function runParents(argv: string[], io: ParentsIO = processIO): Pro
         const { lock: next, changed } = updatedLock(lock, statuses, lockDate(now));
         const before = fs.existsSync(lockFile) ? fs.readFileSync(lockFile, "utf8") : "";
         const after = formatParentLock(next);
-        if (after !== before) fs.writeFileSync(lockFile, after);
+        if (after !== before) writeParentLock(catalog.dir, next);
         const code = statuses.some((s) => s.state === "error" || s.state === "gone") ? 1 : 0;
         // What was written: a newly pinned parent reads as moved from "unpinned".
         const shown = statuses.map((s) => (changed.includes(s) ? { ...s, state: "moved" as const } : s));
