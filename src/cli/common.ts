@@ -18,6 +18,10 @@ export interface CliIO {
     readonly env: NodeJS.ProcessEnv;
     readonly stdout: (text: string) => void;
     readonly stderr: (text: string) => void;
+    /** Our images folder (catalog and parent lock); the repository's by default. */
+    readonly imagesDir?: string;
+    /** The clock the parent lock's age is measured against. */
+    readonly now?: () => Date;
 }
 
 export const processIO: CliIO = {
@@ -49,7 +53,7 @@ export function readCliStack(io: CliIO, stack: string | undefined, trussOverride
     // Commands only read the registry, so a password that is not set yet does not stop them.
     const passwordMissing = file.config.registryPassword === undefined;
     const raw = { ...file.config, registryPassword: file.config.registryPassword ?? SECRET_PRESENT };
-    const { config, catalog } = loadStack(raw, { projectDir: io.projectDir, source: file.source, trussOverride });
+    const { config, catalog } = loadStack(raw, { projectDir: io.projectDir, source: file.source, trussOverride, imagesDir: io.imagesDir });
     const password = io.env[PASSWORD_ENV] || undefined;
     return {
         name,

@@ -8,6 +8,8 @@ import { writeContext } from "../images/context";
 import { planPublish } from "../publish/publishPlan";
 import { CliIO, passwordNote, processIO, readCliStack, runAsMain, withUserErrors } from "./common";
 import { planItems, planTable, summaryLine } from "./render";
+import { readParentLock } from "../images/parentLock";
+import { parentWarnings } from "../publish/parentPins";
 
 export { PASSWORD_ENV } from "./common";
 
@@ -15,7 +17,9 @@ const USAGE = `usage: npm run plan -- --stack <name> [--truss <path>] [--context
   Prints what \`pulumi up --stack <name>\` would publish: every image with its tag, content digest,
   runner pool and action (build / retag / unchanged / conflict), from Pulumi.<name>.yaml and the
   registry. Registry reads are anonymous unless TRUSS_REGISTRY_PASSWORD holds the password of
-  the stack's registry.username.
+  the stack's registry.username. Parent images are pinned as images/parents.lock says (no
+  registry is asked about them); unpinned parents and a lock older than 30 days are warned about
+  on stderr.
   --truss <path>     the Truss checkout that defines the images (overrides truss.checkout)
   --contexts <dir>   also write each image's staged build context to <dir>/<content digest hex>/
   Exits 1 on invalid config, registry errors, or conflicting tags under immutableTags.`;
@@ -63,6 +67,9 @@ export async function runPlan(argv: string[], io: CliIO = processIO): Promise<nu
                 io.stdout(`push is false: nothing is published, so every image is built and the registry was not consulted.\n`);
             if (args.contexts !== undefined) io.stdout(`staged build contexts written under ${path.resolve(args.contexts)}\n`);
         }
+        // The lock is read, never refreshed: what upstream did since shows in `npm run parents -- --check`.
+        for (const w of parentWarnings(plan.images, readParentLock(stack.catalog.imagesDir), stack.name, io.now?.() ?? new Date()))
+            io.stderr(`${w}\n`);
         if (stack.passwordMissing) io.stderr(passwordNote(stack));
         if (plan.conflicts) {
             io.stderr(`${plan.conflicts.message}\n`);

@@ -9,6 +9,8 @@ export interface PlanItem {
     action: PublishAction;
     source?: string;
     pool: string;
+    /** What the image builds FROM: `<reference>@sha256:...` when pinned, the bare reference when not. */
+    parent: string;
     /** With `--contexts`: the folder holding the image's staged build context. */
     context?: string;
 }
@@ -22,6 +24,7 @@ export function planItems(plan: readonly PlannedImage[], contexts: ReadonlyMap<s
         action: p.action,
         ...(p.source ? { source: p.source } : {}),
         pool: p.pool,
+        parent: p.staged.parent,
         ...(contexts.has(p.reference) ? { context: contexts.get(p.reference) } : {}),
     }));
 }

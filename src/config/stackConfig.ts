@@ -27,6 +27,8 @@ export interface StackConfig {
     readonly parents: Readonly<Record<string, string>>;
     /** The Truss checkout that defines the images (absolute path); undefined: images/ does. */
     readonly trussCheckout?: string;
+    /** Every parent must be pinned in images/parents.lock: an unpinned one stops the plan. */
+    readonly requirePinnedParents: boolean;
 }
 
 /** Marks a secret config value whose content the core must not see. */
@@ -139,6 +141,7 @@ function schemaFor(catalog: Catalog) {
                     { error: "expected an object mapping a parent image to the reference to use" },
                 )
                 .default({}),
+            requirePinnedParents: z.boolean({ error: "expected true or false" }).default(false),
         })
         .superRefine(
             (parsed, ctx) => {
@@ -229,6 +232,7 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
         registryTimeoutSeconds: c.registryTimeoutSeconds,
         parents: c.parents,
         ...(truss ? { trussCheckout: truss.dir } : {}),
+        requirePinnedParents: c.requirePinnedParents,
     };
 }
 

@@ -34,6 +34,8 @@ export interface AcceleratorEntry {
 /** images/catalog.yaml, validated, with the bytes of every file it names. */
 export interface Catalog {
     readonly dir: string;
+    /** Our own images folder, which holds the parent lock: `dir` itself, or the folder beside a Truss checkout's catalog. */
+    readonly imagesDir: string;
     readonly platform: string;
     readonly source: string;
     readonly jobTypes: ReadonlyMap<JobType, { readonly requirements: string }>;
@@ -155,6 +157,7 @@ export function loadCatalog(dir: string = IMAGES_DIR): Catalog {
     }
     return {
         dir,
+        imagesDir: dir,
         platform: c.platform,
         source: c.source,
         jobTypes: new Map(Object.entries(c.jobTypes)),

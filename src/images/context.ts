@@ -5,6 +5,8 @@ import { Catalog, catalogParent, trussDockerfile } from "./catalog";
 import { fromReferences, usedContextFiles } from "./trussCheckout";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
+import { fromLines, rewriteFrom } from "./dockerfileParents";
+import { EMPTY_LOCK, namesDigest, ParentLock, pinnedReference, pinOf } from "./parentLock";
 
 /** A file of a staged build context. Modes are fixed; there are no timestamps. */
 export interface StagedFile {
@@ -24,9 +26,12 @@ export interface StagedContext {
     readonly files: readonly StagedFile[];
     /** Without the content digest argument, which is derived from the rest. */
     readonly buildArgs: Readonly<Record<string, string>>;
+    /** What the image builds FROM: `<reference>@sha256:...` when the parent lock pins it. */
     readonly parent: string;
     readonly platform: string;
     readonly contentDigest: ContentDigest;
+    /** Parent references of the Dockerfile's FROM lines that the parent lock does not pin. */
+    readonly unpinnedParents: readonly string[];
 }
 
 export const FILE_MODE = 0o644;
@@ -59,19 +64,36 @@ function labelBlock(spec: ImageSpec, catalog: Catalog): string {
     ].join("\n");
 }
 
-/** The build context of one image, in memory, with its content digest. */
-export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}): StagedContext {
-    if (catalog.truss) return stageTrussImage(catalog, spec, parents);
+/**
+ * The build context of one image, in memory, with its content digest. The `parents` overrides
+ * apply first; then every FROM of the staged Dockerfile whose reference the lock pins builds
+ * from `<reference>@<digest>` instead. Without pins nothing changes, digest included.
+ */
+export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}, lock: ParentLock = EMPTY_LOCK): StagedContext {
+    if (catalog.truss) return stageTrussImage(catalog, spec, parents, lock);
     const jobType = catalog.jobTypes.get(spec.jobType);
     const python = catalog.pythonVersions.get(spec.python);
     if (!jobType) throw new Error(`job type ${spec.jobType} is not in the catalog`);
     if (!python) throw new Error(`python ${spec.python} is not in the catalog`);
     const read = (rel: string): Buffer => catalog.files.get(rel) as Buffer;
 
-    const dockerfile = Buffer.concat([
+    const unpinnedDockerfile = Buffer.concat([
         ensureTrailingNewline(read(catalog.accelerators[spec.accelerator].dockerfile)),
         Buffer.from(labelBlock(spec, catalog)),
     ]);
+    const parent = resolveParent(catalog, spec, parents);
+    const unpinnedArgs: Record<string, string> = {
+        PARENT_IMAGE: parent,
+        PYTHON_VERSION: spec.python,
+        LIVE_RELOAD: String(spec.liveReload),
+    };
+    if (spec.accelerator === "gpu") {
+        unpinnedArgs.PYTHON_APT_PACKAGES = python.gpuAptPackages.join(" ");
+        if (python.getPipUrl) unpinnedArgs.GET_PIP_URL = python.getPipUrl;
+    }
+    const pinned = applyParentPins(unpinnedDockerfile.toString("utf8"), unpinnedArgs, lock);
+    const dockerfile = pinned.changedDockerfile ? Buffer.from(pinned.dockerfile) : unpinnedDockerfile;
+    const buildArgs = pinned.buildArgs;
     const files: StagedFile[] = [
         { path: "Dockerfile", mode: FILE_MODE, content: dockerfile },
         { path: "requirements.txt", mode: FILE_MODE, content: read(jobType.requirements) },
@@ -81,27 +103,55 @@ export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOve
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
-    const parent = resolveParent(catalog, spec, parents);
-    const buildArgs: Record<string, string> = {
-        PARENT_IMAGE: parent,
-        PYTHON_VERSION: spec.python,
-        LIVE_RELOAD: String(spec.liveReload),
-    };
-    if (spec.accelerator === "gpu") {
-        buildArgs.PYTHON_APT_PACKAGES = python.gpuAptPackages.join(" ");
-        if (python.getPipUrl) buildArgs.GET_PIP_URL = python.getPipUrl;
-    }
+    const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
+    const builtFrom = digest ? pinnedReference(parent, digest) : parent;
     const platform = catalog.platform;
-    return { spec, files, buildArgs, parent, platform, contentDigest: contentDigestOf(files, buildArgs, parent, platform) };
+    return {
+        spec,
+        files,
+        buildArgs,
+        parent: builtFrom,
+        platform,
+        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform),
+        unpinnedParents: pinned.unpinned,
+    };
+}
+
+/**
+ * Pins the FROM lines of a Dockerfile: a FROM that names a build argument (`FROM ${PARENT_IMAGE}`)
+ * gets the pinned reference through that argument, any other FROM is rewritten in the text.
+ * References that already name a digest are left as they are.
+ */
+export function applyParentPins(
+    dockerfile: string,
+    buildArgs: Readonly<Record<string, string>>,
+    lock: ParentLock,
+): { dockerfile: string; changedDockerfile: boolean; buildArgs: Record<string, string>; unpinned: string[] } {
+    let text = dockerfile;
+    const args = { ...buildArgs };
+    const unpinned = new Set<string>();
+    // Bottom up, so that a rewrite never moves a line still to be rewritten.
+    for (const from of fromLines(dockerfile, buildArgs).reverse()) {
+        if (namesDigest(from.reference)) continue;
+        const digest = pinOf(lock, from.reference);
+        if (digest === undefined) {
+            unpinned.add(from.reference);
+            continue;
+        }
+        const image = pinnedReference(from.reference, digest);
+        if (from.viaArg !== undefined && args[from.viaArg] === from.reference) args[from.viaArg] = image;
+        else text = rewriteFrom(text, from.line, from.written, image);
+    }
+    return { dockerfile: text, changedDockerfile: text !== dockerfile, buildArgs: args, unpinned: [...unpinned].sort() };
 }
 
 /**
  * An image of a Truss checkout: the Dockerfile its template renders (each FROM of an overridden
- * parent replaced by its override), then our label block; and of the build context Truss's
- * script makes, exactly the files that Dockerfile copies. No build arguments: the template
- * declares none.
+ * parent replaced by its override, then each pinned one by its pin), then our label block; and
+ * of the build context Truss's script makes, exactly the files that Dockerfile copies. No build
+ * arguments: the template declares none.
  */
-function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides): StagedContext {
+function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides, lock: ParentLock): StagedContext {
     const checkout = catalog.truss!;
     if (!catalog.jobTypes.has(spec.jobType)) throw new Error(`job type ${spec.jobType} is not in the Truss checkout`);
     let rendered = trussDockerfile(checkout, spec.jobType, spec.python, spec.accelerator);
@@ -112,7 +162,8 @@ function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverr
             rendered = rendered.replace(new RegExp(`^(\\s*FROM\\s+(?:--\\S+\\s+)*)${escaped}(?=\\s|$)`, "gim"), (_, from: string) => `${from}${override}`);
         }
     }
-    const dockerfile = Buffer.concat([ensureTrailingNewline(Buffer.from(rendered)), Buffer.from(labelBlock(spec, catalog))]);
+    const pinned = applyParentPins(rendered, {}, lock);
+    const dockerfile = Buffer.concat([ensureTrailingNewline(Buffer.from(pinned.dockerfile)), Buffer.from(labelBlock(spec, catalog))]);
     const files: StagedFile[] = [
         { path: "Dockerfile", mode: FILE_MODE, content: dockerfile },
         ...usedContextFiles(checkout, spec, rendered).map((f) => ({
@@ -123,8 +174,18 @@ function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverr
     ];
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const parent = resolveParent(catalog, spec, parents);
+    const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
+    const builtFrom = digest ? pinnedReference(parent, digest) : parent;
     const buildArgs: Record<string, string> = {};
-    return { spec, files, buildArgs, parent, platform: catalog.platform, contentDigest: contentDigestOf(files, buildArgs, parent, catalog.platform) };
+    return {
+        spec,
+        files,
+        buildArgs,
+        parent: builtFrom,
+        platform: catalog.platform,
+        contentDigest: contentDigestOf(files, buildArgs, builtFrom, catalog.platform),
+        unpinnedParents: pinned.unpinned,
+    };
 }
 
 function ensureTrailingNewline(b: Buffer): Buffer {

@@ -333,12 +333,13 @@ export function usedContextFiles(checkout: TrussCheckout, spec: ImageSpec, docke
 }
 
 /** The python versions, job types and files of a checkout as a catalog the rest of the program plans from. */
-export function trussCatalog(checkout: TrussCheckout, base: Pick<Catalog, "platform" | "source">): Catalog {
+export function trussCatalog(checkout: TrussCheckout, base: Pick<Catalog, "platform" | "source" | "imagesDir">): Catalog {
     const files = new Map<string, Buffer>();
     files.set(TRUSS_PATHS.template, Buffer.from(checkout.template));
     for (const rel of checkout.jobTypes.values()) files.set(rel, fs.readFileSync(path.join(checkout.dir, ...rel.split("/"))));
     return {
         dir: checkout.dir,
+        imagesDir: base.imagesDir,
         platform: base.platform,
         source: base.source,
         jobTypes: new Map([...checkout.jobTypes].map(([jt, rel]) => [jt, { requirements: rel }])),

@@ -5,6 +5,8 @@ import type { ContentDigest, ImageSpec } from "../images/spec";
 import { expandMatrix } from "../images/matrix";
 import { imageReference, repository, repositoryName, tag } from "../images/naming";
 import { poolOf, Pool } from "../runners/pools";
+import { readParentLock, ParentLock } from "../images/parentLock";
+import { unpinnedParentsError } from "./parentPins";
 
 /**
  * What publishing does with one image:
@@ -39,10 +41,14 @@ export function poolFor(spec: ImageSpec, config: StackConfig): Pool {
     return poolOf(spec.accelerator, config.builders);
 }
 
-/** Every image of the stack's matrix, staged and digested, in matrix order. */
-export function planImages(config: StackConfig, catalog: Catalog): PlannedImage[] {
-    return expandMatrix(config.matrix).map((spec) => {
-        const staged = stageImage(catalog, spec, config.parents);
+/**
+ * Every image of the stack's matrix, staged and digested, in matrix order, with the parent pins
+ * of the lock (by default images/parents.lock beside the catalog; no registry is asked). Under
+ * `requirePinnedParents`, an unpinned parent is an error here, before anything is declared.
+ */
+export function planImages(config: StackConfig, catalog: Catalog, lock: ParentLock = readParentLock(catalog.imagesDir)): PlannedImage[] {
+    const planned = expandMatrix(config.matrix).map((spec) => {
+        const staged = stageImage(catalog, spec, config.parents, lock);
         const t = tag(spec, config.versionTag);
         return {
             spec,
@@ -53,9 +59,14 @@ export function planImages(config: StackConfig, catalog: Catalog): PlannedImage[
             staged,
             contentDigest: staged.contentDigest,
             pool: poolFor(spec, config),
-            action: "build",
+            action: "build" as PublishAction,
         };
     });
+    if (config.requirePinnedParents) {
+        const error = unpinnedParentsError(planned);
+        if (error) throw error;
+    }
+    return planned;
 }
 
 /**

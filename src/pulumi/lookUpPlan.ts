@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { UserError } from "../errors";
 import { planPublish, PROGRAM_PASSWORD_FROM, PublishPlan, registryClientFor, summaryLine } from "../publish/publishPlan";
 import type { PulumiStackConfig } from "./config";
+import { readParentLock } from "../images/parentLock";
+import { parentWarnings } from "../publish/parentPins";
 
 /** The plaintext of a secret Output, for the registry client's requests only (never stored or printed). */
 function reveal(secret: pulumi.Output<string>): Promise<string> {
@@ -28,6 +30,9 @@ export async function lookUpPublishPlan(stack: PulumiStackConfig): Promise<Publi
                 ? `${summaryLine(plan.images)} (from ${stack.config.registry.server})`
                 : `${summaryLine(plan.images)} (push is false: build only, the registry was not consulted)`,
         );
+        for (const w of parentWarnings(plan.images, readParentLock(stack.catalog.imagesDir), pulumi.getStack(), new Date())) {
+            void pulumi.log.warn(w.replace(/^warning: /, ""));
+        }
         return plan;
     } catch (e) {
         if (e instanceof UserError) throw new pulumi.RunError(e.message);

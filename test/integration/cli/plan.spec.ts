@@ -93,7 +93,7 @@ describe("npm run plan", function () {
         const items = JSON.parse(same.stdout);
         assert.equal(items.length, 4);
         for (const item of items) {
-            assert.deepEqual(Object.keys(item).sort(), ["action", "contentDigest", "image", "pool", "tag"]);
+            assert.deepEqual(Object.keys(item).sort(), ["action", "contentDigest", "image", "parent", "pool", "tag"]);
             assert.equal(item.action, "unchanged");
         }
 

@@ -51,6 +51,7 @@ describe("stack configuration", () => {
                 immutableTags: false,
                 registryTimeoutSeconds: 60,
                 parents: {},
+                requirePinnedParents: false,
             });
         });
 
