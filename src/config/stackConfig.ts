@@ -6,6 +6,7 @@ import type { RegistryTarget } from "../images/spec";
 import type { Matrix } from "../images/matrix";
 import { DOCKER_TAG, longestVariantPrefix } from "../images/naming";
 import { formatIssues, show, suggest } from "./messages";
+import { COMPRESSIONS, Compression, PLATFORMS, DEFAULT_PLATFORMS } from "../images/platforms";
 
 /** The config namespace: keys are written `truss-base-images:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "truss-base-images";
@@ -22,6 +23,8 @@ export interface StackConfig {
     readonly immutableTags: boolean;
     /** Catalog parent reference -> the reference to build FROM instead (e.g. pinned by digest). */
     readonly parents: Readonly<Record<string, string>>;
+    /** How the layers of each published image are compressed; gzip when absent. */
+    readonly compression?: Compression;
 }
 
 /** Marks a secret config value whose content the core must not see. */
@@ -90,15 +93,26 @@ function schemaFor(catalog: Catalog) {
                     ),
                     gpu: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
                     liveReload: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
+                    platforms: uniqueNonEmptyList(
+                        z.string({ error: `expected a platform such as "linux/amd64"` }).refine((v) => PLATFORMS.includes(v), {
+                            message: `is not a platform the images are built for; allowed: ${PLATFORMS.join(", ")}`,
+                        }),
+                        `the platforms ${PLATFORMS.join(", ")}`,
+                    ).default([...DEFAULT_PLATFORMS]),
                 },
                 {
                     error: (iss) =>
-                        iss.code === "invalid_type" ? "expected an object { jobTypes, pythonVersions, gpu, liveReload }" : undefined,
+                        iss.code === "invalid_type"
+                            ? "expected an object { jobTypes, pythonVersions, gpu, liveReload, platforms? }"
+                            : undefined,
                 },
             ),
             push: z.boolean({ error: "expected true or false" }).default(true),
             builders: buildersSchema,
             immutableTags: z.boolean({ error: "expected true or false" }).default(true),
+            compression: z
+                .enum(COMPRESSIONS, { error: `expected one of ${COMPRESSIONS.map((c) => JSON.stringify(c)).join(", ")}` })
+                .default("gzip"),
             parents: z
                 .record(
                     z.string(),
@@ -178,6 +192,7 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
         builders: c.builders,
         immutableTags: c.immutableTags,
         parents: c.parents,
+        compression: c.compression,
     };
 }
 

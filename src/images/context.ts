@@ -4,6 +4,7 @@ import * as path from "path";
 import { Catalog, catalogParent } from "./catalog";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
+import type { Compression } from "./platforms";
 
 /** A file of a staged build context. Modes are fixed; there are no timestamps. */
 export interface StagedFile {
@@ -25,6 +26,8 @@ export interface StagedContext {
     readonly buildArgs: Readonly<Record<string, string>>;
     readonly parent: string;
     readonly platform: string;
+    /** gzip when absent. */
+    readonly compression?: Compression;
     readonly contentDigest: ContentDigest;
 }
 
@@ -58,8 +61,18 @@ function labelBlock(spec: ImageSpec, catalog: Catalog): string {
     ].join("\n");
 }
 
-/** The build context of one image, in memory, with its content digest. */
-export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}): StagedContext {
+/**
+ * The build context of one image, in memory, with its content digest. `platform` defaults to
+ * the catalog's (linux/amd64), `compression` to gzip: with both defaults the digest is the one
+ * every existing tag carries.
+ */
+export function stageImage(
+    catalog: Catalog,
+    spec: ImageSpec,
+    parents: ParentOverrides = {},
+    platform: string = catalog.platform,
+    compression: Compression = "gzip",
+): StagedContext {
     const jobType = catalog.jobTypes.get(spec.jobType);
     const python = catalog.pythonVersions.get(spec.python);
     if (!jobType) throw new Error(`job type ${spec.jobType} is not in the catalog`);
@@ -89,8 +102,15 @@ export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOve
         buildArgs.PYTHON_APT_PACKAGES = python.gpuAptPackages.join(" ");
         if (python.getPipUrl) buildArgs.GET_PIP_URL = python.getPipUrl;
     }
-    const platform = catalog.platform;
-    return { spec, files, buildArgs, parent, platform, contentDigest: contentDigestOf(files, buildArgs, parent, platform) };
+    return {
+        spec,
+        files,
+        buildArgs,
+        parent,
+        platform,
+        ...(compression === "gzip" ? {} : { compression }),
+        contentDigest: contentDigestOf(files, buildArgs, parent, platform, compression),
+    };
 }
 
 function ensureTrailingNewline(b: Buffer): Buffer {
@@ -102,14 +122,19 @@ const sha256 = (data: string | Buffer): string => createHash("sha256").update(da
 /**
  * sha256 over a canonical text: the format, platform, parent reference, build arguments and,
  * per file, its path, mode and the sha256 of its bytes. The version tag is not in it.
+ * A compression other than gzip adds a `compression` line: an eStargz image has other layer
+ * bytes than the gzip one (so a tag holding one never passes for the other), while every gzip
+ * digest stays what it was before compression was configurable.
  */
 export function contentDigestOf(
     files: readonly StagedFile[],
     buildArgs: Readonly<Record<string, string>>,
     parent: string,
     platform: string,
+    compression: Compression = "gzip",
 ): ContentDigest {
     const lines = [DIGEST_FORMAT, `platform ${platform}`, `parent ${parent}`];
+    if (compression !== "gzip") lines.push(`compression ${compression}`);
     for (const key of Object.keys(buildArgs).sort()) lines.push(`arg ${key}=${JSON.stringify(buildArgs[key])}`);
     for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
         lines.push(`file ${JSON.stringify(f.path)} ${f.mode.toString(8)} ${sha256(f.content)}`);

@@ -5,6 +5,7 @@ import { LABELS } from "../images/labels";
 import { variant } from "../images/naming";
 import type { PublishAction } from "./plannedImages";
 import { DEFAULT_PLATFORM, RegistryClient } from "../registry";
+import { classifyIndexed, WantedPlatform } from "./classifyIndex";
 
 /** What classify needs of a planned image (a PlannedImage has all of it). */
 export interface ClassifyInput {
@@ -16,6 +17,8 @@ export interface ClassifyInput {
     readonly spec: ImageSpec;
     /** The platform whose entry of an index holds the labels; linux/amd64 when absent. */
     readonly staged?: { readonly platform: string };
+    /** With more than one, the tag must hold an index of exactly these (src/publish/classifyIndex.ts). */
+    readonly platforms?: readonly WantedPlatform[];
 }
 
 /** What the registry says about one image. */
@@ -30,6 +33,10 @@ export interface Classification {
     readonly digest?: string;
     /** For `conflict`: the content digest label the published tag has; null when it has none. */
     readonly publishedContentDigest?: string | null;
+    /** For `conflict` of a multi-platform tag: what differs, naming the platforms. */
+    readonly conflictReason?: string;
+    /** Multi-platform `build`/`conflict`: platform -> manifest digest of its finished image already staged. */
+    readonly stagedDigests?: Readonly<Record<string, string>>;
 }
 
 export type Classified<T extends ClassifyInput> = Omit<T, keyof Classification> & Classification;
@@ -95,6 +102,12 @@ export async function classify<T extends ClassifyInput>(
             };
             await Promise.all(
                 repoImages.map(async (image) => {
+                    if (image.platforms && image.platforms.length > 1) {
+                        const candidates = retagCandidates(image, tags).slice(0, lookback);
+                        const { platforms } = image;
+                        results.set(image, await classifyIndexed(client, { repository, tag: image.tag, platforms }, tagSet, candidates));
+                        return;
+                    }
                     const platform = image.staged?.platform ?? DEFAULT_PLATFORM;
                     if (tagSet.has(image.tag)) {
                         const current = await read(image.tag, platform);
@@ -123,7 +136,15 @@ export async function classify<T extends ClassifyInput>(
     );
     return images.map((image) => {
         const c = results.get(image) as Classification;
-        const { action: _a, source: _s, digest: _d, publishedContentDigest: _p, ...rest } = image as T & Partial<Classification>;
+        const {
+            action: _a,
+            source: _s,
+            digest: _d,
+            publishedContentDigest: _p,
+            conflictReason: _r,
+            stagedDigests: _g,
+            ...rest
+        } = image as T & Partial<Classification>;
         return { ...rest, ...c } as Classified<T>;
     });
 }
@@ -204,17 +225,22 @@ export function countActions(images: readonly Pick<Classification, "action">[]):
 
 /** Published tags whose content differs from the stack's, under immutableTags. */
 export class TagConflictError extends UserError {
-    constructor(readonly conflicts: readonly { reference: string; published: string | null; planned: string; digest?: string }[]) {
+    constructor(
+        readonly conflicts: readonly { reference: string; published: string | null; planned: string; digest?: string; reason?: string }[],
+    ) {
         super(
             `${conflicts.length} tag${conflicts.length === 1 ? " is" : "s are"} already published with different content, and immutableTags is on; ` +
                 `nothing was built, pushed or re-tagged:\n` +
                 conflicts
                     .map(
                         (c) =>
-                            `  - ${c.reference}: the registry holds ` +
-                            (c.published ? `content digest ${c.published}` : `an image without a ${LABELS.contentDigest} label`) +
-                            (c.digest ? ` (manifest ${c.digest})` : "") +
-                            `; this stack would publish content digest ${c.planned}`,
+                            `  - ${c.reference}: ` +
+                            (c.reason
+                                ? `${c.reason} (manifest ${c.digest})`
+                                : `the registry holds ` +
+                                  (c.published ? `content digest ${c.published}` : `an image without a ${LABELS.contentDigest} label`) +
+                                  (c.digest ? ` (manifest ${c.digest})` : "") +
+                                  `; this stack would publish content digest ${c.planned}`),
                     )
                     .join("\n") +
                 `\nPublished tags are never overwritten. Bump versionTag (\`pulumi config set versionTag <new version>\`) to publish this content under new tags.`,
@@ -231,6 +257,7 @@ export function immutableTagConflicts(images: readonly Classified<ClassifyInput>
             published: i.publishedContentDigest ?? null,
             planned: i.contentDigest,
             digest: i.digest,
+            ...(i.conflictReason ? { reason: i.conflictReason } : {}),
         }));
     return conflicts.length > 0 ? new TagConflictError(conflicts) : undefined;
 }

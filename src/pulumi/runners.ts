@@ -22,6 +22,8 @@ export interface Builders {
     networkFor(image: PlannedImage): string | undefined;
     /** Declares the smoke test of a pushed image on the runner that built it; undefined where there is none. */
     smokeTestFor(image: PlannedImage, built: BaseImage): SmokeTest | undefined;
+    /** The Docker host (`ssh://user@ip`) and ssh options of the runner that builds it; undefined for the local daemon. */
+    endpointFor(image: PlannedImage): { host: pulumi.Output<string>; sshOpts: readonly string[] } | undefined;
 }
 
 /**
@@ -33,7 +35,13 @@ export function declareBuilders(config: StackConfig, plan: readonly PlannedImage
     switch (config.builders.mode) {
         case "local": {
             const network = config.builders.network;
-            return { providerFor: () => undefined, dependenciesFor: () => [], networkFor: () => network, smokeTestFor: () => undefined };
+            return {
+                providerFor: () => undefined,
+                dependenciesFor: () => [],
+                networkFor: () => network,
+                smokeTestFor: () => undefined,
+                endpointFor: () => undefined,
+            };
         }
         case "ec2":
             return declareEc2Builders(config, config.builders, plan, opts);
@@ -90,6 +98,10 @@ function declareEc2Builders(
         providerFor: (image) => runnerFor(image).provider,
         dependenciesFor: (image) => [runnerFor(image).ready],
         networkFor: () => undefined,
+        endpointFor: (image) => {
+            const runner = runnerFor(image);
+            return { host: runner.host, sshOpts: runner.sshOpts };
+        },
         smokeTestFor: (image, built) => {
             if (!config.push) return undefined;
             const runner = runnerFor(image);

@@ -5,3 +5,4 @@ export * from "./errors";
 export * from "./manifest";
 export * from "./reference";
 export * from "./tags";
+export * from "./imageIndex";

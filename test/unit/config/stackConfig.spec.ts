@@ -43,11 +43,18 @@ describe("stack configuration", () => {
                 versionTag: "dev",
                 registry: { server: "localhost:5000", namespace: "baseten" },
                 hasRegistryPassword: false,
-                matrix: { jobTypes: ["server", "training"], pythonVersions: ["3.9"], gpu: [false, true], liveReload: [false] },
+                matrix: {
+                    jobTypes: ["server", "training"],
+                    pythonVersions: ["3.9"],
+                    gpu: [false, true],
+                    liveReload: [false],
+                    platforms: ["linux/amd64"],
+                },
                 push: true,
                 builders: { mode: "local" },
                 immutableTags: false,
                 parents: {},
+                compression: "gzip",
             });
         });
 
@@ -224,7 +231,7 @@ describe("stack configuration", () => {
             assert.ok(line, err.message);
             assert.match(
                 line,
-                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, registry, registryPassword, matrix, push, builders, immutableTags, parents/,
+                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, registry, registryPassword, matrix, push, builders, immutableTags, compression, parents/,
             );
             // The key it meant is then missing, and says so.
             assert.deepStrictEqual(

@@ -1,0 +1,104 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ensureTag, publishIndex, RegistryClient, tagStatus } from "../registry";
+
+/** The provider's view of a RegistryIndex: plain values (the password stays a secret in the state). */
+export interface RegistryIndexInputs {
+    readonly server: string;
+    readonly username?: string;
+    readonly password?: string;
+    /** Fully qualified: `docker.io/baseten/truss-server-base`. */
+    readonly repository: string;
+    readonly tag: string;
+    /** The images to index (platform, manifest digest in the repository); empty for a copy or a check. */
+    readonly entries: { readonly platform: string; readonly digest: string }[];
+    /** For a re-tag: the reference in the same repository whose index is copied. */
+    readonly source?: string;
+    /** For a re-tag or an unchanged tag: the index digest the tag must hold. */
+    readonly expectedDigest?: string;
+}
+
+export interface RegistryIndexOutputs extends RegistryIndexInputs {
+    /** The index digest the tag holds. */
+    readonly digest: string;
+}
+
+function clientFor(inputs: RegistryIndexInputs): RegistryClient {
+    const credentials = inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined;
+    return new RegistryClient({ server: inputs.server, credentials });
+}
+
+/** Writes (or copies, or checks) the tag; the registry code refuses to overwrite other content. */
+async function publish(inputs: RegistryIndexInputs): Promise<string> {
+    const client = clientFor(inputs);
+    if (inputs.entries.length > 0) return (await publishIndex(client, inputs)).digest;
+    if (!inputs.expectedDigest) throw new Error(`${inputs.repository}:${inputs.tag}: neither images to index nor a digest to check`);
+    return (await ensureTag(client, { ...inputs, digest: inputs.expectedDigest })).digest;
+}
+
+const IDENTITY = (i: RegistryIndexInputs): string => JSON.stringify([i.server, i.repository, i.tag, i.entries, i.expectedDigest ?? null]);
+
+/**
+ * The index provider: create writes the tag once (absent, or already exactly this index);
+ * diff replaces when the images change or the registry no longer serves the tag at its digest;
+ * delete does nothing (published tags are never deleted by this program).
+ */
+export const registryIndexProvider: pulumi.dynamic.ResourceProvider<RegistryIndexInputs, RegistryIndexOutputs> = {
+    async diff(_id, olds, news) {
+        const replaces: string[] = IDENTITY(olds) !== IDENTITY(news) ? ["entries"] : [];
+        if (replaces.length === 0 && olds.digest) {
+            const status = await tagStatus(clientFor(news), news.repository, news.tag, olds.digest);
+            if (status.state !== "present") replaces.push("digest");
+        }
+        const changes = replaces.length > 0 || olds.username !== news.username || olds.password !== news.password;
+        return { changes, replaces, deleteBeforeReplace: false };
+    },
+    async create(inputs) {
+        const digest = await publish(inputs);
+        return { id: `${inputs.repository}:${inputs.tag}`, outs: { ...inputs, digest } };
+    },
+    async update(_id, _olds, news) {
+        return { outs: { ...news, digest: await publish(news) } };
+    },
+    async read(id, props) {
+        if (!props) return { id, props };
+        const status = await tagStatus(clientFor(props), props.repository, props.tag, props.digest);
+        if (status.state === "missing") return { id: "" };
+        return { id, props: status.state === "present" ? props : { ...props, digest: status.digest } };
+    },
+    async delete() {
+        // Never delete a published tag: dropping the resource only drops it from the state.
+    },
+};
+
+export interface RegistryIndexArgs {
+    readonly server: pulumi.Input<string>;
+    readonly username?: pulumi.Input<string>;
+    /** A secret Output (made secret here in any case). */
+    readonly password?: pulumi.Input<string>;
+    readonly repository: pulumi.Input<string>;
+    readonly tag: pulumi.Input<string>;
+    readonly entries: pulumi.Input<pulumi.Input<{ platform: pulumi.Input<string>; digest: pulumi.Input<string> }>[]>;
+    readonly source?: pulumi.Input<string>;
+    readonly expectedDigest?: pulumi.Input<string>;
+}
+
+/**
+ * A published multi-platform tag: the OCI index of its platform images (their staging tags'
+ * manifests), written only after every image is in place and the tag is checked to be absent
+ * or ours; or, for a re-tag, a copy of an older tag's index.
+ */
+export class RegistryIndex extends pulumi.dynamic.Resource {
+    declare public readonly digest: pulumi.Output<string>;
+    declare public readonly tag: pulumi.Output<string>;
+
+    constructor(name: string, args: RegistryIndexArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            registryIndexProvider,
+            name,
+            { ...args, password: args.password === undefined ? undefined : pulumi.secret(args.password), digest: undefined },
+            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
+            "truss-base-images",
+            "RegistryIndex",
+        );
+    }
+}
