@@ -1,0 +1,186 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { poolOf } from "../../../src/config/runners";
+import type { PlatformPoolFn } from "../../../src/publish/plannedImages";
+import { offlinePlan, PublishPlan } from "../../../src/publish/publishPlan";
+import { readStackConfig } from "../../../src/pulumi/config";
+import { declareStack } from "../../../src/pulumi/stack";
+import { mockAwsLookups } from "../../support/aws";
+import { mockOutputs, resetMocks, valueOf } from "../../support/pulumiMocks";
+import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
+
+const IMAGE = "docker:index/image:Image";
+const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/truss-base-images:${kind}`;
+const BOTH = ["linux/amd64", "linux/arm64"];
+
+/**
+ * Stands in for the builders.arm64 pool, which this branch's config does not have yet: arm64
+ * images go to the pool this function names (the cpu pool here), so that the test sees where
+ * the stack sends each platform's build. The real pool function maps them to builders.arm64.
+ */
+const standInPool: PlatformPoolFn = (spec, platform, builders) => (platform === "linux/arm64" ? "cpu" : poolOf(spec.accelerator, builders));
+
+interface Declared {
+    readonly plan: PublishPlan;
+    readonly resources: { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions }[];
+    readonly output: pulumi.Output<unknown>;
+}
+
+/** Declares the committed prod stack (secret faked) with overrides, under mocks, with a platform pool function. */
+function declareProd(overrides: Record<string, unknown>, pool?: PlatformPoolFn, edit?: (plan: PublishPlan) => PublishPlan): Declared {
+    const config = flatConfig("prod", overrides);
+    config["truss-base-images:registryPassword"] = FAKE_PASSWORD;
+    resetMocks({ config, secretKeys: ["truss-base-images:registryPassword"], stack: "prod" });
+    mockAwsLookups();
+    mockOutputs(IMAGE, (args) => ({
+        repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
+    }));
+    const stack = readStackConfig();
+    let plan = offlinePlan(stack.config, stack.catalog, pool);
+    if (edit) plan = edit(plan);
+    const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-platforms-"));
+    const resources: Declared["resources"] = [];
+    const declared = declareStack(stack, plan, projectDir, {
+        transformations: [
+            (args) => {
+                resources.push({ type: args.type, name: args.name, props: args.props, opts: args.opts as pulumi.CustomResourceOptions });
+                return undefined;
+            },
+        ],
+    });
+    fs.rmSync(projectDir, { recursive: true, force: true });
+    return { plan, resources, output: declared.output };
+}
+
+const providerName = (r: { opts: pulumi.CustomResourceOptions }): Promise<string | undefined> =>
+    valueOf((r.opts.provider as pulumi.ProviderResource).urn).then((u) => u.split("::").pop());
+
+const ofType = (d: Declared, type: string, prefix = "") => d.resources.filter((r) => r.type === type && r.name.startsWith(prefix));
+const dynamic = (d: Declared, kind: "RegistryIndex" | "EstargzImage" | "RegistryTag") =>
+    d.resources.filter((r) => r.type === DYNAMIC(kind));
+
+describe("multi-platform stacks (Pulumi mocks)", () => {
+    it("an ec2 stack asking for linux/arm64 without an arm64 pool stops with one error naming builders.arm64", () => {
+        assert.throws(
+            () => declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }),
+            (e: Error) => pulumi.RunError.isInstance(e) && /builders\.arm64 pool, which this stack does not have/.test(e.message),
+        );
+    });
+
+    it("declares one docker.Image per platform into its staging tag, on the pool its platform names (arm64 on a stand-in pool)", async () => {
+        const single = declareProd({});
+        const singlePlan = single.plan.images;
+        const singleProvider = new Map<string, string | undefined>();
+        for (const r of ofType(single, IMAGE)) singleProvider.set(r.props.imageName, await providerName(r));
+
+        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }, standInPool);
+        const images = ofType(multi, IMAGE);
+        assert.equal(images.length, 64, "32 tags x 2 platforms");
+        for (const item of multi.plan.images) {
+            const before = singlePlan.find((p) => p.reference === item.reference)!;
+            assert.equal(item.platforms.length, 2);
+            for (const p of item.platforms) {
+                const image = images.find((r) => r.props.imageName === `${item.repository}:build-${p.contentDigest.slice(7)}`);
+                assert.ok(image, `a build of ${item.reference} for ${p.platform} into its staging tag`);
+                assert.equal(image.props.build.platform, p.platform);
+                assert.equal(image.props.build.args.TRUSS_BASE_CONTENT_DIGEST, p.contentDigest);
+                const provider = await providerName(image);
+                if (p.platform === "linux/amd64") {
+                    assert.equal(
+                        p.contentDigest,
+                        before.contentDigest,
+                        `adding linux/arm64 changes no amd64 content digest (${item.reference})`,
+                    );
+                    assert.equal(
+                        provider,
+                        singleProvider.get(before.reference),
+                        `the amd64 image of ${item.reference} stays on its runner`,
+                    );
+                } else {
+                    assert.notEqual(p.contentDigest, before.contentDigest, "the platform is part of the content digest");
+                    assert.equal(provider, "runner-cpu-0-docker", "arm64 builds on the runner of the pool its platform names");
+                }
+            }
+        }
+        assert.equal(singleProvider.size, 32);
+    });
+
+    it("writes every published tag only through its index step, after every platform's image", async () => {
+        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }, standInPool);
+        const published = new Set(multi.plan.images.map((i) => i.reference));
+        for (const r of ofType(multi, IMAGE))
+            assert.ok(!published.has(r.props.imageName), `${r.props.imageName} is never a build's target`);
+        assert.equal(dynamic(multi, "RegistryTag").length, 0, "no RegistryTag: the index step writes the tags");
+        const indexes = dynamic(multi, "RegistryIndex");
+        assert.equal(indexes.length, 32);
+        for (const item of multi.plan.images) {
+            const index = indexes.find((r) => r.name === `${item.resourceName}-index`)!;
+            assert.equal(index.props.tag, item.tag);
+            assert.equal(index.props.repository, item.repository);
+            const entries = await valueOf(pulumi.output(index.props.entries as unknown[]));
+            assert.deepEqual(
+                (entries as { platform: string }[]).map((e) => e.platform),
+                BOTH,
+            );
+            const waits = (index.opts.dependsOn as pulumi.Resource[]).map((d) => (d as unknown as { __name: string }).__name);
+            for (const arch of ["amd64", "arm64"]) {
+                assert.ok(waits.includes(`${item.resourceName}-${arch}`), `the index waits for the ${arch} image`);
+                assert.ok(waits.includes(`${item.resourceName}-${arch}-smoke`), `the index waits for the ${arch} smoke test`);
+            }
+            assert.equal(index.opts.retainOnDelete, true);
+        }
+        const out = (await valueOf(multi.output)) as Record<string, { contentDigest: string }>;
+        for (const item of multi.plan.images) assert.equal(out[item.reference].contentDigest, item.contentDigest);
+    });
+
+    it("with compression estargz, converts each platform image on the runner that built it, and indexes the converted images", async () => {
+        const multi = declareProd(
+            { "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH }, "truss-base-images:compression": "estargz" },
+            standInPool,
+        );
+        const conversions = dynamic(multi, "EstargzImage");
+        assert.equal(conversions.length, 64);
+        for (const c of conversions) {
+            assert.match(c.props.target, /:build-[a-f0-9]{64}-estargz$/);
+            assert.equal(c.props.target, `${c.props.source}-estargz`);
+            assert.equal(c.props.sudo, true);
+            assert.match(await valueOf(pulumi.output(c.props.dockerHost as string)), /^ssh:\/\/ubuntu@203\.0\.113\.\d+$/);
+            assert.equal(c.props.plainHttp, false);
+        }
+        for (const index of dynamic(multi, "RegistryIndex")) {
+            const deps = index.opts.dependsOn as pulumi.Resource[];
+            assert.equal(deps.length, 2);
+            for (const d of deps) assert.ok(conversions.some((c) => c.name === (d as unknown as { __name: string }).__name));
+        }
+    });
+
+    it("after a partial failure, builds only the platform whose image is not staged, and indexes the staged one by its digest", async () => {
+        const staged = `sha256:${"cd".repeat(32)}`;
+        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }, standInPool, (plan) => ({
+            ...plan,
+            images: plan.images.map((i) => ({ ...i, stagedDigests: { "linux/amd64": staged } })),
+        }));
+        const images = ofType(multi, IMAGE);
+        assert.equal(images.length, 32);
+        for (const r of images) assert.equal(r.props.build.platform, "linux/arm64");
+        for (const index of dynamic(multi, "RegistryIndex")) {
+            const entries = (await valueOf(pulumi.output(index.props.entries as unknown[]))) as { platform: string; digest: string }[];
+            assert.deepEqual(
+                entries.find((e) => e.platform === "linux/amd64"),
+                { platform: "linux/amd64", digest: staged },
+            );
+        }
+    });
+});
+
+function prodMatrix(): Record<string, unknown> {
+    return {
+        jobTypes: ["server", "training"],
+        pythonVersions: ["3.9", "3.10", "3.11", "3.12"],
+        gpu: [false, true],
+        liveReload: [false, true],
+    };
+}
