@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import { convertedDigest, estargzCommand, estargzScript } from "../runners/estargz";
 
 /** The provider's view of an EstargzImage: plain values (the password stays a secret in the state). */
 export interface EstargzImageInputs {
@@ -10,13 +9,8 @@ export interface EstargzImageInputs {
     /** `<repository>:build-<hex>-estargz` */
     readonly target: string;
     readonly platform: string;
-    readonly plainHttp: boolean;
-    readonly sudo: boolean;
-    /** containerd's socket; ctr's default when absent. */
-    readonly address?: string;
-    /** The Docker host that built the image (`ssh://user@host`) and its ssh options; this machine when absent. */
-    readonly dockerHost?: string;
-    readonly sshOpts?: string[];
+    /** The conversion's command line, written by src/runners/estargz.ts where the program runs. */
+    readonly command: { readonly file: string; readonly args: string[] };
     readonly username?: string;
     readonly password?: string;
 }
@@ -30,32 +24,28 @@ export interface EstargzImageOutputs extends EstargzImageInputs {
 const IDENTITY: readonly (keyof EstargzImageInputs)[] = ["source", "sourceDigest", "target", "platform"];
 
 /**
- * Runs the conversion script (src/runners/estargz.ts) where the image was built. Only Node's
- * child_process is required, inside the function, and the pure script writers are captured,
- * so the provider text stored with each resource stays small.
+ * Runs the conversion command and reads the digest it prints. The command line is an input, so
+ * the provider captures nothing of the project but this function, and requires only Node's
+ * child_process at run time: the provider text stored with each resource stays small.
  */
 function convert(inputs: EstargzImageInputs): Promise<string> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- required at run time so the provider text carries no module
     const { spawn } = require("child_process") as typeof import("child_process");
-    const script = estargzScript(inputs);
-    const endpoint = inputs.dockerHost ? { host: inputs.dockerHost, sshOpts: inputs.sshOpts } : undefined;
-    const command = estargzCommand(endpoint, script);
     return new Promise((resolve, reject) => {
-        const child = spawn(command.file, [...command.args], { stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(inputs.command.file, inputs.command.args, { stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", (e) => reject(new Error(`cannot run ${command.file} to convert ${inputs.source} to eStargz: ${e.message}`)));
+        child.on("error", (e) => reject(new Error(`cannot run ${inputs.command.file}: ${e.message}`)));
         child.on("close", (code) => {
-            const digest = convertedDigest(stdout);
+            const digest = /^digest (sha256:[a-f0-9]{64})$/m.exec(stdout)?.[1];
             if (code === 0 && digest) return resolve(digest);
             reject(
                 new Error(
-                    `converting ${inputs.source} (${inputs.platform}) to eStargz ${inputs.dockerHost ? `on ${inputs.dockerHost}` : "on this machine"} ` +
-                        `failed (exit ${code}):\n${stderr.trim().split("\n").slice(-20).join("\n")}\n` +
-                        `It needs containerd running and ctr-remote (Debian/Ubuntu package stargz-snapshotter) where the image was built; ` +
-                        `the built image stays in its staging tag, so \`pulumi up\` again converts it without rebuilding.`,
+                    `converting ${inputs.source} (${inputs.platform}) to eStargz failed (exit ${code}):\n${stderr.trim().slice(-2000)}\n` +
+                        `It needs containerd and ctr-remote (package stargz-snapshotter) where the image was built; ` +
+                        `the build stays in its staging tag, so \`pulumi up\` again converts it without rebuilding.`,
                 ),
             );
         });
@@ -86,11 +76,7 @@ export interface EstargzImageArgs {
     readonly sourceDigest: pulumi.Input<string>;
     readonly target: pulumi.Input<string>;
     readonly platform: pulumi.Input<string>;
-    readonly plainHttp: pulumi.Input<boolean>;
-    readonly sudo: pulumi.Input<boolean>;
-    readonly address?: pulumi.Input<string>;
-    readonly dockerHost?: pulumi.Input<string>;
-    readonly sshOpts?: pulumi.Input<string[]>;
+    readonly command: pulumi.Input<{ file: string; args: string[] }>;
     readonly username?: pulumi.Input<string>;
     /** A secret Output (made secret here in any case). */
     readonly password?: pulumi.Input<string>;

@@ -10,6 +10,7 @@ import { needsBuild } from "../publish/classify";
 import type { PlannedImage, PlatformImage } from "../publish/plannedImages";
 import type { PublishPlanImage } from "../publish/publishPlan";
 import { emulationProblem } from "../runners/emulation";
+import { estargzCommand, estargzScript } from "../runners/estargz";
 import { BaseImage } from "./baseImage";
 import { EstargzImage } from "./estargzImage";
 import { RegistryIndex } from "./registryIndex";
@@ -149,18 +150,28 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
         let last: pulumi.Resource[] = [baseImage, ...(smoke ? [smoke] : [])];
         if (estargz && config.push) {
             const endpoint = builders.endpointFor(b);
-            const converted = new EstargzImage(
-                `${b.resourceName}-estargz`,
-                {
-                    source: b.reference,
-                    sourceDigest: baseImage.digest,
-                    target: `${image.repository}:${b.platformImage.finalStagingTag}`,
+            const source = b.reference;
+            const target = `${image.repository}:${b.platformImage.finalStagingTag}`;
+            const command = pulumi.output(endpoint?.host).apply((host) => {
+                const script = estargzScript({
+                    source,
+                    target,
                     platform,
                     plainHttp: isLoopback(config.registry.server),
                     // containerd's socket is root's on the runners; locally ctr runs as the operator.
-                    sudo: endpoint !== undefined,
-                    dockerHost: endpoint?.host,
-                    sshOpts: endpoint ? [...endpoint.sshOpts] : undefined,
+                    sudo: host !== undefined,
+                });
+                const line = estargzCommand(host ? { host, sshOpts: endpoint?.sshOpts } : undefined, script);
+                return { file: line.file, args: [...line.args] };
+            });
+            const converted = new EstargzImage(
+                `${b.resourceName}-estargz`,
+                {
+                    source,
+                    sourceDigest: baseImage.digest,
+                    target,
+                    platform,
+                    command,
                     username: registry.username,
                     password: registry.password,
                 },

@@ -146,9 +146,17 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
         for (const c of conversions) {
             assert.match(c.props.target, /:build-[a-f0-9]{64}-estargz$/);
             assert.equal(c.props.target, `${c.props.source}-estargz`);
-            assert.equal(c.props.sudo, true);
-            assert.match(await valueOf(pulumi.output(c.props.dockerHost as string)), /^ssh:\/\/ubuntu@203\.0\.113\.\d+$/);
-            assert.equal(c.props.plainHttp, false);
+            const command = await valueOf(pulumi.output(c.props.command as { file: string; args: string[] }));
+            assert.equal(command.file, "ssh");
+            assert.match(
+                command.args.find((a) => a.includes("@"))!,
+                /^ubuntu@203\.0\.113\.\d+$/,
+                "on the runner that built it",
+            );
+            const script = command.args[command.args.length - 1];
+            assert.ok(script.includes(`sudo -n ctr-remote image convert --estargz --oci --platform ${c.props.platform}`));
+            assert.ok(!script.includes("--plain-http"), "Docker Hub is reached over https");
+            assert.ok(!script.includes(FAKE_PASSWORD), "the password goes through stdin only");
         }
         for (const index of dynamic(multi, "RegistryIndex")) {
             const deps = index.opts.dependsOn as pulumi.Resource[];
