@@ -35,16 +35,18 @@ async function publish(inputs: RegistryIndexInputs): Promise<string> {
     return (await ensureTag(client, { ...inputs, digest: inputs.expectedDigest })).digest;
 }
 
-const IDENTITY = (i: RegistryIndexInputs): string => JSON.stringify([i.server, i.repository, i.tag, i.entries, i.expectedDigest ?? null]);
-
 /**
  * The index provider: create writes the tag once (absent, or already exactly this index);
- * diff replaces when the images change or the registry no longer serves the tag at its digest;
- * delete does nothing (published tags are never deleted by this program).
+ * diff replaces when the tag moves, when a build brings new images, when a copy or check expects
+ * another digest than the tag got, or when the registry no longer serves the tag at its digest.
+ * A tag built in one update and `unchanged` in the next (declared with its digest and no images)
+ * shows no change. Delete does nothing: published tags are never deleted by this program.
  */
 export const registryIndexProvider: pulumi.dynamic.ResourceProvider<RegistryIndexInputs, RegistryIndexOutputs> = {
     async diff(_id, olds, news) {
-        const replaces: string[] = IDENTITY(olds) !== IDENTITY(news) ? ["entries"] : [];
+        const replaces: string[] = (["server", "repository", "tag"] as const).filter((k) => olds[k] !== news[k]);
+        if (news.entries.length > 0 && JSON.stringify(news.entries) !== JSON.stringify(olds.entries)) replaces.push("entries");
+        if (news.expectedDigest !== undefined && news.expectedDigest !== olds.digest) replaces.push("expectedDigest");
         if (replaces.length === 0 && olds.digest) {
             const status = await tagStatus(clientFor(news), news.repository, news.tag, olds.digest);
             if (status.state !== "present") replaces.push("digest");

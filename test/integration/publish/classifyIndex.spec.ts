@@ -154,6 +154,39 @@ describe("multi-platform tags against a real registry", function () {
         assert.equal((await classifyOne("3.9-v2")).action, "unchanged");
     });
 
+    it("the serialized index step writes a built tag, then shows no change once the tag is unchanged, and replaces it if the tag is gone", async () => {
+        const provider = await serializedIndexProvider();
+        const base = {
+            server: registry.host,
+            username: DEFAULT_USER.username,
+            password: DEFAULT_USER.password,
+            repository,
+            tag: "3.9-gpu-v7",
+        };
+        const built: RegistryIndexInputs = {
+            ...base,
+            entries: [
+                { platform: "linux/amd64", digest: amd64.digest },
+                { platform: "linux/arm64", digest: arm64.digest },
+            ],
+        };
+        const created = await provider.create(built);
+        const served = await rawManifest(seeder, REPO, "3.9-gpu-v7");
+        assert.equal(created.outs.digest, served?.digest);
+        const unchanged: RegistryIndexInputs = { ...base, entries: [], expectedDigest: created.outs.digest };
+        assert.deepStrictEqual(await provider.diff?.(created.id, created.outs, unchanged), {
+            changes: false,
+            replaces: [],
+            deleteBeforeReplace: false,
+        });
+        const rebuilt = { ...built, entries: [built.entries[0], { platform: "linux/arm64", digest: digestOf("8") }] };
+        assert.deepStrictEqual((await provider.diff?.(created.id, created.outs, rebuilt))?.replaces, ["entries"]);
+        const elsewhere = { ...created.outs, tag: "3.9-gpu-v6" };
+        assert.deepStrictEqual((await provider.diff?.(created.id, elsewhere, { ...unchanged, tag: "3.9-gpu-v6" }))?.replaces, [
+            "digest",
+        ]);
+    });
+
     it("a build after a partial failure knows which platforms are already staged", async () => {
         // A variant no other tag has: nothing to re-tag from, so the tag is built.
         const reload = { ...input("3.9-reload-v1"), spec: { ...SPEC, liveReload: true } };
