@@ -182,9 +182,7 @@ describe("multi-platform tags against a real registry", function () {
         const rebuilt = { ...built, entries: [built.entries[0], { platform: "linux/arm64", digest: digestOf("8") }] };
         assert.deepStrictEqual((await provider.diff?.(created.id, created.outs, rebuilt))?.replaces, ["entries"]);
         const elsewhere = { ...created.outs, tag: "3.9-gpu-v6" };
-        assert.deepStrictEqual((await provider.diff?.(created.id, elsewhere, { ...unchanged, tag: "3.9-gpu-v6" }))?.replaces, [
-            "digest",
-        ]);
+        assert.deepStrictEqual((await provider.diff?.(created.id, elsewhere, { ...unchanged, tag: "3.9-gpu-v6" }))?.replaces, ["digest"]);
     });
 
     it("a build after a partial failure knows which platforms are already staged", async () => {
