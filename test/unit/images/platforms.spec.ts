@@ -6,7 +6,7 @@ import { combinedContentDigest, platformName } from "../../../src/images/platfor
 import { parseStackConfig } from "../../../src/config/stackConfig";
 import { planImages } from "../../../src/publish/plannedImages";
 import { estargzStagingTag, isStagingTag, stagingTag } from "../../../src/publish/staging";
-import { planItems } from "../../../src/cli/render";
+import { planItems, planTable } from "../../../src/cli/render";
 import { committedRawConfig, configErrorOf } from "../../support/fixtures";
 
 const catalog = loadCatalog();
@@ -100,6 +100,7 @@ describe("platforms and compression in content digests", () => {
             ],
         );
         assert.match(gpu.platforms[1].contentDigest, /^sha256:[a-f0-9]{64}$/);
+        assert.match(planTable([gpu]), /gpu\(amd64\),arm64\(arm64\)/, "the table shows each platform's pool");
         const single = planItems(planImages(prod(), catalog)).find((i) => i.tag === "3.9-gpu-v0.2.2")!;
         assert.deepStrictEqual(single.platforms, [{ platform: "linux/amd64", contentDigest: single.contentDigest, pool: "gpu" }]);
     });

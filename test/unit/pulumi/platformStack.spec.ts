@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -29,12 +30,16 @@ interface Declared {
     readonly output: pulumi.Output<unknown>;
 }
 
+/** What the mock answers as an EstargzImage's converted digest: a function of its target. */
+const convertedDigestOf = (target: string): string => `sha256:${createHash("sha256").update(target).digest("hex")}`;
+
 /** Declares the committed prod stack (secret faked) with overrides, under mocks, with a platform pool function. */
 function declareProd(overrides: Record<string, unknown>, pool?: PlatformPoolFn, edit?: (plan: PublishPlan) => PublishPlan): Declared {
     const config = flatConfig("prod", overrides);
     config["truss-base-images:registryPassword"] = FAKE_PASSWORD;
     resetMocks({ config, secretKeys: ["truss-base-images:registryPassword"], stack: "prod" });
     mockAwsLookups();
+    mockOutputs(DYNAMIC("EstargzImage"), (args) => ({ digest: convertedDigestOf(String(args.inputs.target)) }));
     mockOutputs(IMAGE, (args) => ({
         repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
     }));
@@ -162,6 +167,29 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
             const deps = index.opts.dependsOn as pulumi.Resource[];
             assert.equal(deps.length, 2);
             for (const d of deps) assert.ok(conversions.some((c) => c.name === (d as unknown as { __name: string }).__name));
+        }
+    });
+
+    it("one platform with compression estargz: built into its staging tag, converted, and the converted image copied to the tag", async () => {
+        const single = declareProd({ "truss-base-images:compression": "estargz" });
+        const images = ofType(single, IMAGE);
+        assert.equal(images.length, 32);
+        assert.equal(dynamic(single, "RegistryTag").length, 0);
+        const conversions = dynamic(single, "EstargzImage");
+        for (const item of single.plan.images) {
+            const [p] = item.platforms;
+            assert.equal(p.finalStagingTag, `${p.stagingTag}-estargz`);
+            const image = images.find((r) => r.props.imageName === `${item.repository}:${p.stagingTag}`);
+            assert.ok(image, `${item.reference} builds into its staging tag`);
+            const conversion = conversions.find((c) => c.props.source === image.props.imageName)!;
+            const index = dynamic(single, "RegistryIndex").find((r) => r.name === `${item.resourceName}-index`)!;
+            assert.equal(index.props.source, `${item.repository}:${p.finalStagingTag}`);
+            assert.deepStrictEqual(index.props.entries, []);
+            assert.equal(
+                await valueOf(index.props.expectedDigest),
+                convertedDigestOf(conversion.props.target),
+                "the converted image's digest",
+            );
         }
     });
 
