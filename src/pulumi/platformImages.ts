@@ -203,6 +203,8 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
             entries: rebuild && !single ? entries : [],
             source: retag ? image.source : rebuild && single ? `${image.repository}:${image.platforms[0].finalStagingTag}` : undefined,
             expectedDigest: rebuild ? (single ? entries[0].digest : undefined) : image.digest,
+            // Only a rebuild of a conflicting tag on a stack without immutableTags replaces what the tag holds.
+            overwrite: image.action === "conflict" && !config.immutableTags,
         },
         { ...opts, dependsOn: waits, retainOnDelete: true },
     );

@@ -15,6 +15,8 @@ export interface RegistryIndexInputs {
     readonly source?: string;
     /** For a re-tag or an unchanged tag: the index digest the tag must hold. */
     readonly expectedDigest?: string;
+    /** Replace other content at the tag (stacks without immutableTags); never otherwise. */
+    readonly overwrite?: boolean;
 }
 
 export interface RegistryIndexOutputs extends RegistryIndexInputs {
@@ -32,6 +34,9 @@ async function publish(inputs: RegistryIndexInputs): Promise<string> {
     const client = clientFor(inputs);
     if (inputs.entries.length > 0) return (await publishIndex(client, inputs)).digest;
     if (!inputs.expectedDigest) throw new Error(`${inputs.repository}:${inputs.tag}: neither images to index nor a digest to check`);
+    if (inputs.overwrite && inputs.source) {
+        return (await client.copyTag(inputs.repository, inputs.source, inputs.tag, { expectedDigest: inputs.expectedDigest })).digest;
+    }
     return (await ensureTag(client, { ...inputs, digest: inputs.expectedDigest })).digest;
 }
 
@@ -82,6 +87,7 @@ export interface RegistryIndexArgs {
     readonly entries: pulumi.Input<pulumi.Input<{ platform: pulumi.Input<string>; digest: pulumi.Input<string> }>[]>;
     readonly source?: pulumi.Input<string>;
     readonly expectedDigest?: pulumi.Input<string>;
+    readonly overwrite?: pulumi.Input<boolean>;
 }
 
 /**

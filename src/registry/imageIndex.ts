@@ -78,11 +78,12 @@ export async function indexOf(client: RegistryClient, repository: string, entrie
 /**
  * Writes the index of these images at a tag, only if the tag is absent or already holds exactly
  * this index (a published tag is never overwritten), then checks the registry serves it.
+ * `overwrite` (stacks without immutableTags, such as dev) replaces whatever the tag holds.
  * Returns the index digest and whether it was written now.
  */
 export async function publishIndex(
     client: RegistryClient,
-    target: { readonly repository: string; readonly tag: string; readonly entries: readonly IndexEntry[] },
+    target: { readonly repository: string; readonly tag: string; readonly entries: readonly IndexEntry[]; readonly overwrite?: boolean },
 ): Promise<{ digest: string; written: boolean }> {
     const { repository, tag } = target;
     const ctx = {
@@ -95,7 +96,7 @@ export async function publishIndex(
     const index = await indexOf(client, repository, target.entries);
     const before = await client.headManifest(repository, tag);
     if (before?.digest === index.digest) return { digest: index.digest, written: false };
-    if (before) {
+    if (before && !target.overwrite) {
         throw new RegistryError(
             "tag-exists",
             ctx,

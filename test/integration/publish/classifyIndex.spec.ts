@@ -101,7 +101,7 @@ describe("multi-platform tags against a real registry", function () {
         assert.deepStrictEqual(again, { digest: first.digest, written: false });
     });
 
-    it("never overwrites a tag that holds something else, and refuses an image built for another architecture", async () => {
+    it("never overwrites a tag that holds something else unless told to (no immutableTags), and refuses an image built for another architecture", async () => {
         const other = await pushImage(seeder, REPO, "3.9-taken", { labels: { [LABELS.contentDigest]: digestOf("7") } });
         const entries = [
             { platform: "linux/amd64", digest: amd64.digest },
@@ -113,6 +113,10 @@ describe("multi-platform tags against a real registry", function () {
             return true;
         });
         assert.equal((await rawManifest(seeder, REPO, "3.9-taken"))?.digest, other.digest);
+        // A stack without immutableTags (dev) rebuilds over a conflicting tag: only then is it replaced.
+        const replaced = await publishIndex(client, { repository, tag: "3.9-taken", entries, overwrite: true });
+        assert.equal(replaced.written, true);
+        assert.equal((await rawManifest(seeder, REPO, "3.9-taken"))?.digest, replaced.digest);
         const swapped = [
             { platform: "linux/amd64", digest: arm64.digest },
             { platform: "linux/arm64", digest: amd64.digest },

@@ -136,6 +136,7 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
                 assert.ok(waits.includes(`${item.resourceName}-${arch}-smoke`), `the index waits for the ${arch} smoke test`);
             }
             assert.equal(index.opts.retainOnDelete, true);
+            assert.equal(index.props.overwrite, false, "prod's immutableTags: the index step never replaces a tag");
         }
         const out = (await valueOf(multi.output)) as Record<string, { contentDigest: string }>;
         for (const item of multi.plan.images) assert.equal(out[item.reference].contentDigest, item.contentDigest);
