@@ -7,6 +7,7 @@ import type { Matrix } from "../images/matrix";
 import { DOCKER_TAG, longestVariantPrefix } from "../images/naming";
 import { formatIssues, show, suggest } from "./messages";
 import { COMPRESSIONS, Compression, PLATFORMS, DEFAULT_PLATFORMS } from "../images/platforms";
+import { platformProblems } from "../runners/pools";
 
 /** The config namespace: keys are written `truss-base-images:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "truss-base-images";
@@ -151,6 +152,10 @@ function schemaFor(catalog: Catalog) {
                             `makes the tag ${JSON.stringify(example)}, which is not a valid Docker tag; allowed: letters, digits, "_", "." and "-", ` +
                             `starting with a letter, digit or "_", with the whole tag at most 128 characters (so at most ${128 - prefix.length} here)`,
                     });
+                }
+                const platforms = isObject(cfg.matrix) && Array.isArray(cfg.matrix.platforms) ? cfg.matrix.platforms : DEFAULT_PLATFORMS;
+                for (const problem of platformProblems(cfg.builders, platforms)) {
+                    ctx.addIssue({ code: "custom", path: [...problem.path], message: problem.message });
                 }
                 for (const key of isObject(cfg.parents) ? Object.keys(cfg.parents) : []) {
                     if (!catalogParents.includes(key)) {

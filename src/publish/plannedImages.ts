@@ -4,7 +4,8 @@ import { stageImage, StagedContext } from "../images/context";
 import type { ContentDigest, ImageSpec } from "../images/spec";
 import { expandMatrix } from "../images/matrix";
 import { imageReference, repository, repositoryName, tag } from "../images/naming";
-import { poolOf, Pool, BuildersConfig } from "../config/runners";
+import type { BuildersConfig } from "../config/runners";
+import { poolOf, Pool } from "../runners/pools";
 import { combinedContentDigest, platformsOf } from "../images/platforms";
 import { estargzStagingTag, stagingTag } from "./staging";
 
@@ -57,16 +58,12 @@ export interface PlatformImage {
 }
 
 /**
- * The runner pool that builds an image for a platform. The default keeps every linux/amd64
- * image where poolOf puts it and sends other architectures to the EC2 pool named after theirs
- * (`arm64`); a caller with its own pools passes its own.
+ * The runner pool that builds an image for a platform: by default poolOf's (linux/amd64 where it
+ * always was, linux/arm64 on the arm64 pool); a parameter so that tests can place platforms.
  */
 export type PlatformPoolFn = (spec: ImageSpec, platform: string, builders: BuildersConfig) => string;
 
-export const defaultPlatformPool: PlatformPoolFn = (spec, platform, builders) => {
-    if (builders.mode === "local" || platform === "linux/amd64") return poolOf(spec.accelerator, builders);
-    return platform.split("/")[1];
-};
+export const defaultPlatformPool: PlatformPoolFn = (spec, platform, builders) => poolOf(spec.accelerator, builders, platform);
 
 /** Which runner pool builds an image. */
 export function poolFor(spec: ImageSpec, config: StackConfig): Pool {

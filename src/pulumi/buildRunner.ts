@@ -4,13 +4,24 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as ec2transitgateway from "@pulumi/aws/ec2transitgateway";
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
-import { parseCidr, PoolConfig, RunnerPool, worldOpenCidrs } from "../config/runners";
-import { AMI_QUERIES, READY_TIMEOUT_SECONDS, runnerId, RunnerId, runnerTags, sshDockerHost, sshOptions } from "../runners/runners";
+import { parseCidr, worldOpenCidrs } from "../config/cidr";
+import { hasNvidiaGpu } from "../config/instanceTypes";
+import type { PoolConfig, RunnerAccess, RunnerPool } from "../config/runners";
+import { amiQueryFor } from "../runners/amis";
+import { runnerId, RunnerId } from "../runners/pools";
+import { READY_TIMEOUT_SECONDS } from "../runners/readiness";
+import { sshDockerHost, sshOptions } from "../runners/ssh";
+import { SSM_MANAGED_POLICY_ARN, ssmHostAlias, ssmProxyCommand } from "../runners/ssm";
+import { runnerTags } from "../runners/tags";
 import { renderUserData } from "../runners/userData";
 import { ReadinessGate } from "./readiness";
 
 export interface BuildRunnerArgs {
-    /** `gpu`: the Deep Learning Base GPU AMI, checked for the NVIDIA runtime; `cpu`: Ubuntu 22.04 with Docker from its archive. */
+    /**
+     * `gpu` (linux/amd64 GPU images), `cpu` (linux/amd64 CPU images) or `arm64` (every
+     * linux/arm64 image). Types with an NVIDIA GPU get the Deep Learning Base GPU AMI of their
+     * architecture, checked for the NVIDIA runtime; others Ubuntu 22.04 with Docker from its archive.
+     */
     readonly pool: RunnerPool;
     /** The pool's config: instance type, count, root volume size in GiB, AMI override, spot. */
     readonly config: PoolConfig;
@@ -20,8 +31,16 @@ export interface BuildRunnerArgs {
     readonly sshPublicKey: string;
     /** The private key file the ssh client uses; the ssh agent when unset. Only a path. */
     readonly sshPrivateKeyPath?: string;
-    /** CIDR blocks the security group lets in on port 22; [] lets no one in. */
+    /**
+     * `ssh`: the Docker provider connects to the runner's Elastic IP, which the security group
+     * opens on port 22 to `allowedCidrs`. `ssm`: it connects through a Session Manager tunnel
+     * (the instance profile gets AmazonSSMManagedInstanceCore) and nothing comes in at all.
+     */
+    readonly access: RunnerAccess;
+    /** With `ssh`: CIDR blocks the security group lets in on port 22; [] lets no one in. */
     readonly allowedCidrs: readonly string[];
+    /** The stack's AWS region, for the Session Manager ProxyCommand (the AWS CLI's default when unset). */
+    readonly region?: string;
     /** The runners power themselves off after this many minutes without work. */
     readonly idleStopMinutes: number;
     /**
@@ -40,12 +59,15 @@ export interface BuildRunnerArgs {
     readonly readyTimeoutSeconds?: number;
 }
 
-/** One runner of a pool: an instance behind its own Elastic IP, and how builds reach it. */
+/** One runner of a pool: an instance with its own Elastic IP, and how builds reach it. */
 export interface Runner {
     readonly id: RunnerId;
     readonly instance: ec2.Instance;
     readonly eip: ec2.Eip;
-    /** `ssh://<sshUser>@<Elastic IP>`: known at preview once the Elastic IP exists. */
+    /**
+     * `ssh://<sshUser>@<Elastic IP>` (access ssh): known at preview once the Elastic IP exists;
+     * `ssh://<sshUser>@<project>-<stack>-runner-<name>` (access ssm): always known.
+     */
     readonly host: pulumi.Output<string>;
     readonly sshOpts: readonly string[];
     /** The Docker provider of this runner: builds and pushes run on its daemon. */
@@ -77,11 +99,12 @@ class WorkTicket extends pulumi.dynamic.Resource {
 }
 
 /**
- * The EC2 build runners of one pool (SPEC section 4): per runner an instance (IMDSv2 only, hop
- * limit 1, encrypted gp3 root volume, shutdown behaviour "stop", optional spot), an Elastic IP
- * that survives instance replacement, its power state, a readiness gate and a Docker provider
- * over ssh; per pool a security group with ssh from the allowed CIDRs only and an instance
- * role with no permissions (the runners need no AWS API). Tags on every AWS resource.
+ * The EC2 build runners of one pool: per runner an instance (IMDSv2 only, hop limit 1,
+ * encrypted gp3 root volume, shutdown behaviour "stop", optional spot), an Elastic IP that
+ * survives instance replacement, its power state, a readiness gate and a Docker provider over
+ * ssh; per pool a security group (ssh from the allowed CIDRs only, or no ingress at all under
+ * Session Manager) and an instance role with no permissions beyond what Session Manager needs
+ * (builds call no AWS API). Tags on every AWS resource.
  */
 export class BuildRunner extends pulumi.ComponentResource {
     public readonly runners: readonly Runner[];
@@ -93,8 +116,11 @@ export class BuildRunner extends pulumi.ComponentResource {
         super("truss-base-images:index:BuildRunner", name, {}, opts);
         const { pool, config } = args;
         const poolTags = runnerTags({ project: args.project, stack: args.stack, pool });
+        const ssm = args.access === "ssm";
+        const nvidiaGpu = hasNvidiaGpu(config.instanceType);
 
-        const open = worldOpenCidrs(args.allowedCidrs);
+        const allowedCidrs = ssm ? [] : args.allowedCidrs;
+        const open = worldOpenCidrs(allowedCidrs);
         if (open.length > 0) {
             void pulumi.log.warn(
                 `builders.allowedCidrs contains ${open.join(", ")}: ssh to the ${pool} build runners is open to the whole internet`,
@@ -104,8 +130,10 @@ export class BuildRunner extends pulumi.ComponentResource {
         this.securityGroup = new ec2.SecurityGroup(
             `${name}-sg`,
             {
-                description: `truss-base-images ${pool} build runners: ssh from builders.allowedCidrs only`,
-                ingress: args.allowedCidrs.map((cidr) => ({
+                description: ssm
+                    ? `truss-base-images ${pool} build runners: no inbound at all (ssh over Session Manager)`
+                    : `truss-base-images ${pool} build runners: ssh from builders.allowedCidrs only`,
+                ingress: allowedCidrs.map((cidr) => ({
                     description: "ssh (builders.allowedCidrs)",
                     protocol: "tcp",
                     fromPort: 22,
@@ -130,7 +158,9 @@ export class BuildRunner extends pulumi.ComponentResource {
         this.role = new iam.Role(
             `${name}-role`,
             {
-                description: "truss-base-images build runners: no permissions; builds need no AWS API",
+                description: ssm
+                    ? "truss-base-images build runners: Session Manager only (AmazonSSMManagedInstanceCore); builds need no AWS API"
+                    : "truss-base-images build runners: no permissions; builds need no AWS API",
                 assumeRolePolicy: JSON.stringify({
                     Version: "2012-10-17",
                     Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -139,11 +169,15 @@ export class BuildRunner extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        if (ssm) {
+            // The SSM agent (in both AMIs) registers the instance and opens the tunnels with it.
+            new iam.RolePolicyAttachment(`${name}-ssm`, { role: this.role.name, policyArn: SSM_MANAGED_POLICY_ARN }, { parent: this });
+        }
         this.instanceProfile = new iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags: poolTags }, { parent: this });
 
         // A new AMI release must not replace running runners: the looked-up id is ignored once an
         // instance exists. An `ami` in config is an explicit choice, and changing it replaces them.
-        const query = AMI_QUERIES[pool];
+        const query = amiQueryFor(pool, config.instanceType);
         const ami =
             config.ami ??
             ec2.getAmiOutput(
@@ -152,7 +186,7 @@ export class BuildRunner extends pulumi.ComponentResource {
                     mostRecent: true,
                     filters: [
                         { name: "name", values: [query.name] },
-                        { name: "architecture", values: ["x86_64"] },
+                        { name: "architecture", values: [query.architecture] },
                         { name: "state", values: ["available"] },
                     ],
                 },
@@ -160,11 +194,11 @@ export class BuildRunner extends pulumi.ComponentResource {
             ).id;
         const userData = renderUserData({
             pool,
+            nvidiaGpu,
             sshUser: args.sshUser,
             sshPublicKey: args.sshPublicKey,
             idleStopMinutes: args.idleStopMinutes,
         });
-        const sshOpts = sshOptions({ privateKeyPath: args.sshPrivateKeyPath });
 
         const runners: Runner[] = [];
         for (let index = 0; index < config.count; index++) {
@@ -211,20 +245,14 @@ export class BuildRunner extends pulumi.ComponentResource {
                 { parent: this },
             );
 
-            // The address is read back by the runner's tags: once the Elastic IP exists it is a plain
-            // value at preview, so the provider's host, and with it every image of the runner, stays
-            // unchanged. Only the very first deployment of a runner, before its Elastic IP exists,
-            // takes the address from the resource being created (unknown until it is).
-            const lookedUp = ec2.getEipsOutput({ tags }, { parent: this }).apply((r) => {
-                if (r.publicIps.length > 1) {
-                    throw new Error(
-                        `more than one Elastic IP carries the tags of build runner ${id.name} (${r.publicIps.join(", ")}); remove the extra one`,
-                    );
-                }
-                return r.publicIps[0] as string | undefined;
+            const target = { project: args.project, stack: args.stack, runner: id.name, region: args.region };
+            const sshOpts = sshOptions({
+                privateKeyPath: args.sshPrivateKeyPath,
+                proxyCommand: ssm ? ssmProxyCommand(target) : undefined,
             });
-            const address = lookedUp.apply((ip) => (ip !== undefined ? pulumi.output(ip) : eip.publicIp));
-            const host = address.apply((ip) => sshDockerHost(args.sshUser, ip));
+            const host = ssm
+                ? pulumi.output(sshDockerHost(args.sshUser, ssmHostAlias(target)))
+                : this.addressHost(id, tags, eip, args.sshUser);
 
             const ticket = new WorkTicket(`${rname}-work`, { runner: id.name, builds }, { parent: this });
             // Started by replacement only, with the ticket; its options never change between updates,
@@ -240,12 +268,13 @@ export class BuildRunner extends pulumi.ComponentResource {
                     runner: id.name,
                     host,
                     sshOpts,
+                    access: args.access,
                     waitForCloudInit: true,
-                    requireRuntime: pool === "gpu" ? "nvidia" : undefined,
+                    requireRuntime: nvidiaGpu ? "nvidia" : undefined,
                     timeoutSeconds: args.readyTimeoutSeconds ?? READY_TIMEOUT_SECONDS,
                     note: args.note,
                     instanceId: instance.id,
-                    expectedHost: eip.publicIp.apply((ip) => sshDockerHost(args.sshUser, ip)),
+                    expectedHost: ssm ? undefined : eip.publicIp.apply((ip) => sshDockerHost(args.sshUser, ip)),
                     builds,
                 },
                 { parent: this, dependsOn: [power, association] },
@@ -261,8 +290,27 @@ export class BuildRunner extends pulumi.ComponentResource {
         }
         this.runners = runners;
         this.registerOutputs({
+            access: args.access,
             securityGroupId: this.securityGroup.id,
             runners: runners.map((r) => ({ name: r.id.name, instanceId: r.instance.id, host: r.host })),
         });
+    }
+
+    /**
+     * `ssh://<user>@<Elastic IP>`, the address read back by the runner's tags: once the Elastic
+     * IP exists it is a plain value at preview, so the provider's host, and with it every image
+     * of the runner, stays unchanged. Only the very first deployment of a runner, before its
+     * Elastic IP exists, takes the address from the resource being created (unknown until it is).
+     */
+    private addressHost(id: RunnerId, tags: Record<string, string>, eip: ec2.Eip, user: string): pulumi.Output<string> {
+        const lookedUp = ec2.getEipsOutput({ tags }, { parent: this }).apply((r) => {
+            if (r.publicIps.length > 1) {
+                throw new Error(
+                    `more than one Elastic IP carries the tags of build runner ${id.name} (${r.publicIps.join(", ")}); remove the extra one`,
+                );
+            }
+            return r.publicIps[0] as string | undefined;
+        });
+        return lookedUp.apply((ip) => (ip !== undefined ? pulumi.output(ip) : eip.publicIp)).apply((ip) => sshDockerHost(user, ip));
     }
 }

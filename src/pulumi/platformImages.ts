@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { contextDir, writeContext } from "../images/context";
 import { architectureOf } from "../images/platforms";
-import type { Pool } from "../config/runners";
+import type { Pool } from "../runners/pools";
 import type { StackConfig } from "../config/stackConfig";
 import { UserError } from "../errors";
 import { needsBuild } from "../publish/classify";
@@ -14,7 +14,7 @@ import { estargzCommand, estargzScript } from "../runners/estargz";
 import { BaseImage } from "./baseImage";
 import { EstargzImage } from "./estargzImage";
 import { RegistryIndex } from "./registryIndex";
-import type { Builders } from "./runners";
+import type { Runners } from "./runners";
 
 /**
  * Tags published from staging tags: more than one platform (the tag holds an OCI index), or
@@ -91,7 +91,7 @@ function isLoopback(server: string): boolean {
 
 export interface StagedPublishContext {
     readonly config: StackConfig;
-    readonly builders: Builders;
+    readonly builders: Runners;
     readonly registry: { readonly server: string; readonly username?: string; readonly password?: pulumi.Output<string> };
     readonly projectDir: string;
     readonly contextsDir: string;
@@ -145,7 +145,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
             opts,
         );
         built[b.reference] = baseImage;
-        const smoke = builders.smokeTestFor(b, baseImage);
+        const smoke = builders.declareSmokeTest(b, baseImage);
         let digest = baseImage.digest;
         let last: pulumi.Resource[] = [baseImage, ...(smoke ? [smoke] : [])];
         if (estargz && config.push) {

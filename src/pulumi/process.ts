@@ -1,5 +1,5 @@
 import { spawn } from "child_process";
-import type { CommandLine } from "../runners/runners";
+import type { CommandLine } from "../runners/commandLine";
 
 /**
  * Running a command with a deadline, for the readiness gate and the smoke tests. These run

@@ -1,17 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { homedir } from "os";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    DockerEndpoint,
-    KNOWN_HOSTS_FILE,
-    notReadyMessage,
-    parseDockerInfo,
-    parseSshHost,
-    readFailure,
-    readinessSteps,
-    ReadinessStep,
-    SSH_STATE_DIR,
-} from "../runners/runners";
+import type { RunnerAccess } from "../config/runners";
+import { notReadyMessage, parseDockerInfo, readFailure, readinessSteps, ReadinessStep } from "../runners/readiness";
+import { DockerEndpoint, KNOWN_HOSTS_FILE, parseSshHost, SSH_STATE_DIR } from "../runners/ssh";
 import { runProcess } from "./process";
 
 /** What the readiness gate checks, and for how long. */
@@ -20,6 +12,8 @@ export interface ReadinessCheck {
     readonly runner: string;
     /** The daemon, reached exactly as the Docker provider reaches it (`ssh://...` and its options), or a local socket. */
     readonly endpoint: DockerEndpoint;
+    /** How the runner is reached, for the hints of failures (ssh to its address, or Session Manager). */
+    readonly access?: RunnerAccess;
     /** Over ssh: wait until cloud-init has finished the runner's first-boot setup. */
     readonly waitForCloudInit: boolean;
     /** A runtime Docker must offer, e.g. `nvidia` on a GPU runner. */
@@ -109,17 +103,14 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
             if (remaining <= 0) break;
             const r = await runProcess(step.command, { timeoutMs: remaining });
             if (r.timedOut) {
-                failure = {
-                    step,
-                    exitCode: r.exitCode,
-                    output: r.output,
-                    hint: last?.hint ?? "the check did not finish before the deadline",
-                    retry: true,
-                };
+                // The deadline cut this attempt short; the previous failure, if any, says more.
+                failure = last
+                    ? { ...last, retry: true }
+                    : { step, exitCode: r.exitCode, output: r.output, hint: "the check did not finish before the deadline", retry: true };
                 break;
             }
             if (!step.okExitCodes.includes(r.exitCode)) {
-                const reading = readFailure(step, r.exitCode, r.output, { host: check.endpoint.host });
+                const reading = readFailure(step, r.exitCode, r.output, { host: check.endpoint.host, access: check.access });
                 failure = { step, exitCode: r.exitCode, output: r.output, hint: reading.hint, retry: reading.retry };
                 break;
             }
@@ -153,6 +144,7 @@ interface GateInputs {
     readonly runner: string;
     readonly host: string;
     readonly sshOpts: string[];
+    readonly access?: RunnerAccess;
     readonly waitForCloudInit: boolean;
     readonly requireRuntime?: string;
     readonly timeoutSeconds: number;
@@ -175,6 +167,7 @@ async function checkIfBuilding(inputs: GateInputs): Promise<Record<string, unkno
     const ready = await waitUntilReady({
         runner: inputs.runner,
         endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
+        access: inputs.access,
         waitForCloudInit: inputs.waitForCloudInit,
         requireRuntime: inputs.requireRuntime,
         timeoutSeconds: inputs.timeoutSeconds,
@@ -205,10 +198,12 @@ export const readinessGateProvider: pulumi.dynamic.ResourceProvider = {
 export interface ReadinessGateArgs {
     /** The runner's name for messages, e.g. gpu-0. */
     readonly runner: pulumi.Input<string>;
-    /** The Docker provider's host: `ssh://<user>@<address>`. */
+    /** The Docker provider's host: `ssh://<user>@<address or Session Manager alias>`. */
     readonly host: pulumi.Input<string>;
     /** The Docker provider's ssh options, verbatim. */
     readonly sshOpts: pulumi.Input<pulumi.Input<string>[]>;
+    /** How the runner is reached (`ssh` or `ssm`), for the hints of failures. */
+    readonly access?: pulumi.Input<RunnerAccess>;
     /** Wait for cloud-init (true for EC2 runners). */
     readonly waitForCloudInit: pulumi.Input<boolean>;
     /** A runtime Docker must offer (`nvidia` on GPU runners). */
@@ -219,7 +214,7 @@ export interface ReadinessGateArgs {
     readonly note?: pulumi.Input<string>;
     /** The instance behind the address (a new one has a new host key). */
     readonly instanceId?: pulumi.Input<string>;
-    /** The host as built from the stack's Elastic IP; must equal `host`. */
+    /** The host as built from the stack's Elastic IP; must equal `host` (access ssh only). */
     readonly expectedHost?: pulumi.Input<string>;
     /** The images this update builds on the runner (sorted references); empty: nothing to check. */
     readonly builds: pulumi.Input<pulumi.Input<string>[]>;

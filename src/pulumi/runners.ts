@@ -3,7 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { Ec2BuildersConfig, RUNNER_POOLS, RunnerPool } from "../config/runners";
 import type { StackConfig } from "../config/stackConfig";
 import type { PlannedImage } from "../publish/plannedImages";
-import { assignRunners, needsRunner, reachabilityNote, RunnerId, SMOKE_TIMEOUT_SECONDS } from "../runners/runners";
+import { assignRunners, needsRunner } from "../runners/assignment";
+import type { RunnerId } from "../runners/pools";
+import { reachabilityNote } from "../runners/readiness";
+import { SMOKE_TIMEOUT_SECONDS } from "../runners/smokeChecks";
 import type { BaseImage } from "./baseImage";
 import { BuildRunner, Runner } from "./buildRunner";
 import { SmokeTest } from "./smokeTest";
@@ -13,7 +16,7 @@ import { SmokeTest } from "./smokeTest";
  * with, what must be ready before the build starts, the network mode for RUN steps, and the
  * smoke test that follows the push.
  */
-export interface Builders {
+export interface Runners {
     /** The Docker provider that builds this image; undefined means the default provider (local daemon). */
     providerFor(image: PlannedImage): docker.Provider | undefined;
     /** Resources that must be ready before this image builds (e.g. a runner's readiness gate). */
@@ -21,17 +24,17 @@ export interface Builders {
     /** Network mode for RUN instructions, or undefined for the daemon's default. */
     networkFor(image: PlannedImage): string | undefined;
     /** Declares the smoke test of a pushed image on the runner that built it; undefined where there is none. */
-    smokeTestFor(image: PlannedImage, built: BaseImage): SmokeTest | undefined;
-    /** The Docker host (`ssh://user@ip`) and ssh options of the runner that builds it; undefined for the local daemon. */
+    declareSmokeTest(image: PlannedImage, built: BaseImage): SmokeTest | undefined;
+    /** The Docker host (`ssh://user@host`) and ssh options of the runner that builds it; undefined for the local daemon. */
     endpointFor(image: PlannedImage): { host: pulumi.Output<string>; sshOpts: readonly string[] } | undefined;
 }
 
 /**
- * Declares the builders of a stack: nothing for the local daemon; for EC2, one BuildRunner per
- * pool, each image assigned to a runner of its pool (src/runners/runners.ts). A runner is started
- * and checked only when one of its images is built in this update (`plan` actions).
+ * Declares the runners of a stack: nothing for the local daemon; for EC2, one BuildRunner per
+ * pool, each image assigned to a runner of its pool. A runner is started and checked only when
+ * one of its images is built in this update (`plan` actions).
  */
-export function declareBuilders(config: StackConfig, plan: readonly PlannedImage[], opts: pulumi.ComponentResourceOptions = {}): Builders {
+export function declareRunners(config: StackConfig, plan: readonly PlannedImage[], opts: pulumi.ComponentResourceOptions = {}): Runners {
     switch (config.builders.mode) {
         case "local": {
             const network = config.builders.network;
@@ -39,21 +42,21 @@ export function declareBuilders(config: StackConfig, plan: readonly PlannedImage
                 providerFor: () => undefined,
                 dependenciesFor: () => [],
                 networkFor: () => network,
-                smokeTestFor: () => undefined,
+                declareSmokeTest: () => undefined,
                 endpointFor: () => undefined,
             };
         }
         case "ec2":
-            return declareEc2Builders(config, config.builders, plan, opts);
+            return declareEc2Runners(config, config.builders, plan, opts);
     }
 }
 
-function declareEc2Builders(
+function declareEc2Runners(
     config: StackConfig,
     builders: Ec2BuildersConfig,
     plan: readonly PlannedImage[],
     opts: pulumi.ComponentResourceOptions,
-): Builders {
+): Runners {
     const assigned = assignRunners(plan, builders);
     const runnerOf = new Map<string, RunnerId>(plan.map((image, i) => [image.reference, assigned[i]]));
     const builds = new Map<string, string[]>();
@@ -64,6 +67,7 @@ function declareEc2Builders(
         builds.set(assigned[i].name, list);
     });
 
+    const region = new pulumi.Config("aws").get("region");
     const pools: Partial<Record<RunnerPool, BuildRunner>> = {};
     for (const pool of RUNNER_POOLS) {
         const poolConfig = builders[pool];
@@ -73,10 +77,12 @@ function declareEc2Builders(
             {
                 pool,
                 config: poolConfig,
+                access: builders.access,
+                region,
                 sshUser: builders.sshUser,
                 sshPublicKey: builders.sshPublicKey,
                 sshPrivateKeyPath: builders.sshPrivateKeyPath,
-                allowedCidrs: builders.allowedCidrs,
+                allowedCidrs: builders.allowedCidrs ?? [],
                 idleStopMinutes: builders.idleStopMinutes,
                 builds: Array.from({ length: poolConfig.count }, (_, i) => [...(builds.get(`${pool}-${i}`) ?? [])].sort()),
                 project: pulumi.getProject(),
@@ -90,7 +96,7 @@ function declareEc2Builders(
     const runnerFor = (image: PlannedImage): Runner => {
         const id = runnerOf.get(image.reference);
         const runner = id && pools[id.pool]?.runners[id.index];
-        if (!runner) throw new Error(`no build runner for ${image.reference}: it is not in the plan the builders were declared for`);
+        if (!runner) throw new Error(`no build runner for ${image.reference}: it is not in the plan the runners were declared for`);
         return runner;
     };
 
@@ -102,7 +108,7 @@ function declareEc2Builders(
             const runner = runnerFor(image);
             return { host: runner.host, sshOpts: runner.sshOpts };
         },
-        smokeTestFor: (image, built) => {
+        declareSmokeTest: (image, built) => {
             if (!config.push) return undefined;
             const runner = runnerFor(image);
             return new SmokeTest(

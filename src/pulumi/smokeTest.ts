@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dockerCommand, DockerEndpoint, showCommand, tailLines } from "../runners/runners";
+import { showCommand, tailLines } from "../runners/commandLine";
+import { dockerCommand, DockerEndpoint } from "../runners/ssh";
 import { smokeTestDockerArgs } from "../runners/smoke";
 import type { ImageSpec } from "../images/spec";
 import { runProcess } from "./process";

@@ -6,7 +6,7 @@ import { layerLeaders, PublishAction } from "../publish/plannedImages";
 import { needsBuild } from "../publish/classify";
 import type { PublishPlan, PublishPlanImage } from "../publish/publishPlan";
 import { BaseImage } from "./baseImage";
-import { declareBuilders } from "./runners";
+import { declareRunners } from "./runners";
 import type { PulumiStackConfig } from "./config";
 import { RegistryTag } from "./registryTag";
 import { checkPlatformBuilders, declareStagedPublish, platformBuilds, PlatformBuild, publishedFromStaging } from "./platformImages";
@@ -73,7 +73,7 @@ export function declareStack(
         throw e;
     }
     const units = plan.flatMap((image) => platformBuildsOf.get(image.reference) ?? [image]);
-    const builders = declareBuilders(config, units, opts);
+    const runners = declareRunners(config, units, opts);
     const builds: Record<string, BaseImage> = {};
     const tags: Record<string, RegistryTag> = {};
     const indexes: Record<string, RegistryIndex> = {};
@@ -87,7 +87,7 @@ export function declareStack(
         if (perPlatform) {
             const published = declareStagedPublish(image, perPlatform, {
                 config,
-                builders,
+                builders: runners,
                 registry,
                 projectDir,
                 contextsDir: CONTEXTS_DIR,
@@ -116,13 +116,13 @@ export function declareStack(
                     contextDir: contextDir(CONTEXTS_DIR, image.staged).split(path.sep).join("/"),
                     registry,
                     push: config.push,
-                    network: builders.networkFor(image),
-                    provider: builders.providerFor(image),
-                    dependsOn: [...builders.dependenciesFor(image), ...leaderOf(image)],
+                    network: runners.networkFor(image),
+                    provider: runners.providerFor(image),
+                    dependsOn: [...runners.dependenciesFor(image), ...leaderOf(image)],
                 },
                 opts,
             );
-            builders.smokeTestFor(image, built);
+            runners.declareSmokeTest(image, built);
             builds[image.reference] = built;
             digest = built.digest;
             dependsOn = [built];

@@ -1,4 +1,5 @@
-import { CommandLine, DockerEndpoint, parseSshHost, shellQuote, sshCommand } from "./runners";
+import { CommandLine, shellQuote } from "./commandLine";
+import { DockerEndpoint, parseSshHost, sshCommand } from "./ssh";
 
 /**
  * Converting a pushed image to eStargz (lazy-pullable gzip layers with a table of contents) with

@@ -2,12 +2,17 @@ import type { RunnerPool } from "../config/runners";
 
 /**
  * The first-boot setup of a build runner (EC2 user data, run once by cloud-init as root) and
- * the idle stop it installs. Pure text: src/pulumi/buildRunner.ts passes it to the instance,
- * the tests run shellcheck on it. It holds no secret, only the operator's public key.
+ * the idle stop it installs. Pure text: the BuildRunner component passes it to the instance,
+ * and the tests run shellcheck on it. It holds no secret, only the operator's public key.
  */
 
 export interface UserDataParams {
     readonly pool: RunnerPool;
+    /**
+     * The instance type has an NVIDIA GPU, so the AMI is a Deep Learning Base GPU AMI: Docker
+     * must use the NVIDIA runtime. Without, the AMI is plain Ubuntu and Docker is installed.
+     */
+    readonly nvidiaGpu: boolean;
     /** The account builds run as; created when the AMI does not have it. */
     readonly sshUser: string;
     /** One authorized_keys line, validated by the config schema. */
@@ -89,12 +94,12 @@ WantedBy=timers.target
     };
 }
 
-function dockerSetup(pool: RunnerPool): string {
-    if (pool === "gpu") {
+function dockerSetup(pool: RunnerPool, nvidiaGpu: boolean): string {
+    if (nvidiaGpu) {
         return `# --- Docker with the NVIDIA runtime: the Deep Learning Base GPU AMI ships Docker and the
 # NVIDIA container toolkit; make sure Docker uses it and runs at boot.
-command -v docker >/dev/null || { echo "no Docker on this AMI: use the AWS Deep Learning Base GPU AMI (builders.gpu.ami)" >&2; exit 1; }
-command -v nvidia-ctk >/dev/null || { echo "no nvidia-container-toolkit on this AMI: use the AWS Deep Learning Base GPU AMI (builders.gpu.ami)" >&2; exit 1; }
+command -v docker >/dev/null || { echo "no Docker on this AMI: use the AWS Deep Learning Base GPU AMI (builders.${pool}.ami)" >&2; exit 1; }
+command -v nvidia-ctk >/dev/null || { echo "no nvidia-container-toolkit on this AMI: use the AWS Deep Learning Base GPU AMI (builders.${pool}.ami)" >&2; exit 1; }
 nvidia-ctk runtime configure --runtime=docker
 systemctl enable docker
 systemctl restart docker`;
@@ -110,11 +115,10 @@ systemctl enable --now docker`;
 /** The user data script of a runner of `pool`: a bash script cloud-init runs once, as root. */
 export function renderUserData(p: UserDataParams): string {
     const units = idleStopUnits(p.idleStopMinutes);
-    const gpuCheck =
-        p.pool === "gpu"
-            ? `
+    const gpuCheck = p.nvidiaGpu
+        ? `
 docker info --format '{{json .Runtimes}}' | grep -q '"nvidia"' || { echo "Docker has no nvidia runtime" >&2; exit 1; }`
-            : "";
+        : "";
     return `#!/bin/bash
 # truss-base-images build runner, ${p.pool} pool: first-boot setup, run once by cloud-init as root.
 # Rendered by src/runners/userData.ts. It holds no secret: only the operator's public key.
@@ -154,7 +158,7 @@ TRUSS_EOF_SSHD
 sshd -t
 systemctl reload ssh
 
-${dockerSetup(p.pool)}
+${dockerSetup(p.pool, p.nvidiaGpu)}
 
 # --- Builds run as $SSH_USER over ssh: give it the Docker socket, then wait for the daemon.
 usermod -aG docker "$SSH_USER"

@@ -6,13 +6,16 @@ import { mockInvoke, mockOutputs } from "./pulumiMocks";
 export const GET_AMI = "aws:ec2/getAmi:getAmi";
 export const GET_EIPS = "aws:ec2/getEips:getEips";
 
-/** What the AMI look-up answers, by owner: Amazon's Deep Learning AMI, Canonical's Ubuntu. */
-export const FAKE_AMIS = { amazon: "ami-0d1a2b3c4d5e6f708", "099720109477": "ami-0c0a1b2c3d4e5f607" } as const;
+/** What the AMI look-up answers, by owner and architecture: Amazon's Deep Learning AMIs, Canonical's Ubuntu. */
+export const FAKE_AMIS = {
+    amazon: { x86_64: "ami-0d1a2b3c4d5e6f708", arm64: "ami-0d1a2b3c4d5e6f7a4" },
+    "099720109477": { x86_64: "ami-0c0a1b2c3d4e5f607", arm64: "ami-0c0a1b2c3d4e5f6a4" },
+} as const;
 
 /** An address in TEST-NET-3 per runner: what its Elastic IP is. */
 export function fakeRunnerAddress(runner: string): string {
     const [pool, index] = runner.split("-");
-    return `203.0.113.${(pool === "gpu" ? 10 : 20) + Number(index)}`;
+    return `203.0.113.${({ gpu: 10, cpu: 20, arm64: 30 } as Record<string, number>)[pool] + Number(index)}`;
 }
 
 /** A public address AWS gave the instance at launch, which builds must never use. */
@@ -34,7 +37,10 @@ export function mockAwsLookups(opts: AwsMockOptions = {}): void {
     const existing = opts.existingEips ?? "all";
     mockInvoke(GET_AMI, (args) => {
         const owner = (args.inputs.owners as string[])[0] as keyof typeof FAKE_AMIS;
-        return { id: FAKE_AMIS[owner], imageId: FAKE_AMIS[owner], architecture: "x86_64" };
+        const filters = args.inputs.filters as { name: string; values: string[] }[];
+        const architecture = filters.find((f) => f.name === "architecture")?.values[0] as "x86_64" | "arm64";
+        const id = FAKE_AMIS[owner][architecture];
+        return { id, imageId: id, architecture };
     });
     mockInvoke(GET_EIPS, (args) => {
         const runner = (args.inputs.tags as Record<string, string>).runner;

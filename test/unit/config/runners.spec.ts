@@ -1,13 +1,6 @@
 import * as assert from "assert";
-import {
-    canonicalCidr,
-    GPU_INSTANCE_FAMILIES,
-    isArmFamily,
-    parseCidr,
-    poolOf,
-    sshPublicKeyProblem,
-    worldOpenCidrs,
-} from "../../../src/config/runners";
+import { GPU_INSTANCE_FAMILIES, isGravitonFamily } from "../../../src/config/instanceTypes";
+import { sshPublicKeyProblem } from "../../../src/config/sshPublicKey";
 import { loadCatalog } from "../../../src/images/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
 import { committedRawConfig, configErrorOf } from "../../support/fixtures";
@@ -54,12 +47,13 @@ function problemAt(builders: Record<string, unknown>, path: string, given: strin
 }
 
 describe("builders config: ec2 runners", () => {
-    it("accepts the SPEC example and fills in the defaults (ubuntu, 30 idle minutes, on-demand)", () => {
+    it("accepts a gpu and a cpu pool and fills in the defaults (ssh access, ubuntu, 30 idle minutes, on-demand)", () => {
         const config = parseStackConfig(raw(ec2Builders()), catalog, SOURCE);
         assert.deepStrictEqual(config.builders, {
             mode: "ec2",
             gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: false },
             cpu: { instanceType: "c7i.2xlarge", count: 1, volumeSizeGiB: 100, spot: false },
+            access: "ssh",
             sshUser: "ubuntu",
             sshPublicKey: KEY,
             allowedCidrs: ["203.0.113.7/32"],
@@ -67,12 +61,14 @@ describe("builders config: ec2 runners", () => {
         });
     });
 
-    it("accepts the committed Pulumi.prod.yaml: a gpu and a cpu pool, no inbound ssh until someone adds an address", () => {
+    it("accepts the committed Pulumi.prod.yaml: gpu, cpu and arm64 (g5g) pools, ssh access, no inbound until someone adds an address", () => {
         const config = parseStackConfig({ ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT }, catalog, "Pulumi.prod.yaml");
         assert.strictEqual(config.builders.mode, "ec2");
         if (config.builders.mode !== "ec2") return;
         assert.strictEqual(config.builders.gpu.instanceType, "g6.xlarge");
         assert.strictEqual(config.builders.cpu?.instanceType, "c7i.2xlarge");
+        assert.strictEqual(config.builders.arm64?.instanceType, "g5g.xlarge");
+        assert.strictEqual(config.builders.access, "ssh");
         assert.deepStrictEqual(config.builders.allowedCidrs, []);
     });
 
@@ -171,12 +167,6 @@ describe("builders config: ec2 runners", () => {
         );
         for (const family of ["p3", "p4d", "p5"]) assert.ok(p.includes(family), p);
         problemAt(
-            ec2Builders({ gpu: { instanceType: "g5g.xlarge", count: 1, volumeSizeGiB: 200 } }),
-            "gpu.instanceType",
-            "g5g.xlarge",
-            /family "g5g"/,
-        );
-        problemAt(
             ec2Builders({ gpu: { instanceType: "g6 xlarge", count: 1, volumeSizeGiB: 200 } }),
             "gpu.instanceType",
             "g6 xlarge",
@@ -193,14 +183,20 @@ describe("builders config: ec2 runners", () => {
         }
     });
 
-    it("refuses a Graviton cpu pool: the images are linux/amd64", () => {
+    it("refuses a Graviton type in the cpu or gpu pool, pointing to builders.arm64", () => {
         problemAt(
             ec2Builders({ cpu: { instanceType: "c7g.2xlarge", count: 1, volumeSizeGiB: 100 } }),
             "cpu.instanceType",
             "c7g.2xlarge",
-            /Graviton \(arm64\).*x86_64 family/,
+            /Graviton \(arm64\).*x86_64 family.*builders\.arm64/,
         );
-        assert.deepStrictEqual(["c7g", "m6gd", "im4gn", "a1", "t4g", "c7i", "m7i-flex", "g4dn", "c6in", "p4de"].map(isArmFamily), [
+        problemAt(
+            ec2Builders({ gpu: { instanceType: "g5g.xlarge", count: 1, volumeSizeGiB: 200 } }),
+            "gpu.instanceType",
+            "g5g.xlarge",
+            /Graviton \(arm64\) type; .*builders\.arm64.*g4dn, g5, g6/,
+        );
+        assert.deepStrictEqual(["c7g", "m6gd", "im4gn", "a1", "t4g", "c7i", "m7i-flex", "g4dn", "c6in", "p4de"].map(isGravitonFamily), [
             true,
             true,
             true,
@@ -253,28 +249,99 @@ describe("builders config: ec2 runners", () => {
     it("names the builder modes when the mode is unknown", () => {
         problemAt({ mode: "k8s" }, "mode", '"k8s"', /allowed: "local", "ec2"/);
     });
+});
 
-    it("puts GPU images on the gpu pool, CPU images on the cpu pool, or the gpu pool when there is none", () => {
-        const withCpu = parseStackConfig(raw(ec2Builders()), catalog, SOURCE).builders;
-        const gpuOnly = parseStackConfig(raw(ec2Builders({ cpu: undefined })), catalog, SOURCE).builders;
-        assert.deepStrictEqual(
-            [poolOf("gpu", withCpu), poolOf("cpu", withCpu), poolOf("gpu", gpuOnly), poolOf("cpu", gpuOnly)],
-            ["gpu", "cpu", "gpu", "gpu"],
+describe("builders config: the arm64 pool", () => {
+    it("accepts Graviton types with and without an NVIDIA GPU, with the same keys as the other pools", () => {
+        for (const instanceType of ["c7g.2xlarge", "m7g.xlarge", "c8g.4xlarge", "t4g.large", "g5g.xlarge", "a1.metal"]) {
+            const config = parseStackConfig(
+                raw(ec2Builders({ arm64: { instanceType, count: 2, volumeSizeGiB: 120, spot: true, ami: "ami-0123456789abcdef0" } })),
+                catalog,
+                SOURCE,
+            );
+            assert.ok(config.builders.mode === "ec2");
+            assert.deepStrictEqual(config.builders.arm64, {
+                instanceType,
+                count: 2,
+                volumeSizeGiB: 120,
+                spot: true,
+                ami: "ami-0123456789abcdef0",
+            });
+        }
+    });
+
+    it("refuses an x86 type in the arm64 pool, naming the Graviton families allowed", () => {
+        for (const instanceType of ["c7i.2xlarge", "g6.xlarge", "m7i-flex.large"]) {
+            const p = problemAt(
+                ec2Builders({ arm64: { instanceType, count: 1, volumeSizeGiB: 100 } }),
+                "arm64.instanceType",
+                instanceType,
+                /is not a Graviton \(arm64\) type .*allowed: Graviton families: a1 and those with a g after the generation, e\.g\. c7g, m7g/,
+            );
+            assert.match(p, /g5g with NVIDIA GPUs/);
+        }
+    });
+
+    it("refuses a zero count and a volume too small, as for the other pools", () => {
+        problemAt(
+            ec2Builders({ arm64: { instanceType: "c7g.2xlarge", count: 0, volumeSizeGiB: 100 } }),
+            "arm64.count",
+            "0",
+            /leaves the arm64 pool out/,
         );
-        assert.strictEqual(poolOf("gpu", { mode: "local" }), "local");
+        problemAt(
+            ec2Builders({ arm64: { instanceType: "c7g.2xlarge", count: 1, volumeSizeGiB: 10 } }),
+            "arm64.volumeSizeGiB",
+            "10",
+            /at least 30 GiB for the arm64 pool/,
+        );
     });
 });
 
-describe("CIDR blocks", () => {
-    it("parses IPv4 and IPv6 blocks and prints their canonical form", () => {
-        assert.strictEqual(canonicalCidr(parseCidr("203.0.113.7/24")!), "203.0.113.0/24");
-        assert.strictEqual(canonicalCidr(parseCidr("2001:db8:0:0:1::/64")!), "2001:db8::/64");
-        assert.strictEqual(canonicalCidr(parseCidr("::/0")!), "::/0");
-        assert.strictEqual(parseCidr("203.0.113.7/33"), undefined);
-        assert.strictEqual(parseCidr("example.com/32"), undefined);
+describe("builders config: access", () => {
+    it("ssm needs no allowedCidrs, and defaults nothing in", () => {
+        const config = parseStackConfig(raw(ec2Builders({ access: "ssm", allowedCidrs: undefined })), catalog, SOURCE);
+        assert.ok(config.builders.mode === "ec2");
+        assert.strictEqual(config.builders.access, "ssm");
+        assert.strictEqual(config.builders.allowedCidrs, undefined);
+        assert.doesNotThrow(() => parseStackConfig(raw(ec2Builders({ access: "ssm", allowedCidrs: [] })), catalog, SOURCE));
     });
 
-    it("knows which blocks open ssh to the whole internet", () => {
-        assert.deepStrictEqual(worldOpenCidrs(["203.0.113.7/32", "0.0.0.0/0", "::/0", "10.0.0.0/8"]), ["0.0.0.0/0", "::/0"]);
+    it("ssm with allowedCidrs is refused: they would open nothing", () => {
+        problemAt(
+            ec2Builders({ access: "ssm" }),
+            "allowedCidrs",
+            undefined,
+            /has no effect with access: ssm .*remove it, or use access: ssh/,
+        );
+    });
+
+    it("ssh (the default) still requires allowedCidrs, and the problem is reported with the others", () => {
+        const found = problems(ec2Builders({ allowedCidrs: undefined, idleStopMinutes: 0 }));
+        assert.strictEqual(found.length, 2, found.join("\n"));
+        assert.ok(
+            found.some((p) =>
+                /^truss-base-images:builders\.allowedCidrs: required with access: ssh; .*\[\] means no inbound at all/.test(p),
+            ),
+        );
+    });
+
+    it("names the access modes when the mode is unknown", () => {
+        problemAt(ec2Builders({ access: "vpn" }), "access", '"vpn"', /allowed: "ssh", "ssm"/);
+    });
+});
+
+describe("ssh public keys (sshpk)", () => {
+    it("accepts the key types OpenSSH offers, refuses short RSA keys and FIDO keys with the reason", () => {
+        assert.strictEqual(sshPublicKeyProblem(KEY), undefined);
+        // A 1024-bit RSA key, generated for this test (its private half was not kept).
+        const rsa1024 =
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDgyBuzyN2AyWM4iEYVGqChLBjeLWupY5IyLXhi8M21gwWGjPwl30MtNYuQ1VRH4o/7PDVOfrruUHS1B0FiQmxhfi71dZsr+ujCvQljE+j9rFI/mti2wycaxgL7i0+pZB8CtwoZ7++EtuyLrH6zTi2klp9+KVimQtyEM7C1/0oonw== old";
+        assert.match(sshPublicKeyProblem(rsa1024) ?? "", /^is an RSA key of 1024 bits; at least 2048 bits/);
+        assert.match(
+            sshPublicKeyProblem("sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t me") ?? "",
+            /FIDO security key.*touch/,
+        );
+        assert.match(sshPublicKeyProblem(`${KEY}\n${KEY}`) ?? "", /more than one line/);
     });
 });

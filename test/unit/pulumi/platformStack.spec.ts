@@ -4,8 +4,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { poolOf } from "../../../src/config/runners";
-import type { PlatformPoolFn } from "../../../src/publish/plannedImages";
 import { offlinePlan, PublishPlan } from "../../../src/publish/publishPlan";
 import { readStackConfig } from "../../../src/pulumi/config";
 import { declareStack } from "../../../src/pulumi/stack";
@@ -17,13 +15,6 @@ const IMAGE = "docker:index/image:Image";
 const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/truss-base-images:${kind}`;
 const BOTH = ["linux/amd64", "linux/arm64"];
 
-/**
- * Stands in for the builders.arm64 pool, which this branch's config does not have yet: arm64
- * images go to the pool this function names (the cpu pool here), so that the test sees where
- * the stack sends each platform's build. The real pool function maps them to builders.arm64.
- */
-const standInPool: PlatformPoolFn = (spec, platform, builders) => (platform === "linux/arm64" ? "cpu" : poolOf(spec.accelerator, builders));
-
 interface Declared {
     readonly plan: PublishPlan;
     readonly resources: { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions }[];
@@ -33,8 +24,8 @@ interface Declared {
 /** What the mock answers as an EstargzImage's converted digest: a function of its target. */
 const convertedDigestOf = (target: string): string => `sha256:${createHash("sha256").update(target).digest("hex")}`;
 
-/** Declares the committed prod stack (secret faked) with overrides, under mocks, with a platform pool function. */
-function declareProd(overrides: Record<string, unknown>, pool?: PlatformPoolFn, edit?: (plan: PublishPlan) => PublishPlan): Declared {
+/** Declares the committed prod stack (secret faked) with overrides, under mocks, optionally editing its plan. */
+function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPlan) => PublishPlan): Declared {
     const config = flatConfig("prod", overrides);
     config["truss-base-images:registryPassword"] = FAKE_PASSWORD;
     resetMocks({ config, secretKeys: ["truss-base-images:registryPassword"], stack: "prod" });
@@ -44,7 +35,7 @@ function declareProd(overrides: Record<string, unknown>, pool?: PlatformPoolFn, 
         repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
     }));
     const stack = readStackConfig();
-    let plan = offlinePlan(stack.config, stack.catalog, pool);
+    let plan = offlinePlan(stack.config, stack.catalog);
     if (edit) plan = edit(plan);
     const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-platforms-"));
     const resources: Declared["resources"] = [];
@@ -68,20 +59,23 @@ const dynamic = (d: Declared, kind: "RegistryIndex" | "EstargzImage" | "Registry
     d.resources.filter((r) => r.type === DYNAMIC(kind));
 
 describe("multi-platform stacks (Pulumi mocks)", () => {
-    it("an ec2 stack asking for linux/arm64 without an arm64 pool stops with one error naming builders.arm64", () => {
+    it("an ec2 stack asking for linux/arm64 without an arm64 pool stops with one config error naming builders.arm64", () => {
+        const builders = { ...(flatBuilders() as Record<string, unknown>) };
+        delete builders.arm64;
         assert.throws(
-            () => declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }),
-            (e: Error) => pulumi.RunError.isInstance(e) && /builders\.arm64 pool, which this stack does not have/.test(e.message),
+            () => declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH }, "truss-base-images:builders": builders }),
+            (e: Error) =>
+                pulumi.RunError.isInstance(e) && /builders\.arm64: is required: matrix\.platforms includes linux\/arm64/.test(e.message),
         );
     });
 
-    it("declares one docker.Image per platform into its staging tag, on the pool its platform names (arm64 on a stand-in pool)", async () => {
+    it("declares one docker.Image per platform into its staging tag: amd64 on the runner it always had, arm64 on the arm64 pool", async () => {
         const single = declareProd({});
         const singlePlan = single.plan.images;
         const singleProvider = new Map<string, string | undefined>();
         for (const r of ofType(single, IMAGE)) singleProvider.set(r.props.imageName, await providerName(r));
 
-        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }, standInPool);
+        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } });
         const images = ofType(multi, IMAGE);
         assert.equal(images.length, 64, "32 tags x 2 platforms");
         for (const item of multi.plan.images) {
@@ -106,7 +100,7 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
                     );
                 } else {
                     assert.notEqual(p.contentDigest, before.contentDigest, "the platform is part of the content digest");
-                    assert.equal(provider, "runner-cpu-0-docker", "arm64 builds on the runner of the pool its platform names");
+                    assert.equal(provider, "runner-arm64-0-docker", "arm64 builds natively on the arm64 pool");
                 }
             }
         }
@@ -114,7 +108,7 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
     });
 
     it("writes every published tag only through its index step, after every platform's image", async () => {
-        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }, standInPool);
+        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } });
         const published = new Set(multi.plan.images.map((i) => i.reference));
         for (const r of ofType(multi, IMAGE))
             assert.ok(!published.has(r.props.imageName), `${r.props.imageName} is never a build's target`);
@@ -143,10 +137,10 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
     });
 
     it("with compression estargz, converts each platform image on the runner that built it, and indexes the converted images", async () => {
-        const multi = declareProd(
-            { "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH }, "truss-base-images:compression": "estargz" },
-            standInPool,
-        );
+        const multi = declareProd({
+            "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH },
+            "truss-base-images:compression": "estargz",
+        });
         const conversions = dynamic(multi, "EstargzImage");
         assert.equal(conversions.length, 64);
         for (const c of conversions) {
@@ -196,7 +190,7 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
 
     it("after a partial failure, builds only the platform whose image is not staged, and indexes the staged one by its digest", async () => {
         const staged = `sha256:${"cd".repeat(32)}`;
-        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }, standInPool, (plan) => ({
+        const multi = declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH } }, (plan) => ({
             ...plan,
             images: plan.images.map((i) => ({ ...i, stagedDigests: { "linux/amd64": staged } })),
         }));
@@ -212,6 +206,10 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
         }
     });
 });
+
+function flatBuilders(): unknown {
+    return JSON.parse(flatConfig("prod")["truss-base-images:builders"]);
+}
 
 function prodMatrix(): Record<string, unknown> {
     return {

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { planImages, PlannedImage, PublishAction } from "../../../src/publish/plannedImages";
 import { renderUserData } from "../../../src/runners/userData";
 import { workTicketProvider } from "../../../src/pulumi/buildRunner";
-import { declareBuilders } from "../../../src/pulumi/runners";
+import { declareRunners } from "../../../src/pulumi/runners";
 import { readinessGateProvider } from "../../../src/pulumi/readiness";
 import { smokeTestProvider } from "../../../src/pulumi/smokeTest";
 import { readStackConfig } from "../../../src/pulumi/config";
@@ -37,6 +37,7 @@ const T = {
     gate: "pulumi-nodejs:dynamic:ReadinessGate",
     ticket: "pulumi-nodejs:dynamic:WorkTicket",
     smoke: "pulumi-nodejs:dynamic:SmokeTest",
+    policyAttachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
 };
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1RUq2k3nLUbGN6zC4FfEA+GiDpisq6QU2xRiCHLdza operator@example";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
@@ -115,14 +116,16 @@ let seen: { resources: readonly Seen[]; calls: readonly RecordedCall[] } = { res
 const snapshot = () => (seen = { resources: [...recorded()] as Seen[], calls: [...recordedCalls()] });
 const all = (type: string) => seen.resources.filter((r) => r.type === type);
 
-let committed: { stack: DeclaredStack; rec: Recorder; seen: typeof seen } | undefined;
+/** Declarations by their options: a stack is declared once per group of assertions. */
+const declared = new Map<string, { stack: DeclaredStack; rec: Recorder; seen: typeof seen }>();
 
-/** Declares the whole prod stack under mocks; the committed one (no options) is declared once. */
+/** Declares the whole prod stack under mocks, or reuses the declaration of the same options. */
 async function prodStack(opts: Options = {}): Promise<{ stack: DeclaredStack; rec: Recorder }> {
-    const isCommitted = Object.keys(opts).length === 0;
-    if (isCommitted && committed) {
-        seen = committed.seen;
-        return committed;
+    const key = JSON.stringify(opts, (_k, v: unknown) => (v === undefined ? "<undefined>" : v));
+    const cached = declared.get(key);
+    if (cached) {
+        seen = cached.seen;
+        return cached;
     }
     const rec = start(opts);
     const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-"));
@@ -130,19 +133,26 @@ async function prodStack(opts: Options = {}): Promise<{ stack: DeclaredStack; re
     const stack = declareStack(config, offlinePlan(config.config, config.catalog), projectDir, rec.opts);
     await rec.settle();
     snapshot();
-    if (isCommitted) committed = { stack, rec, seen };
+    declared.set(key, { stack, rec, seen });
     return { stack, rec };
 }
 
-/** Declares only the builders, for a plan whose actions the test chooses (the registry check is another module's job). */
-async function buildersFor(actions: (image: PlannedImage) => PublishAction, opts: Options = {}) {
+/**
+ * Declares only the runners, for a plan whose actions the test chooses (the registry check is
+ * another module's job); `extend` may add images to the plan.
+ */
+async function runnersFor(
+    actions: (image: PlannedImage) => PublishAction,
+    opts: Options = {},
+    extend: (plan: PlannedImage[]) => PlannedImage[] = (plan) => plan,
+) {
     const rec = start(opts);
     const { config, catalog } = readStackConfig();
-    const plan = planImages(config, catalog).map((p) => ({ ...p, action: actions(p) }));
-    const builders = declareBuilders(config, plan, rec.opts);
+    const plan = extend(planImages(config, catalog).map((p) => ({ ...p, action: actions(p) })));
+    const runners = declareRunners(config, plan, rec.opts);
     await rec.settle();
     snapshot();
-    return { rec, plan, builders };
+    return { rec, plan, runners };
 }
 
 function inputsOf(type: string, name: string): Record<string, any> {
@@ -154,17 +164,17 @@ function inputsOf(type: string, name: string): Record<string, any> {
 const providerName = async (p: pulumi.ProviderResource) => (await valueOf(p.urn)).split("::").pop();
 
 describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
-    it("declares a gpu and a cpu runner: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
+    it("declares a gpu, a cpu and an arm64 runner: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
         await prodStack();
         const names = (type: string) =>
             all(type)
                 .map((r) => r.name)
                 .sort();
-        assert.deepStrictEqual(names(T.instance), ["runner-cpu-0", "runner-gpu-0"]);
-        assert.deepStrictEqual(names(T.eip), ["runner-cpu-0-eip", "runner-gpu-0-eip"]);
-        assert.deepStrictEqual(names(T.power), ["runner-cpu-0-power", "runner-gpu-0-power"]);
-        assert.deepStrictEqual(names(T.gate), ["runner-cpu-0-ready", "runner-gpu-0-ready"]);
-        assert.deepStrictEqual(names(T.provider), ["runner-cpu-0-docker", "runner-gpu-0-docker"]);
+        assert.deepStrictEqual(names(T.instance), ["runner-arm64-0", "runner-cpu-0", "runner-gpu-0"]);
+        assert.deepStrictEqual(names(T.eip), ["runner-arm64-0-eip", "runner-cpu-0-eip", "runner-gpu-0-eip"]);
+        assert.deepStrictEqual(names(T.power), ["runner-arm64-0-power", "runner-cpu-0-power", "runner-gpu-0-power"]);
+        assert.deepStrictEqual(names(T.gate), ["runner-arm64-0-ready", "runner-cpu-0-ready", "runner-gpu-0-ready"]);
+        assert.deepStrictEqual(names(T.provider), ["runner-arm64-0-docker", "runner-cpu-0-docker", "runner-gpu-0-docker"]);
         assert.strictEqual(names(T.image).length, 32);
         assert.strictEqual(names(T.smoke).length, 32);
     });
@@ -172,7 +182,12 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     it("every instance: IMDSv2 only with hop limit 1, an encrypted gp3 root volume of the configured size, stops on shutdown", async () => {
         await prodStack();
         const instances = all(T.instance);
-        assert.strictEqual(instances.length, 2);
+        assert.strictEqual(instances.length, 3);
+        const expected: Record<string, [string, number]> = {
+            "runner-gpu-0": ["g6.xlarge", 200],
+            "runner-cpu-0": ["c7i.2xlarge", 100],
+            "runner-arm64-0": ["g5g.xlarge", 200],
+        };
         for (const i of instances) {
             assert.deepStrictEqual(
                 i.inputs.metadataOptions,
@@ -182,9 +197,9 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             const root = i.inputs.rootBlockDevice;
             assert.strictEqual(root.encrypted, true, i.name);
             assert.strictEqual(root.volumeType, "gp3", i.name);
-            assert.strictEqual(root.volumeSize, i.name === "runner-gpu-0" ? 200 : 100);
+            assert.strictEqual(root.volumeSize, expected[i.name][1]);
             assert.strictEqual(i.inputs.instanceInitiatedShutdownBehavior, "stop");
-            assert.strictEqual(i.inputs.instanceType, i.name === "runner-gpu-0" ? "g6.xlarge" : "c7i.2xlarge");
+            assert.strictEqual(i.inputs.instanceType, expected[i.name][0]);
             assert.strictEqual(i.inputs.instanceMarketOptions, undefined, "on-demand unless spot: true");
         }
     });
@@ -220,7 +235,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("the provider's host is known at preview once the Elastic IPs exist, so no image shows a change for it", async () => {
-        const { rec } = await prodStack({ preview: true });
+        const { rec } = await runnersFor(() => "unchanged", { preview: true });
         for (const runner of ["gpu-0", "cpu-0"]) {
             const host = rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
             assert.deepStrictEqual(await describeOutput(host), { known: true, secret: false }, runner);
@@ -233,7 +248,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("on the very first deployment, before a runner's Elastic IP exists, its host is unknown at preview (and only then)", async () => {
-        const { rec } = await prodStack({ preview: true, existingEips: ["cpu-0"] });
+        const { rec } = await runnersFor(() => "unchanged", { preview: true, existingEips: ["cpu-0"] });
         const host = (runner: string) => rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
         assert.strictEqual((await describeOutput(host("gpu-0"))).known, false);
         assert.strictEqual((await describeOutput(host("cpu-0"))).known, true);
@@ -332,7 +347,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         it("by default (allowedCidrs: []) no security group lets anyone in; egress stays open for builds", async () => {
             await prodStack();
             const groups = all(T.securityGroup);
-            assert.strictEqual(groups.length, 2);
+            assert.strictEqual(groups.length, 3);
             for (const g of groups) {
                 assert.deepStrictEqual(g.inputs.ingress ?? [], [], g.name);
                 assert.deepStrictEqual(
@@ -343,7 +358,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("lets ssh in from exactly the configured blocks, IPv4 and IPv6, and nothing from the world", async () => {
-            await prodStack({ builders: { allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"] } });
+            await runnersFor(() => "unchanged", { builders: { allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"] } });
             for (const g of all(T.securityGroup)) {
                 const rules = g.inputs.ingress as any[];
                 assert.deepStrictEqual(
@@ -361,18 +376,18 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             const warn = pulumi.log.warn;
             (pulumi.log as { warn: typeof warn }).warn = async (msg: string) => void warnings.push(msg);
             try {
-                await prodStack({ builders: { allowedCidrs: ["0.0.0.0/0"] } });
+                await runnersFor(() => "unchanged", { builders: { allowedCidrs: ["0.0.0.0/0"] } });
             } finally {
                 (pulumi.log as { warn: typeof warn }).warn = warn;
             }
             assert.ok(all(T.securityGroup).every((g) => g.inputs.ingress[0].cidrBlocks[0] === "0.0.0.0/0"));
-            assert.strictEqual(warnings.filter((w) => /open to the whole internet/.test(w)).length, 2, warnings.join("\n"));
+            assert.strictEqual(warnings.filter((w) => /open to the whole internet/.test(w)).length, 3, warnings.join("\n"));
         });
 
         it("the instance role has no permissions: no policy attached, none inline", async () => {
             await prodStack();
             const roles = all(T.role);
-            assert.strictEqual(roles.length, 2);
+            assert.strictEqual(roles.length, 3);
             for (const r of roles) {
                 assert.deepStrictEqual(JSON.parse(r.inputs.assumeRolePolicy).Statement, [
                     { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
@@ -398,9 +413,12 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("user data is the rendered setup, with the operator's public key and nothing secret", async () => {
-            await prodStack({ builders: { sshPrivateKeyPath: "~/.ssh/operator-only-key" } });
+            await runnersFor(() => "unchanged", { builders: { sshPrivateKeyPath: "~/.ssh/operator-only-key" } });
             const gpu = inputsOf(T.instance, "runner-gpu-0");
-            assert.strictEqual(gpu.userData, renderUserData({ pool: "gpu", sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30 }));
+            assert.strictEqual(
+                gpu.userData,
+                renderUserData({ pool: "gpu", nvidiaGpu: true, sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30 }),
+            );
             assert.strictEqual(gpu.userDataReplaceOnChange, true);
             for (const i of all(T.instance)) {
                 assert.ok(!i.inputs.userData.includes(FAKE_PASSWORD));
@@ -409,7 +427,9 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("spot runners are persistent requests that stop rather than terminate", async () => {
-            await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true } } });
+            await runnersFor(() => "unchanged", {
+                builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true } },
+            });
             assert.deepStrictEqual(inputsOf(T.instance, "runner-gpu-0").instanceMarketOptions, {
                 marketType: "spot",
                 spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" },
@@ -421,28 +441,36 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         it("looks the AMIs up at their invoke token: Amazon's Deep Learning Base GPU AMI, Canonical's Ubuntu 22.04", async () => {
             await prodStack();
             const calls = seen.calls.filter((c) => c.token === GET_AMI);
-            assert.strictEqual(calls.length, 2);
-            const gpu = calls.find((c) => (c.inputs.owners as string[])[0] === "amazon")!;
+            assert.strictEqual(calls.length, 3);
+            const gpu = calls.find(
+                (c) =>
+                    (c.inputs.owners as string[])[0] === "amazon" &&
+                    (c.inputs.filters as { name: string; values: string[] }[]).some(
+                        (f) => f.name === "architecture" && f.values[0] === "x86_64",
+                    ),
+            )!;
             assert.ok(gpu, "no look-up among Amazon's images");
             const filters = Object.fromEntries((gpu.inputs.filters as { name: string; values: string[] }[]).map((f) => [f.name, f.values]));
             assert.deepStrictEqual(filters.name, ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"]);
             assert.deepStrictEqual(filters.architecture, ["x86_64"]);
             assert.strictEqual(gpu.inputs.mostRecent, true);
-            assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, FAKE_AMIS.amazon);
-            assert.strictEqual(inputsOf(T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"]);
+            assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, FAKE_AMIS.amazon.x86_64);
+            assert.strictEqual(inputsOf(T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"].x86_64);
         });
 
         it("a new AMI release does not replace a runner: the looked-up id is ignored once the instance exists", async () => {
             const { rec } = await prodStack();
-            for (const name of ["runner-gpu-0", "runner-cpu-0"])
+            for (const name of ["runner-gpu-0", "runner-cpu-0", "runner-arm64-0"])
                 assert.deepStrictEqual(rec.get(T.instance, name).opts.ignoreChanges, ["ami"]);
         });
 
         it("an ami in config skips the look-up, and changing it replaces the runner (it is not ignored)", async () => {
             const ami = "ami-0123456789abcdef0";
-            const { rec } = await prodStack({ builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } } });
+            const { rec } = await runnersFor(() => "unchanged", {
+                builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } },
+            });
             const owners = seen.calls.filter((c) => c.token === GET_AMI).map((c) => (c.inputs.owners as string[])[0]);
-            assert.deepStrictEqual(owners, ["099720109477"], "only the cpu pool looks its AMI up");
+            assert.deepStrictEqual(owners, ["099720109477", "amazon"], "only the cpu and arm64 pools look their AMIs up");
             assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, ami);
             assert.deepStrictEqual(rec.get(T.instance, "runner-gpu-0").opts.ignoreChanges, []);
         });
@@ -451,7 +479,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     describe("power: start a runner only for work", () => {
         it("a runner's power state is replaced with its work ticket, and never updated: a refresh's \"stopped\" changes nothing", async () => {
             for (const actions of [() => "build" as const, () => "unchanged" as const]) {
-                const { rec } = await buildersFor(actions);
+                const { rec } = await runnersFor(actions);
                 for (const runner of ["gpu-0", "cpu-0"]) {
                     const power = rec.get(T.power, `runner-${runner}-power`);
                     assert.strictEqual(power.props.state, "running");
@@ -462,14 +490,14 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("a runner's ticket and gate carry the images it builds in this update, and nothing when it builds none", async () => {
-            const { plan } = await buildersFor(() => "build");
+            const { plan } = await runnersFor(() => "build");
             const gpuBuilds = plan
                 .filter((p) => p.spec.accelerator === "gpu")
                 .map((p) => p.reference)
                 .sort();
             assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, gpuBuilds);
             assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, gpuBuilds);
-            await buildersFor(() => "unchanged");
+            await runnersFor(() => "unchanged");
             for (const runner of ["gpu-0", "cpu-0"]) {
                 assert.deepStrictEqual(inputsOf(T.gate, `runner-${runner}-ready`).builds, []);
                 assert.deepStrictEqual(inputsOf(T.ticket, `runner-${runner}-work`).builds, []);
@@ -478,7 +506,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 
         it("retagged images need no runner; one GPU image to build involves only the GPU runner", async () => {
             const target = "docker.io/baseten/truss-server-base:3.10-gpu-v0.2.2";
-            await buildersFor((p) => (p.reference === target ? "build" : "retag"));
+            await runnersFor((p) => (p.reference === target ? "build" : "retag"));
             assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, [target]);
             assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, [target]);
             assert.deepStrictEqual(inputsOf(T.gate, "runner-cpu-0-ready").builds, []);
@@ -503,5 +531,172 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             );
             assert.deepStrictEqual(await smoke({ digest: DIGEST }, { digest: `sha256:${"cd".repeat(32)}` }), { changes: true });
         });
+    });
+});
+
+const ARM64 = { instanceType: "c7g.2xlarge", count: 2, volumeSizeGiB: 100 };
+const ARM64_GPU = { instanceType: "g5g.xlarge", count: 1, volumeSizeGiB: 200 };
+/** Two GPU runners, so that an image could move between them. */
+const TWO_GPUS = { gpu: { instanceType: "g6.xlarge", count: 2, volumeSizeGiB: 200 } };
+const WITH_ARM64 = { builders: { ...TWO_GPUS, arm64: ARM64 } };
+
+/** The plan's images again, as linux/arm64 images planned for the arm64 pool (what per-platform planning yields). */
+function withArm64Images(plan: PlannedImage[]): PlannedImage[] {
+    const arm = plan.map((p) => ({
+        ...p,
+        reference: `${p.reference}@linux/arm64`,
+        resourceName: `${p.resourceName}-linux-arm64`,
+        pool: "arm64" as const,
+    }));
+    return [...plan, ...arm];
+}
+
+describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with gpu, cpu and arm64 pools)", () => {
+    it("declares the arm64 runners like the others: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
+        await runnersFor(() => "unchanged", WITH_ARM64);
+        const names = (type: string) =>
+            all(type)
+                .map((r) => r.name)
+                .filter((n) => n.includes("arm64"))
+                .sort();
+        assert.deepStrictEqual(names(T.instance), ["runner-arm64-0", "runner-arm64-1"]);
+        assert.deepStrictEqual(names(T.eip), ["runner-arm64-0-eip", "runner-arm64-1-eip"]);
+        assert.deepStrictEqual(names(T.power), ["runner-arm64-0-power", "runner-arm64-1-power"]);
+        assert.deepStrictEqual(names(T.gate), ["runner-arm64-0-ready", "runner-arm64-1-ready"]);
+        assert.deepStrictEqual(names(T.provider), ["runner-arm64-0-docker", "runner-arm64-1-docker"]);
+        for (const name of ["runner-arm64-0", "runner-arm64-1"]) {
+            const i = inputsOf(T.instance, name);
+            assert.deepStrictEqual(i.metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 });
+            assert.deepStrictEqual(
+                [i.rootBlockDevice.encrypted, i.rootBlockDevice.volumeType, i.rootBlockDevice.volumeSize],
+                [true, "gp3", 100],
+            );
+            assert.strictEqual(i.instanceInitiatedShutdownBehavior, "stop");
+            assert.strictEqual(i.instanceType, "c7g.2xlarge");
+            assert.match(i.userData, /systemctl enable --now truss-idle-stop\.timer/, "the same idle stop");
+            assert.strictEqual(
+                inputsOf(T.provider, `${name}-docker`).host,
+                `ssh://ubuntu@${fakeRunnerAddress(name.replace("runner-", ""))}`,
+            );
+        }
+    });
+
+    it("arm64 runners boot arm64 AMIs: Canonical's Ubuntu 22.04 arm64 without a GPU, the ARM64 Deep Learning Base GPU AMI on g5g", async () => {
+        await runnersFor(() => "unchanged", WITH_ARM64);
+        const armCalls = seen.calls.filter(
+            (c) =>
+                c.token === GET_AMI &&
+                (c.inputs.filters as { name: string; values: string[] }[]).some(
+                    (f) => f.name === "architecture" && f.values[0] === "arm64",
+                ),
+        );
+        assert.strictEqual(armCalls.length, 1);
+        const nameFilter = (c: RecordedCall) =>
+            (c.inputs.filters as { name: string; values: string[] }[]).find((f) => f.name === "name")!.values;
+        assert.deepStrictEqual(nameFilter(armCalls[0]), ["ubuntu/images/hvm-ssd*/ubuntu-jammy-22.04-arm64-server-*"]);
+        for (const name of ["runner-arm64-0", "runner-arm64-1"])
+            assert.strictEqual(inputsOf(T.instance, name).ami, FAKE_AMIS["099720109477"].arm64);
+        assert.strictEqual(inputsOf(T.instance, "runner-gpu-1").ami, FAKE_AMIS.amazon.x86_64, "the amd64 pools keep x86_64 AMIs");
+        assert.strictEqual(inputsOf(T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"].x86_64);
+        assert.strictEqual(inputsOf(T.gate, "runner-arm64-0-ready").requireRuntime, undefined);
+
+        await runnersFor(() => "unchanged", { builders: { arm64: ARM64_GPU } });
+        const gpuCall = seen.calls.find((c) => c.token === GET_AMI && nameFilter(c)[0].includes("ARM64"));
+        assert.ok(gpuCall, "no look-up of the ARM64 Deep Learning AMI");
+        assert.deepStrictEqual(gpuCall.inputs.owners, ["amazon"]);
+        assert.deepStrictEqual(nameFilter(gpuCall), ["Deep Learning ARM64 Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"]);
+        assert.strictEqual(inputsOf(T.instance, "runner-arm64-0").ami, FAKE_AMIS.amazon.arm64);
+        assert.strictEqual(inputsOf(T.gate, "runner-arm64-0-ready").requireRuntime, "nvidia", "a g5g runner must offer the NVIDIA runtime");
+        assert.match(inputsOf(T.instance, "runner-arm64-0").userData, /nvidia-ctk runtime configure --runtime=docker/);
+    });
+
+    it("images planned for the arm64 pool build on arm64 runners, and the arm64 gates carry exactly them", async () => {
+        const { rec, plan } = await runnersFor(() => "build", { builders: { arm64: ARM64 } }, withArm64Images);
+        const arm = plan.filter((p) => p.pool === "arm64");
+        assert.strictEqual(arm.length, 32);
+        const gateBuilds = [0, 1].flatMap((i) => inputsOf(T.gate, `runner-arm64-${i}-ready`).builds as string[]);
+        assert.deepStrictEqual(gateBuilds.sort(), arm.map((p) => p.reference).sort());
+        for (const i of [0, 1]) assert.ok(inputsOf(T.gate, `runner-arm64-${i}-ready`).builds.length > 0, `arm64-${i} builds nothing`);
+        for (const runner of ["gpu-0", "cpu-0"]) {
+            for (const ref of inputsOf(T.gate, `runner-${runner}-ready`).builds as string[])
+                assert.ok(!ref.includes("arm64"), `${ref} on ${runner}`);
+        }
+        assert.ok(rec.ofType(T.provider).some(([n]) => n === "runner-arm64-1-docker"));
+    });
+
+    it("adding the arm64 pool moves no amd64 image to another runner", async () => {
+        const providerOf = async (opts: Options) => {
+            const { plan, runners } = await runnersFor(() => "build", opts);
+            const out = new Map<string, string | undefined>();
+            for (const image of plan) out.set(image.reference, await providerName(runners.providerFor(image)!));
+            return out;
+        };
+        const before = await providerOf({ builders: { ...TWO_GPUS, arm64: undefined } });
+        const after = await providerOf(WITH_ARM64);
+        assert.strictEqual(before.size, 32);
+        assert.deepStrictEqual([...after.entries()], [...before.entries()]);
+        assert.strictEqual(new Set(before.values()).size, 3, "both GPU runners and the CPU runner build (else the test proves little)");
+    });
+});
+
+describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
+    const SSM = { access: "ssm", allowedCidrs: undefined };
+
+    it("no security group lets anything in, whatever allowedCidrs held for ssh; egress stays open for builds", async () => {
+        await runnersFor(() => "unchanged", { builders: SSM });
+        const groups = all(T.securityGroup);
+        assert.strictEqual(groups.length, 3);
+        for (const g of groups) {
+            assert.deepStrictEqual(g.inputs.ingress ?? [], [], g.name);
+            assert.match(g.inputs.description, /no inbound at all/);
+            assert.deepStrictEqual(
+                g.inputs.egress.map((e: any) => e.cidrBlocks),
+                [["0.0.0.0/0"]],
+            );
+        }
+    });
+
+    it("each pool's instance role gets AmazonSSMManagedInstanceCore, and nothing else", async () => {
+        await runnersFor(() => "unchanged", { builders: SSM });
+        const attachments = all(T.policyAttachment);
+        assert.deepStrictEqual(attachments.map((a) => a.name).sort(), ["runner-arm64-ssm", "runner-cpu-ssm", "runner-gpu-ssm"]);
+        for (const a of attachments) assert.strictEqual(a.inputs.policyArn, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
+        for (const r of all(T.role)) {
+            assert.strictEqual(r.inputs.inlinePolicies, undefined);
+            assert.strictEqual(r.inputs.managedPolicyArns, undefined);
+        }
+    });
+
+    it("hosts are known at preview, even before any Elastic IP exists, and the provider tunnels through Session Manager", async () => {
+        const { rec } = await runnersFor(() => "build", { builders: SSM, preview: true, existingEips: [] });
+        for (const runner of ["gpu-0", "cpu-0"]) {
+            const host = rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
+            assert.deepStrictEqual(await describeOutput(host), { known: true, secret: false }, runner);
+            assert.strictEqual(await valueOf(host), `ssh://ubuntu@truss-base-images-prod-runner-${runner}`);
+            const sshOpts: string[] = JSON.parse(inputsOf(T.provider, `runner-${runner}-docker`).sshOpts);
+            const proxy = sshOpts.find((o) => o.startsWith("ProxyCommand="));
+            assert.ok(proxy, sshOpts.join(" "));
+            assert.ok(proxy.includes(`Name=tag:runner,Values=${runner}`) && proxy.includes("--region us-east-1"), proxy);
+            assert.ok(proxy.includes("--document-name AWS-StartSSHSession"), proxy);
+            const gate = inputsOf(T.gate, `runner-${runner}-ready`);
+            assert.strictEqual(gate.access, "ssm");
+            assert.strictEqual(gate.expectedHost, undefined, "no Elastic IP to compare with: the host is a name");
+            assert.deepStrictEqual(gate.sshOpts, sshOpts, "the gate dials exactly as the provider does");
+        }
+        assert.ok(!seen.calls.some((c) => c.token === GET_EIPS), "no address look-up under Session Manager");
+    });
+
+    it("replacing an instance (a new AMI) changes neither the host nor the ssh options of its provider", async () => {
+        const provider = async (ami?: string) => {
+            await runnersFor(() => "unchanged", {
+                builders: { ...SSM, gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ...(ami ? { ami } : {}) } },
+            });
+            const p = inputsOf(T.provider, "runner-gpu-0-docker");
+            return { host: p.host, sshOpts: p.sshOpts, ami: inputsOf(T.instance, "runner-gpu-0").ami };
+        };
+        const before = await provider();
+        const after = await provider("ami-0123456789abcdef0");
+        assert.notStrictEqual(after.ami, before.ami, "the instance is replaced (its AMI changes)");
+        assert.deepStrictEqual({ host: after.host, sshOpts: after.sshOpts }, { host: before.host, sshOpts: before.sshOpts });
     });
 });

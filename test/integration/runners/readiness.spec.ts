@@ -4,9 +4,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readinessGateProvider, waitUntilReady } from "../../src/pulumi/readiness";
-import { ensureDockerDaemon } from "../support/docker";
-import { callSerialized } from "../support/dynamicProviders";
+import { readinessGateProvider, waitUntilReady } from "../../../src/pulumi/readiness";
+import { ensureDockerDaemon } from "../../support/docker";
+import { callSerialized } from "../../support/dynamicProviders";
 
 const LOCAL = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
 

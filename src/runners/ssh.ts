@@ -1,0 +1,85 @@
+import type { CommandLine } from "./commandLine";
+import { shellQuote } from "./commandLine";
+
+/**
+ * How the machine running Pulumi reaches a runner's Docker daemon: the system ssh client, with
+ * the same options for the Docker provider, the readiness gate and the smoke tests, so that
+ * they share one connection and one known_hosts file.
+ */
+
+/** Where the ssh client keeps what it learns about the runners: known hosts and control sockets. */
+export const SSH_STATE_DIR = "~/.ssh/truss-base-images";
+export const KNOWN_HOSTS_FILE = `${SSH_STATE_DIR}/known_hosts`;
+/** `%C` is a hash of (local host, remote host, port, user): short enough for a socket path. */
+export const CONTROL_PATH = `${SSH_STATE_DIR}/cm-%C`;
+export const SSH_CONNECT_TIMEOUT_SECONDS = 15;
+
+/**
+ * The ssh options of the Docker provider and of everything else that talks to a runner. `~` is
+ * expanded by ssh itself: the options are the same text on every operator's machine, so the
+ * provider's inputs do not change between machines.
+ * - BatchMode: never prompt (a prompt would hang `pulumi up`);
+ * - ControlMaster/ControlPersist: parallel builds share one authenticated connection;
+ * - a dedicated known_hosts, trusting a runner's key on first use (accept-new) and refusing a
+ *   changed one;
+ * - keepalives, so a runner that stopped is noticed within a minute;
+ * - a ProxyCommand when the runner is reached through a tunnel (Session Manager) rather than
+ *   by its address.
+ */
+export function sshOptions(opts: { readonly privateKeyPath?: string; readonly proxyCommand?: string }): string[] {
+    const o = (kv: string) => ["-o", kv];
+    return [
+        ...o("BatchMode=yes"),
+        ...o(`ConnectTimeout=${SSH_CONNECT_TIMEOUT_SECONDS}`),
+        ...o("ServerAliveInterval=15"),
+        ...o("ServerAliveCountMax=4"),
+        ...o("StrictHostKeyChecking=accept-new"),
+        ...o(`UserKnownHostsFile=${KNOWN_HOSTS_FILE}`),
+        ...o("ControlMaster=auto"),
+        ...o(`ControlPath=${CONTROL_PATH}`),
+        ...o("ControlPersist=10m"),
+        ...(opts.privateKeyPath ? ["-i", opts.privateKeyPath, ...o("IdentitiesOnly=yes")] : []),
+        ...(opts.proxyCommand ? o(`ProxyCommand=${opts.proxyCommand}`) : []),
+    ];
+}
+
+/** `ssh://ubuntu@203.0.113.10`: the Docker host of a runner (an address, or a name a ProxyCommand resolves). */
+export function sshDockerHost(user: string, hostname: string): string {
+    return `ssh://${user}@${hostname}`;
+}
+
+/** A Docker daemon as a client reaches it: `ssh://user@host` plus ssh options, or a local `unix://` socket. */
+export interface DockerEndpoint {
+    readonly host: string;
+    /** Only for ssh:// hosts. */
+    readonly sshOpts?: readonly string[];
+}
+
+/** `ssh://user@host[:port]` -> its parts; undefined for other schemes. */
+export function parseSshHost(host: string): { user?: string; hostname: string; port?: number } | undefined {
+    const m = /^ssh:\/\/(?:([^@/]+)@)?([^:/]+)(?::(\d+))?\/?$/.exec(host);
+    if (!m) return undefined;
+    return { user: m[1], hostname: m[2], port: m[3] ? Number(m[3]) : undefined };
+}
+
+/**
+ * `ssh <options> [-p port] user@host -- <command>`: the ssh command line Docker's ssh transport
+ * runs for the provider (`... -- docker system dial-stdio`), with another remote command. The
+ * remote command is one shell string (ssh hands it to the login shell). `overrides` come first
+ * because ssh keeps the first value it is given for an option.
+ */
+export function sshCommand(endpoint: DockerEndpoint, remote: string, overrides: readonly string[] = []): CommandLine {
+    const ssh = parseSshHost(endpoint.host);
+    if (!ssh) throw new Error(`${endpoint.host} is not an ssh:// Docker host`);
+    const destination = ssh.user ? `${ssh.user}@${ssh.hostname}` : ssh.hostname;
+    return {
+        file: "ssh",
+        args: [...overrides, ...(endpoint.sshOpts ?? []), "-T", ...(ssh.port ? ["-p", String(ssh.port)] : []), destination, "--", remote],
+    };
+}
+
+/** `docker <args>` against an endpoint: the remote CLI over ssh, else the local CLI with `-H`. */
+export function dockerCommand(endpoint: DockerEndpoint, dockerArgs: readonly string[]): CommandLine {
+    if (parseSshHost(endpoint.host)) return sshCommand(endpoint, ["docker", ...dockerArgs].map(shellQuote).join(" "));
+    return { file: "docker", args: ["-H", endpoint.host, ...dockerArgs] };
+}
