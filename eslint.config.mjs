@@ -14,6 +14,17 @@ export default tseslint.config(
         },
     },
     {
+        // Plain-node scripts that run before npm ci (CommonJS, no types, nothing to await).
+        files: ["scripts/**/*.js"],
+        ...tseslint.configs.disableTypeChecked,
+        languageOptions: {
+            ...tseslint.configs.disableTypeChecked.languageOptions,
+            sourceType: "commonjs",
+            globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly", console: "readonly" },
+        },
+        rules: { ...tseslint.configs.disableTypeChecked.rules, "@typescript-eslint/no-require-imports": "off" },
+    },
+    {
         // Tests load modules at run time (a fresh index.ts per stack, a serialized provider) and
         // reach into mock records whose shape Pulumi does not type.
         files: ["test/**/*.ts", "bench/**/*.ts"],

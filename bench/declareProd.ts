@@ -1,5 +1,6 @@
 // Child process of bench/bench.ts: imports Pulumi, then declares the prod stack under mocks and
-// waits for its outputs. Prints its own timings as JSON on the last line. With the argument
+// waits for its outputs. Prints its own timings, and the state estimate of what the mocks
+// recorded (test/support/stateSize.ts), as JSON on the last line. With the argument
 // `images-only`, the prod matrix is declared on the local builder with push false: the
 // docker.Images alone, without runners, registry tags or smoke tests.
 const t0 = process.hrtime.bigint();
@@ -7,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 const tImported = process.hrtime.bigint();
 void pulumi;
 import { declareMockStack } from "../test/support/stacks";
-import { mockOutputs, valueOf } from "../test/support/pulumiMocks";
+import { mockOutputs, recorded, valueOf } from "../test/support/pulumiMocks";
+import { estimateState } from "../test/support/stateSize";
 
 async function main(): Promise<void> {
     const tStart = process.hrtime.bigint();
@@ -19,7 +21,8 @@ async function main(): Promise<void> {
     const out = await valueOf(stack.output);
     const tEnd = process.hrtime.bigint();
     const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
-    console.log(JSON.stringify({ images: Object.keys(out).length, importMs: ms(t0, tImported), declareMs: ms(tStart, tEnd) }));
+    const state = estimateState(recorded());
+    console.log(JSON.stringify({ images: Object.keys(out).length, importMs: ms(t0, tImported), declareMs: ms(tStart, tEnd), state }));
 }
 
 main().catch((e) => {

@@ -11,9 +11,14 @@ export interface PlanItem {
     pool: string;
     /** One entry per platform of the tag; `contentDigest` above covers them all. */
     platforms: { platform: string; contentDigest: string; pool: string }[];
+    /** What the image builds FROM: `<reference>@sha256:...` when pinned, the bare reference when not. */
+    parent: string;
+    /** With `--contexts`: the folder holding the image's staged build context. */
+    context?: string;
 }
 
-export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
+/** The plan's items; `contexts` maps a reference to its written context folder (`--contexts`). */
+export function planItems(plan: readonly PlannedImage[], contexts: ReadonlyMap<string, string> = new Map()): PlanItem[] {
     return plan.map((p) => ({
         image: p.reference,
         tag: p.tag,
@@ -22,6 +27,8 @@ export function planItems(plan: readonly PlannedImage[]): PlanItem[] {
         ...(p.source ? { source: p.source } : {}),
         pool: p.pool,
         platforms: p.platforms.map((x) => ({ platform: x.platform, contentDigest: x.contentDigest, pool: x.pool })),
+        parent: p.staged.parent,
+        ...(contexts.has(p.reference) ? { context: contexts.get(p.reference) } : {}),
     }));
 }
 

@@ -1,3 +1,4 @@
+import { distance } from "fastest-levenshtein";
 import type { z } from "zod";
 
 type Issue = z.core.$ZodIssue;
@@ -92,18 +93,7 @@ function objectKeys(schema: AnySchema | undefined): string[] {
     return shape ? Object.keys(shape) : [];
 }
 
-/** Edit distance, to suggest the key a misspelt one meant. */
-function distance(a: string, b: string): number {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) d[0][j] = j;
-    for (let i = 1; i <= a.length; i++) {
-        for (let j = 1; j <= b.length; j++) {
-            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        }
-    }
-    return d[a.length][b.length];
-}
-
+/** The allowed key a misspelt one most likely meant: the closest, if it is close enough to be a typo. */
 export function suggest(given: string, allowed: readonly string[]): string | undefined {
     let best: string | undefined;
     let bestD = Infinity;

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { allCatalogParents, Catalog } from "../images/catalog";
+import { allCatalogParents, Catalog, pythonVersionsSource } from "../images/catalog";
+import { requirementsPath, TRUSS_PATHS } from "../images/trussCheckout";
 import { buildersSchema, BuildersConfig } from "./runners";
 import { ConfigError } from "../errors";
 import type { RegistryTarget } from "../images/spec";
@@ -12,7 +13,7 @@ import { platformProblems } from "../runners/pools";
 /** The config namespace: keys are written `truss-base-images:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "truss-base-images";
 
-/** The stack configuration, validated (SPEC section 2). The registry password is never in it. */
+/** The stack configuration, validated (the keys the README's "Stack configuration" lists). The registry password is never in it. */
 export interface StackConfig {
     readonly versionTag: string;
     readonly registry: RegistryTarget;
@@ -22,10 +23,16 @@ export interface StackConfig {
     readonly push: boolean;
     readonly builders: BuildersConfig;
     readonly immutableTags: boolean;
+    /** The deadline of each registry look-up, in seconds. */
+    readonly registryTimeoutSeconds: number;
     /** Catalog parent reference -> the reference to build FROM instead (e.g. pinned by digest). */
     readonly parents: Readonly<Record<string, string>>;
     /** How the layers of each published image are compressed; gzip when absent. */
     readonly compression?: Compression;
+    /** The Truss checkout that defines the images (absolute path); undefined: images/ does. */
+    readonly trussCheckout?: string;
+    /** Every parent must be pinned in images/parents.lock: an unpinned one stops the plan. */
+    readonly requirePinnedParents: boolean;
 }
 
 /** Marks a secret config value whose content the core must not see. */
@@ -57,9 +64,36 @@ function schemaFor(catalog: Catalog) {
     const pythons = [...catalog.pythonVersions.keys()];
     const jobTypes = [...catalog.jobTypes.keys()];
     const catalogParents = allCatalogParents(catalog);
+    const truss = catalog.truss;
+    const versionTag = z.string({ error: "expected a string such as v0.2.2" }).min(1, "must not be empty; use a version such as v0.2.2");
+    const pythonVersions = uniqueNonEmptyList(
+        z.string({ error: `expected a python version as a string, such as "3.9" (quote it in YAML)` }).refine((v) => pythons.includes(v), {
+            message: truss
+                ? `is not a python version the Truss checkout supports (${pythonVersionsSource(catalog)}); supported: ${pythons.join(", ")}`
+                : `is not a python version of the catalog (images/catalog.yaml); supported: ${pythons.join(", ")}`,
+        }),
+        `the python versions ${pythons.join(", ")}`,
+    );
+    const unknownJobType = (v: string): string =>
+        truss
+            ? `has no requirements in the Truss checkout: ${truss.dir}/${requirementsPath(v)} does not exist; job types there: ${jobTypes.join(", ")}`
+            : `is not a job type of the catalog (images/catalog.yaml); allowed: ${jobTypes.join(", ")}`;
     return z
         .strictObject({
-            versionTag: z.string({ error: "expected a string such as v0.2.2" }).min(1, "must not be empty; use a version such as v0.2.2"),
+            versionTag: truss ? versionTag.optional() : versionTag,
+            truss: z
+                .strictObject(
+                    {
+                        checkout: z
+                            .string({ error: "expected a path (relative to the project folder, or absolute)" })
+                            .min(1, "must not be empty"),
+                    },
+                    {
+                        error: (iss) =>
+                            iss.code === "invalid_type" ? "expected an object { checkout: <path of a Truss checkout> }" : undefined,
+                    },
+                )
+                .optional(),
             registry: z.strictObject(
                 {
                     server: z
@@ -79,19 +113,12 @@ function schemaFor(catalog: Catalog) {
             matrix: z.strictObject(
                 {
                     jobTypes: uniqueNonEmptyList(
-                        z.string({ error: `expected a job type (${jobTypes.join(", ")})` }).refine((v) => jobTypes.includes(v), {
-                            message: `is not a job type of the catalog (images/catalog.yaml); allowed: ${jobTypes.join(", ")}`,
+                        z.string({ error: `expected a job type (${jobTypes.join(", ")})` }).superRefine((v, ctx) => {
+                            if (!jobTypes.includes(v)) ctx.addIssue({ code: "custom", message: unknownJobType(v) });
                         }),
                         `the job types ${jobTypes.join(", ")}`,
                     ),
-                    pythonVersions: uniqueNonEmptyList(
-                        z
-                            .string({ error: `expected a python version as a string, such as "3.9" (quote it in YAML)` })
-                            .refine((v) => pythons.includes(v), {
-                                message: `is not a python version of the catalog (images/catalog.yaml); supported: ${pythons.join(", ")}`,
-                            }),
-                        `the python versions ${pythons.join(", ")}`,
-                    ),
+                    pythonVersions: truss ? pythonVersions.optional() : pythonVersions,
                     gpu: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
                     liveReload: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
                     platforms: uniqueNonEmptyList(
@@ -114,6 +141,12 @@ function schemaFor(catalog: Catalog) {
             compression: z
                 .enum(COMPRESSIONS, { error: `expected one of ${COMPRESSIONS.map((c) => JSON.stringify(c)).join(", ")}` })
                 .default("gzip"),
+            registryTimeoutSeconds: z
+                .number({ error: "expected a number of seconds such as 60" })
+                .int("expected a whole number of seconds")
+                .min(1, "must be at least 1 second")
+                .max(3600, "must be at most 3600 seconds")
+                .default(60),
             parents: z
                 .record(
                     z.string(),
@@ -123,6 +156,7 @@ function schemaFor(catalog: Catalog) {
                     { error: "expected an object mapping a parent image to the reference to use" },
                 )
                 .default({}),
+            requirePinnedParents: z.boolean({ error: "expected true or false" }).default(false),
         })
         .superRefine(
             (parsed, ctx) => {
@@ -142,7 +176,24 @@ function schemaFor(catalog: Catalog) {
                 const asked = isObject(cfg.matrix) && Array.isArray(cfg.matrix.pythonVersions) ? cfg.matrix.pythonVersions : [];
                 const known = asked.filter((v): v is string => typeof v === "string" && pythons.includes(v));
                 const prefix = longestVariantPrefix(known.length > 0 ? known : pythons);
-                const versionTag = cfg.versionTag;
+                const versionTag = cfg.versionTag ?? truss?.versionTag;
+                if (truss && typeof cfg.versionTag === "string" && cfg.versionTag !== truss.versionTag && cfg.immutableTags !== false) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["versionTag"],
+                        message:
+                            `is ${JSON.stringify(cfg.versionTag)}, but the Truss checkout's TRUSS_BASE_IMAGE_VERSION_TAG (${truss.dir}/${TRUSS_PATHS.versionTag}) is ${JSON.stringify(truss.versionTag)}; ` +
+                            `a different tag is allowed only with immutableTags: false (a test tag); otherwise remove versionTag to use the checkout's`,
+                    });
+                }
+                const reload = isObject(cfg.matrix) && Array.isArray(cfg.matrix.liveReload) ? cfg.matrix.liveReload : [];
+                if (truss && reload.includes(true)) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["matrix", "liveReload"],
+                        message: `asks for live-reload images, which the Truss checkout's template (${TRUSS_PATHS.template}) does not build; use [false]`,
+                    });
+                }
                 const example = `${prefix}${versionTag}`;
                 if (typeof versionTag === "string" && versionTag !== "" && !(DOCKER_TAG.test(versionTag) && DOCKER_TAG.test(example))) {
                     ctx.addIssue({
@@ -188,16 +239,20 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
         throw new ConfigError(formatIssues(result.error.issues, raw, schema, `${CONFIG_NAMESPACE}:`), source);
     }
     const c = result.data;
+    const truss = catalog.truss;
     return {
-        versionTag: c.versionTag,
+        versionTag: (c.versionTag ?? truss?.versionTag) as string,
         registry: c.registry,
         hasRegistryPassword: c.registryPassword !== undefined,
-        matrix: c.matrix,
+        matrix: { ...c.matrix, pythonVersions: c.matrix.pythonVersions ?? [...catalog.pythonVersions.keys()] },
         push: c.push,
         builders: c.builders,
         immutableTags: c.immutableTags,
+        registryTimeoutSeconds: c.registryTimeoutSeconds,
         parents: c.parents,
         compression: c.compression,
+        ...(truss ? { trussCheckout: truss.dir } : {}),
+        requirePinnedParents: c.requirePinnedParents,
     };
 }
 

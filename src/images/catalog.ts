@@ -1,9 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as pep440 from "@renovatebot/pep440";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { CatalogError } from "../errors";
 import { formatIssues } from "../config/messages";
+import { fromReferences, renderTrussDockerfile, TrussCheckout } from "./trussCheckout";
 
 /** The default images folder: the one beside src/. */
 export const IMAGES_DIR = path.resolve(__dirname, "..", "..", "images");
@@ -32,6 +34,8 @@ export interface AcceleratorEntry {
 /** images/catalog.yaml, validated, with the bytes of every file it names. */
 export interface Catalog {
     readonly dir: string;
+    /** Our own images folder, which holds the parent lock: `dir` itself, or the folder beside a Truss checkout's catalog. */
+    readonly imagesDir: string;
     readonly platform: string;
     readonly source: string;
     readonly jobTypes: ReadonlyMap<JobType, { readonly requirements: string }>;
@@ -41,6 +45,28 @@ export interface Catalog {
     readonly pythonVersions: ReadonlyMap<PythonVersion, PythonEntry>;
     /** Contents of the files the catalog names, by path relative to `dir`. */
     readonly files: ReadonlyMap<string, Buffer>;
+    /** Set when a Truss checkout defines the images (its template renders each Dockerfile). */
+    readonly truss?: TrussCheckout;
+}
+
+/** Where the catalog's python versions come from, for messages. */
+export function pythonVersionsSource(catalog: Catalog): string {
+    return catalog.truss ? `${catalog.truss.pythonVersionsSource} of the Truss checkout ${catalog.truss.dir}` : "images/catalog.yaml";
+}
+
+const rendered = new WeakMap<TrussCheckout, Map<string, string>>();
+
+/** The Dockerfile a Truss checkout renders for an image, rendered once per image. */
+export function trussDockerfile(checkout: TrussCheckout, jobType: JobType, python: PythonVersion, accelerator: Accelerator): string {
+    let cache = rendered.get(checkout);
+    if (!cache) rendered.set(checkout, (cache = new Map()));
+    const key = `${jobType} ${python} ${accelerator}`;
+    let text = cache.get(key);
+    if (text === undefined) {
+        text = renderTrussDockerfile(checkout, { jobType, python, accelerator });
+        cache.set(key, text);
+    }
+    return text;
 }
 
 const relativeFile = z
@@ -131,6 +157,7 @@ export function loadCatalog(dir: string = IMAGES_DIR): Catalog {
     }
     return {
         dir,
+        imagesDir: dir,
         platform: c.platform,
         source: c.source,
         jobTypes: new Map(Object.entries(c.jobTypes)),
@@ -155,15 +182,28 @@ function unquotedPythonKeys(text: string): string[] {
         .map((key) => (key.range ? text.slice(key.range[0], key.range[1]) : String(key.value)));
 }
 
-/** Orders "3.9" before "3.10". */
+/** Orders python versions as PEP 440 does: "3.9" before "3.10". */
 export function comparePython(a: PythonVersion, b: PythonVersion): number {
-    const [am, an] = a.split(".").map(Number);
-    const [bm, bn] = b.split(".").map(Number);
-    return am - bm || an - bn;
+    return pep440.compare(a, b);
 }
 
-/** The parent image reference an image of this python and accelerator starts FROM, before overrides. */
-export function catalogParent(catalog: Catalog, python: PythonVersion, accelerator: Accelerator): string {
+/**
+ * The parent image reference an image of this python and accelerator starts FROM, before
+ * overrides. With a Truss checkout, the first FROM of the Dockerfile its template renders (for
+ * `jobType`, else the first job type).
+ */
+export function catalogParent(catalog: Catalog, python: PythonVersion, accelerator: Accelerator, jobType?: JobType): string {
+    if (catalog.truss) {
+        const jt = jobType ?? [...catalog.jobTypes.keys()][0];
+        const from = fromReferences(trussDockerfile(catalog.truss, jt, python, accelerator))[0];
+        if (from === undefined) {
+            throw new CatalogError(
+                `Truss checkout ${catalog.truss.dir}: ${catalog.accelerators[accelerator].dockerfile}: expected a FROM instruction; ` +
+                    `found none in the Dockerfile rendered for ${jt} ${python} ${accelerator}.`,
+            );
+        }
+        return from;
+    }
     const entry = catalog.pythonVersions.get(python);
     const template = accelerator === "cpu" && entry?.cpuParent ? entry.cpuParent : catalog.accelerators[accelerator].parent;
     return template.split("{python}").join(python);
@@ -172,8 +212,9 @@ export function catalogParent(catalog: Catalog, python: PythonVersion, accelerat
 /** Every parent reference any image of the catalog can use (the keys `parents` may override). */
 export function allCatalogParents(catalog: Catalog): string[] {
     const out = new Set<string>();
+    const jobTypes = catalog.truss ? [...catalog.jobTypes.keys()] : [undefined];
     for (const python of catalog.pythonVersions.keys()) {
-        for (const acc of ACCELERATORS) out.add(catalogParent(catalog, python, acc));
+        for (const acc of ACCELERATORS) for (const jt of jobTypes) out.add(catalogParent(catalog, python, acc, jt));
     }
     return [...out].sort();
 }

@@ -1,10 +1,13 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Catalog, catalogParent } from "./catalog";
+import { Catalog, catalogParent, trussDockerfile } from "./catalog";
+import { fromReferences, usedContextFiles } from "./trussCheckout";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
 import type { Compression } from "./platforms";
+import { fromLines, rewriteFrom } from "./dockerfileParents";
+import { EMPTY_LOCK, namesDigest, ParentLock, pinnedReference, pinOf } from "./parentLock";
 
 /** A file of a staged build context. Modes are fixed; there are no timestamps. */
 export interface StagedFile {
@@ -24,11 +27,14 @@ export interface StagedContext {
     readonly files: readonly StagedFile[];
     /** Without the content digest argument, which is derived from the rest. */
     readonly buildArgs: Readonly<Record<string, string>>;
+    /** What the image builds FROM: `<reference>@sha256:...` when the parent lock pins it. */
     readonly parent: string;
     readonly platform: string;
     /** gzip when absent. */
     readonly compression?: Compression;
     readonly contentDigest: ContentDigest;
+    /** Parent references of the Dockerfile's FROM lines that the parent lock does not pin. */
+    readonly unpinnedParents: readonly string[];
 }
 
 export const FILE_MODE = 0o644;
@@ -42,7 +48,7 @@ export type ParentOverrides = Readonly<Record<string, string>>;
 
 /** The parent reference an image is built FROM, after the stack's `parents` overrides. */
 export function resolveParent(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}): string {
-    const ref = catalogParent(catalog, spec.python, spec.accelerator);
+    const ref = catalogParent(catalog, spec.python, spec.accelerator, spec.jobType);
     return parents[ref] ?? ref;
 }
 
@@ -62,27 +68,44 @@ function labelBlock(spec: ImageSpec, catalog: Catalog): string {
 }
 
 /**
- * The build context of one image, in memory, with its content digest. `platform` defaults to
- * the catalog's (linux/amd64), `compression` to gzip: with both defaults the digest is the one
- * every existing tag carries.
+ * The build context of one image, in memory, with its content digest. The `parents` overrides
+ * apply first; then every FROM of the staged Dockerfile whose reference the lock pins builds
+ * from `<reference>@<digest>` instead. Without pins nothing changes, digest included.
+ * `platform` defaults to the catalog's (linux/amd64), `compression` to gzip: with both defaults
+ * the digest is the one every existing tag carries.
  */
 export function stageImage(
     catalog: Catalog,
     spec: ImageSpec,
     parents: ParentOverrides = {},
+    lock: ParentLock = EMPTY_LOCK,
     platform: string = catalog.platform,
     compression: Compression = "gzip",
 ): StagedContext {
+    if (catalog.truss) return stageTrussImage(catalog, spec, parents, lock, platform, compression);
     const jobType = catalog.jobTypes.get(spec.jobType);
     const python = catalog.pythonVersions.get(spec.python);
     if (!jobType) throw new Error(`job type ${spec.jobType} is not in the catalog`);
     if (!python) throw new Error(`python ${spec.python} is not in the catalog`);
     const read = (rel: string): Buffer => catalog.files.get(rel) as Buffer;
 
-    const dockerfile = Buffer.concat([
+    const unpinnedDockerfile = Buffer.concat([
         ensureTrailingNewline(read(catalog.accelerators[spec.accelerator].dockerfile)),
         Buffer.from(labelBlock(spec, catalog)),
     ]);
+    const parent = resolveParent(catalog, spec, parents);
+    const unpinnedArgs: Record<string, string> = {
+        PARENT_IMAGE: parent,
+        PYTHON_VERSION: spec.python,
+        LIVE_RELOAD: String(spec.liveReload),
+    };
+    if (spec.accelerator === "gpu") {
+        unpinnedArgs.PYTHON_APT_PACKAGES = python.gpuAptPackages.join(" ");
+        if (python.getPipUrl) unpinnedArgs.GET_PIP_URL = python.getPipUrl;
+    }
+    const pinned = applyParentPins(unpinnedDockerfile.toString("utf8"), unpinnedArgs, lock);
+    const dockerfile = pinned.changedDockerfile ? Buffer.from(pinned.dockerfile) : unpinnedDockerfile;
+    const buildArgs = pinned.buildArgs;
     const files: StagedFile[] = [
         { path: "Dockerfile", mode: FILE_MODE, content: dockerfile },
         { path: "requirements.txt", mode: FILE_MODE, content: read(jobType.requirements) },
@@ -92,24 +115,96 @@ export function stageImage(
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
-    const parent = resolveParent(catalog, spec, parents);
-    const buildArgs: Record<string, string> = {
-        PARENT_IMAGE: parent,
-        PYTHON_VERSION: spec.python,
-        LIVE_RELOAD: String(spec.liveReload),
-    };
-    if (spec.accelerator === "gpu") {
-        buildArgs.PYTHON_APT_PACKAGES = python.gpuAptPackages.join(" ");
-        if (python.getPipUrl) buildArgs.GET_PIP_URL = python.getPipUrl;
-    }
+    const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
+    const builtFrom = digest ? pinnedReference(parent, digest) : parent;
     return {
         spec,
         files,
         buildArgs,
-        parent,
+        parent: builtFrom,
         platform,
         ...(compression === "gzip" ? {} : { compression }),
-        contentDigest: contentDigestOf(files, buildArgs, parent, platform, compression),
+        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform, compression),
+        unpinnedParents: pinned.unpinned,
+    };
+}
+
+/**
+ * Pins the FROM lines of a Dockerfile: a FROM that names a build argument (`FROM ${PARENT_IMAGE}`)
+ * gets the pinned reference through that argument, any other FROM is rewritten in the text.
+ * References that already name a digest are left as they are.
+ */
+export function applyParentPins(
+    dockerfile: string,
+    buildArgs: Readonly<Record<string, string>>,
+    lock: ParentLock,
+): { dockerfile: string; changedDockerfile: boolean; buildArgs: Record<string, string>; unpinned: string[] } {
+    let text = dockerfile;
+    const args = { ...buildArgs };
+    const unpinned = new Set<string>();
+    // Bottom up, so that a rewrite never moves a line still to be rewritten.
+    for (const from of fromLines(dockerfile, buildArgs).reverse()) {
+        if (namesDigest(from.reference)) continue;
+        const digest = pinOf(lock, from.reference);
+        if (digest === undefined) {
+            unpinned.add(from.reference);
+            continue;
+        }
+        const image = pinnedReference(from.reference, digest);
+        if (from.viaArg !== undefined && args[from.viaArg] === from.reference) args[from.viaArg] = image;
+        else text = rewriteFrom(text, from.line, from.written, image);
+    }
+    return { dockerfile: text, changedDockerfile: text !== dockerfile, buildArgs: args, unpinned: [...unpinned].sort() };
+}
+
+/**
+ * An image of a Truss checkout: the Dockerfile its template renders (each FROM of an overridden
+ * parent replaced by its override, then each pinned one by its pin), then our label block; and
+ * of the build context Truss's script makes, exactly the files that Dockerfile copies. No build
+ * arguments: the template declares none.
+ */
+function stageTrussImage(
+    catalog: Catalog,
+    spec: ImageSpec,
+    parents: ParentOverrides,
+    lock: ParentLock,
+    platform: string,
+    compression: Compression,
+): StagedContext {
+    const checkout = catalog.truss!;
+    if (!catalog.jobTypes.has(spec.jobType)) throw new Error(`job type ${spec.jobType} is not in the Truss checkout`);
+    let rendered = trussDockerfile(checkout, spec.jobType, spec.python, spec.accelerator);
+    for (const ref of new Set(fromReferences(rendered))) {
+        const override = parents[ref];
+        if (override !== undefined) {
+            const escaped = ref.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+            rendered = rendered.replace(new RegExp(`^(\\s*FROM\\s+(?:--\\S+\\s+)*)${escaped}(?=\\s|$)`, "gim"), (_, from: string) => `${from}${override}`);
+        }
+    }
+    const pinned = applyParentPins(rendered, {}, lock);
+    const dockerfile = Buffer.concat([ensureTrailingNewline(Buffer.from(pinned.dockerfile)), Buffer.from(labelBlock(spec, catalog))]);
+    const files: StagedFile[] = [
+        { path: "Dockerfile", mode: FILE_MODE, content: dockerfile },
+        ...usedContextFiles(checkout, spec, rendered).map((f) => ({
+            path: f.path,
+            mode: FILE_MODE,
+            content: catalog.files.get(f.from) ?? fs.readFileSync(path.join(checkout.dir, ...f.from.split("/"))),
+        })),
+    ];
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const parent = resolveParent(catalog, spec, parents);
+    const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
+    const builtFrom = digest ? pinnedReference(parent, digest) : parent;
+    const buildArgs: Record<string, string> = {};
+    return {
+        spec,
+        files,
+        buildArgs,
+        parent: builtFrom,
+        platform,
+        ...(compression === "gzip" ? {} : { compression }),
+        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform, compression),
+        unpinnedParents: pinned.unpinned,
     };
 }
 

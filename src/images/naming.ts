@@ -43,3 +43,33 @@ export function longestVariantPrefix(pythonVersions: Iterable<string>): string {
     }
     return longest;
 }
+
+/**
+ * Where a build pushes: `build-<64 hex of the content digest>` in the image's own repository.
+ * It is outside the published tag format (`<python>...-<versionTag>` always starts with a
+ * digit), so a build never writes a published tag: only the registry code does, after checking
+ * the tag (src/registry/publish.ts).
+ */
+export function stagingTag(contentDigest: string): string {
+    const hex = /^sha256:([a-f0-9]{64})$/.exec(contentDigest)?.[1];
+    if (!hex) throw new Error(`expected a content digest sha256:<64 hex>, got ${JSON.stringify(contentDigest)}`);
+    return `build-${hex}`;
+}
+
+/** `docker.io/baseten/truss-server-base:build-<64 hex>` */
+export function stagingReference(repositoryRef: string, contentDigest: string): string {
+    return `${repositoryRef}:${stagingTag(contentDigest)}`;
+}
+
+/**
+ * `build-<64 hex>-estargz`: the staged image converted to eStargz with OCI media types, beside
+ * the image the builder pushed (`build-<64 hex>`), which the conversion reads.
+ */
+export function estargzStagingTag(contentDigest: string): string {
+    return `${stagingTag(contentDigest)}-estargz`;
+}
+
+/** Whether a tag is a staging tag, gzip or eStargz (for clean-up scripts and listings). */
+export function isStagingTag(tag: string): boolean {
+    return /^build-[a-f0-9]{64}(-estargz)?$/.test(tag);
+}

@@ -4,7 +4,8 @@ import type { ContentDigest, ImageSpec } from "../images/spec";
 import { LABELS } from "../images/labels";
 import { variant } from "../images/naming";
 import type { PublishAction } from "./plannedImages";
-import { DEFAULT_PLATFORM, RegistryClient } from "../registry";
+import { DEFAULT_PLATFORM, describeHeld, PublishedContent, readContent, RegistryClient } from "../registry";
+import * as pep440 from "@renovatebot/pep440";
 import { classifyIndexed, WantedPlatform } from "./classifyIndex";
 
 /** What classify needs of a planned image (a PlannedImage has all of it). */
@@ -31,12 +32,14 @@ export interface Classification {
      * (`retag`: the source's). Undefined for `build`.
      */
     readonly digest?: string;
-    /** For `conflict`: the content digest label the published tag has; null when it has none. */
+    /** For `conflict`: the content digest the published tag has; null when it has none. */
     readonly publishedContentDigest?: string | null;
     /** For `conflict` of a multi-platform tag: what differs, naming the platforms. */
     readonly conflictReason?: string;
     /** Multi-platform `build`/`conflict`: platform -> manifest digest of its finished image already staged. */
     readonly stagedDigests?: Readonly<Record<string, string>>;
+    /** For `conflict`: whether the tag holds an image, an index, or an index without our platform. */
+    readonly publishedShape?: PublishedContent["shape"];
 }
 
 export type Classified<T extends ClassifyInput> = Omit<T, keyof Classification> & Classification;
@@ -54,24 +57,21 @@ export interface ClassifyOptions {
 
 export const DEFAULT_LOOKBACK = 5;
 
-/** What a published tag holds: its manifest digest and content digest label (null: none). */
-interface Published {
-    readonly digest: string;
-    readonly contentDigest: string | null;
-}
-
 /**
  * Decides each image's action against what the registry publishes:
- * - `unchanged`: the tag exists and its image's `truss.base.content-digest` label equals ours;
+ * - `unchanged`: the tag exists and holds our content digest (its manifest's annotation, else
+ *   its image's `truss.base.content-digest` label);
  * - `conflict`: the tag exists with another (or no) content digest;
  * - `retag`: the tag is absent, but another tag of the same repository and variant holds our
  *   content digest. The source is the newest such tag by version order (`v0.10.0` > `v0.9.1` >
  *   `v0.9.1rc0`; tags that are not versions come last, by name), so the choice is deterministic;
  * - `build`: nothing published holds our content.
  *
- * Work is shared: one tag list per repository, each manifest once, each config blob once per
- * digest (the client caches them), at most the client's concurrency in flight. The result is
- * in input order.
+ * Every wanted tag is asked about itself (a manifest GET): whether it exists never depends on a
+ * tag list, which may be stale, paginated or incomplete. The tag list is read only for an absent
+ * tag, to find re-tag sources, once per repository and keeping only the variants' tags. Each
+ * manifest and config blob is read once (the client caches them), at most the client's
+ * concurrency in flight. The result is in input order.
  */
 export async function classify<T extends ClassifyInput>(
     images: readonly T[],
@@ -88,10 +88,8 @@ export async function classify<T extends ClassifyInput>(
     const results = new Map<T, Classification>();
     await Promise.all(
         [...byRepository].map(async ([repository, repoImages]) => {
-            const tags = await client.listTags(repository, { pageSize: opts.pageSize });
-            const tagSet = new Set(tags);
-            const published = new Map<string, Promise<Published | undefined>>();
-            const read = (tag: string, platform: string): Promise<Published | undefined> => {
+            const published = new Map<string, Promise<PublishedContent | undefined>>();
+            const read = (tag: string, platform: string): Promise<PublishedContent | undefined> => {
                 const key = `${platform} ${tag}`;
                 let p = published.get(key);
                 if (!p) {
@@ -100,29 +98,35 @@ export async function classify<T extends ClassifyInput>(
                 }
                 return p;
             };
+            let tagList: Promise<string[]> | undefined;
+            const variants = repoImages.map((i) => `${variant(i.spec)}-`);
+            const listTags = (): Promise<string[]> =>
+                (tagList ??= client.listTags(repository, { pageSize: opts.pageSize, keep: (t) => variants.some((v) => t.startsWith(v)) }));
             await Promise.all(
                 repoImages.map(async (image) => {
                     if (image.platforms && image.platforms.length > 1) {
-                        const candidates = retagCandidates(image, tags).slice(0, lookback);
-                        const { platforms } = image;
-                        results.set(image, await classifyIndexed(client, { repository, tag: image.tag, platforms }, tagSet, candidates));
+                        const { platforms, tag, contentDigest } = image;
+                        const candidates = async (): Promise<string[]> => retagCandidates(image, await listTags()).slice(0, lookback);
+                        results.set(image, await classifyIndexed(client, { repository, tag, contentDigest, platforms }, candidates));
                         return;
                     }
                     const platform = image.staged?.platform ?? DEFAULT_PLATFORM;
-                    if (tagSet.has(image.tag)) {
-                        const current = await read(image.tag, platform);
-                        // A tag deleted since the listing is simply absent.
-                        if (current) {
-                            results.set(
-                                image,
-                                current.contentDigest === image.contentDigest
-                                    ? { action: "unchanged", digest: current.digest }
-                                    : { action: "conflict", digest: current.digest, publishedContentDigest: current.contentDigest },
-                            );
-                            return;
-                        }
+                    const current = await read(image.tag, platform);
+                    if (current) {
+                        results.set(
+                            image,
+                            current.contentDigest === image.contentDigest
+                                ? { action: "unchanged", digest: current.digest }
+                                : {
+                                      action: "conflict",
+                                      digest: current.digest,
+                                      publishedContentDigest: current.contentDigest,
+                                      publishedShape: current.shape,
+                                  },
+                        );
+                        return;
                     }
-                    for (const candidate of retagCandidates(image, tags).slice(0, lookback)) {
+                    for (const candidate of retagCandidates(image, await listTags()).slice(0, lookback)) {
                         const other = await read(candidate, platform);
                         if (other && other.contentDigest === image.contentDigest) {
                             results.set(image, { action: "retag", source: `${repository}:${candidate}`, digest: other.digest });
@@ -143,17 +147,21 @@ export async function classify<T extends ClassifyInput>(
             publishedContentDigest: _p,
             conflictReason: _r,
             stagedDigests: _g,
+            publishedShape: _h,
             ...rest
         } = image as T & Partial<Classification>;
         return { ...rest, ...c } as Classified<T>;
     });
 }
 
-async function readPublished(client: RegistryClient, repository: string, tag: string, platform: string): Promise<Published | undefined> {
+async function readPublished(
+    client: RegistryClient,
+    repository: string,
+    tag: string,
+    platform: string,
+): Promise<PublishedContent | undefined> {
     const manifest = await client.getManifest(repository, tag);
-    if (!manifest) return undefined;
-    const config = await client.getImageConfig(repository, manifest, platform);
-    return { digest: manifest.digest, contentDigest: config?.labels[LABELS.contentDigest] ?? null };
+    return manifest && readContent(client, repository, manifest, LABELS.contentDigest, platform);
 }
 
 /**
@@ -173,42 +181,21 @@ export function retagCandidates(image: Pick<ClassifyInput, "spec" | "tag">, tags
         .sort((a, b) => compareVersions(b.slice(own.length + 1), a.slice(own.length + 1)) || (a < b ? 1 : a > b ? -1 : 0));
 }
 
-const VERSION = /^v?(\d+(?:\.\d+)*)(.*)$/i;
-const PRE_RELEASE = /^[-._]?(a|b|c|rc|alpha|beta|pre|preview|dev)/i;
-
-function naturalCompare(a: string, b: string): number {
-    const pa = a.match(/\d+|\D+/g) ?? [];
-    const pb = b.match(/\d+|\D+/g) ?? [];
-    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-        const x = pa[i];
-        const y = pb[i];
-        if (x === undefined) return -1;
-        if (y === undefined) return 1;
-        const nx = /^\d/.test(x);
-        const ny = /^\d/.test(y);
-        const c = nx && ny ? Number(x) - Number(y) : x < y ? -1 : x > y ? 1 : 0;
-        if (c !== 0) return c;
-    }
-    return 0;
+function byName(a: string, b: string): number {
+    return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
- * Orders version tags oldest to newest: `v0.9.1rc0` < `v0.9.1` < `v0.9.1.post1` < `v0.10.0`
- * (PEP 440's pre-releases before their release). Tags that are not versions sort before all
- * versions, by name.
+ * Orders version tags oldest to newest by PEP 440 (Truss's versions are Python package
+ * versions): `v0.9.1rc0` < `v0.9.1` < `v0.9.1.post1` < `v0.10.0`. Tags that are not versions
+ * sort before all versions, by name.
  */
 export function compareVersions(a: string, b: string): number {
-    const ma = VERSION.exec(a);
-    const mb = VERSION.exec(b);
-    if (!ma || !mb) return ma ? 1 : mb ? -1 : naturalCompare(a, b);
-    const na = ma[1].split(".").map(Number);
-    const nb = mb[1].split(".").map(Number);
-    for (let i = 0; i < Math.max(na.length, nb.length); i++) {
-        const c = (na[i] ?? 0) - (nb[i] ?? 0);
-        if (c !== 0) return c;
-    }
-    const rank = (suffix: string): number => (suffix === "" ? 1 : PRE_RELEASE.test(suffix) ? 0 : 2);
-    return rank(ma[2]) - rank(mb[2]) || naturalCompare(ma[2], mb[2]);
+    const va = pep440.valid(a) !== null;
+    const vb = pep440.valid(b) !== null;
+    if (va && vb) return pep440.compare(a, b) || byName(a, b);
+    if (va !== vb) return va ? 1 : -1;
+    return byName(a, b);
 }
 
 /** Whether publishing builds the image: `build`, and `conflict` when tags may be overwritten. */
@@ -226,7 +213,16 @@ export function countActions(images: readonly Pick<Classification, "action">[]):
 /** Published tags whose content differs from the stack's, under immutableTags. */
 export class TagConflictError extends UserError {
     constructor(
-        readonly conflicts: readonly { reference: string; published: string | null; planned: string; digest?: string; reason?: string }[],
+        readonly conflicts: readonly {
+            reference: string;
+            published: string | null;
+            shape?: PublishedContent["shape"];
+            planned: string;
+            digest?: string;
+            platform?: string;
+            /** A multi-platform tag: what differs, naming the platforms. */
+            reason?: string;
+        }[],
     ) {
         super(
             `${conflicts.length} tag${conflicts.length === 1 ? " is" : "s are"} already published with different content, and immutableTags is on; ` +
@@ -238,7 +234,11 @@ export class TagConflictError extends UserError {
                             (c.reason
                                 ? `${c.reason} (manifest ${c.digest})`
                                 : `the registry holds ` +
-                                  (c.published ? `content digest ${c.published}` : `an image without a ${LABELS.contentDigest} label`) +
+                                  describeHeld(
+                                      { contentDigest: c.published, shape: c.shape ?? "image" },
+                                      LABELS.contentDigest,
+                                      c.platform ?? DEFAULT_PLATFORM,
+                                  ) +
                                   (c.digest ? ` (manifest ${c.digest})` : "") +
                                   `; this stack would publish content digest ${c.planned}`),
                     )
@@ -255,6 +255,8 @@ export function immutableTagConflicts(images: readonly Classified<ClassifyInput>
         .map((i) => ({
             reference: `${i.repository}:${i.tag}`,
             published: i.publishedContentDigest ?? null,
+            shape: i.publishedShape,
+            platform: i.staged?.platform,
             planned: i.contentDigest,
             digest: i.digest,
             ...(i.conflictReason ? { reason: i.conflictReason } : {}),

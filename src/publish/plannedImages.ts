@@ -7,7 +7,9 @@ import { imageReference, repository, repositoryName, tag } from "../images/namin
 import type { BuildersConfig } from "../config/runners";
 import { poolOf, Pool } from "../runners/pools";
 import { combinedContentDigest, platformsOf } from "../images/platforms";
-import { estargzStagingTag, stagingTag } from "./staging";
+import { estargzStagingTag, stagingTag } from "../images/naming";
+import { readParentLock, ParentLock } from "../images/parentLock";
+import { unpinnedParentsError } from "./parentPins";
 
 /**
  * What publishing does with one image:
@@ -70,12 +72,22 @@ export function poolFor(spec: ImageSpec, config: StackConfig): Pool {
     return poolOf(spec.accelerator, config.builders);
 }
 
-/** Every image of the stack's matrix, staged and digested, in matrix order. */
-export function planImages(config: StackConfig, catalog: Catalog, platformPool: PlatformPoolFn = defaultPlatformPool): PlannedImage[] {
+/**
+ * Every image of the stack's matrix, staged and digested, in matrix order, each with one staged
+ * image per platform, with the parent pins of the lock (by default images/parents.lock beside
+ * the catalog; no registry is asked). Under `requirePinnedParents`, an unpinned parent is an
+ * error here, before anything is declared.
+ */
+export function planImages(
+    config: StackConfig,
+    catalog: Catalog,
+    lock: ParentLock = readParentLock(catalog.imagesDir),
+    platformPool: PlatformPoolFn = defaultPlatformPool,
+): PlannedImage[] {
     const compression = config.compression ?? "gzip";
-    return expandMatrix(config.matrix).map((spec) => {
+    const planned = expandMatrix(config.matrix).map((spec) => {
         const platforms = platformsOf(config.matrix).map((platform): PlatformImage => {
-            const staged = stageImage(catalog, spec, config.parents, platform, compression);
+            const staged = stageImage(catalog, spec, config.parents, lock, platform, compression);
             return {
                 platform,
                 staged,
@@ -96,10 +108,15 @@ export function planImages(config: StackConfig, catalog: Catalog, platformPool: 
             staged,
             contentDigest: combinedContentDigest(platforms),
             pool: poolFor(spec, config),
-            action: "build",
+            action: "build" as PublishAction,
             platforms,
         };
     });
+    if (config.requirePinnedParents) {
+        const error = unpinnedParentsError(planned);
+        if (error) throw error;
+    }
+    return planned;
 }
 
 /**

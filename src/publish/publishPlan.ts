@@ -2,8 +2,9 @@ import type { Catalog } from "../images/catalog";
 import type { StackConfig } from "../config/stackConfig";
 import { planImages, PlannedImage, PlatformPoolFn } from "./plannedImages";
 import { classify, countActions, immutableTagConflicts, TagConflictError } from "./classify";
-import { RegistryClient } from "../registry";
+import { CredentialsSource, RegistryClient } from "../registry";
 import type { Credentials } from "../registry/auth";
+import type { Classification } from "./classify";
 
 /** An image of the plan with what the registry said about it. */
 export type PublishPlanImage = PlannedImage & {
@@ -15,6 +16,7 @@ export type PublishPlanImage = PlannedImage & {
     readonly conflictReason?: string;
     /** Multi-platform: platform -> manifest digest of its finished image already staged (not built again). */
     readonly stagedDigests?: Readonly<Record<string, string>>;
+    readonly publishedShape?: Classification["publishedShape"];
 };
 
 /** What publishing the stack will do, decided before anything is declared. */
@@ -28,14 +30,37 @@ export interface PublishPlan {
 
 /** The plan without the registry: every image is built (push: false, or tests of declarations). */
 export function offlinePlan(config: StackConfig, catalog: Catalog, platformPool?: PlatformPoolFn): PublishPlan {
-    return { images: planImages(config, catalog, platformPool), registryConsulted: false };
+    return { images: planImages(config, catalog, undefined, platformPool), registryConsulted: false };
 }
 
-/** The registry client for a stack's registry: anonymous without credentials. */
-export function registryClientFor(config: StackConfig, password?: string, options: { timeoutMs?: number } = {}): RegistryClient {
+/** The environment variable the CLIs (`npm run plan`, `release-check`) read the registry password from. */
+export const PASSWORD_ENV = "TRUSS_REGISTRY_PASSWORD";
+/** How the CLIs get the password: named by their registry errors. */
+export const CLI_PASSWORD_FROM = `the ${PASSWORD_ENV} environment variable`;
+/** How the Pulumi program gets the password: named by its registry errors. */
+export const PROGRAM_PASSWORD_FROM = "`pulumi config set --secret registryPassword`";
+
+/**
+ * The registry client for a stack's registry: anonymous without credentials. `passwordFrom`
+ * says how the calling command gets the password (CLI_PASSWORD_FROM, PROGRAM_PASSWORD_FROM);
+ * every authentication error names it.
+ */
+export function registryClientFor(
+    config: StackConfig,
+    password: string | undefined,
+    access: { readonly passwordFrom: string },
+    options: { fetch?: typeof fetch } = {},
+): RegistryClient {
     const credentials: Credentials | undefined =
         config.registry.username !== undefined && password !== undefined ? { username: config.registry.username, password } : undefined;
-    return new RegistryClient({ server: config.registry.server, credentials, ...options });
+    const credentialsSource: CredentialsSource = { configuredUser: config.registry.username, passwordFrom: access.passwordFrom };
+    return new RegistryClient({
+        server: config.registry.server,
+        credentials,
+        credentialsSource,
+        timeoutSeconds: config.registryTimeoutSeconds,
+        ...options,
+    });
 }
 
 /**
@@ -50,7 +75,7 @@ export async function planPublish(
     platformPool?: PlatformPoolFn,
 ): Promise<PublishPlan> {
     if (!config.push || client === undefined) return offlinePlan(config, catalog, platformPool);
-    const images = (await classify(planImages(config, catalog, platformPool), client)) as PublishPlanImage[];
+    const images = (await classify(planImages(config, catalog, undefined, platformPool), client)) as PublishPlanImage[];
     const conflicts = config.immutableTags ? immutableTagConflicts(images) : undefined;
     return { images, conflicts, registryConsulted: true };
 }

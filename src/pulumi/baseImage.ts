@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildArgsWithDigest } from "../images/context";
 import type { ContentDigest } from "../images/spec";
 import type { PlannedImage } from "../publish/plannedImages";
+import { stagingReference } from "../images/naming";
 
 export interface BaseImageArgs {
     /** The planned image: reference, staged context, content digest. */
@@ -22,15 +23,16 @@ export interface BaseImageArgs {
 }
 
 /**
- * One Truss base image: a docker.Image whose inputs change exactly when its content digest or
- * its tag does, so the engine's diff is the publish plan. Dropping it from the program only
+ * One Truss base image: a docker.Image whose inputs change exactly when its content digest
+ * does. With push it goes to `<repository>:build-<content digest hex>` (stagingReference), a
+ * tag outside the published format: the published tag is written by RegistryTag alone. Dropping it from the program only
  * drops it from the state (retainOnDelete): a published tag is never deleted.
  */
 export class BaseImage extends pulumi.ComponentResource {
     /** The full reference, e.g. docker.io/baseten/truss-server-base:3.9-gpu-v0.2.2 */
     public readonly reference: pulumi.Output<string>;
     public readonly contentDigest: pulumi.Output<ContentDigest>;
-    /** The pushed manifest digest (`sha256:...`), or the local image id when not pushed. */
+    /** The manifest digest pushed to the staging tag (`sha256:...`), or the local image id when not pushed. */
     public readonly digest: pulumi.Output<string>;
     public readonly image: docker.Image;
 
@@ -41,7 +43,8 @@ export class BaseImage extends pulumi.ComponentResource {
         this.image = new docker.Image(
             name,
             {
-                imageName: image.reference,
+                // Builds push to the staging tag only; RegistryTag writes the published tag after checking it.
+                imageName: args.push ? stagingReference(image.repository, image.contentDigest) : image.reference,
                 build: {
                     context: args.contextDir,
                     dockerfile,

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadCatalog, Catalog } from "../images/catalog";
-import { CONFIG_NAMESPACE, decodePulumiConfig, parseStackConfig, SECRET_PRESENT, StackConfig } from "../config/stackConfig";
+import type { Catalog } from "../images/catalog";
+import { CONFIG_NAMESPACE, decodePulumiConfig, SECRET_PRESENT, StackConfig } from "../config/stackConfig";
+import { loadStack } from "../config/definition";
 import { ConfigError, UserError } from "../errors";
 
 /** The validated stack config, plus the registry password as a Pulumi secret. */
@@ -41,8 +42,8 @@ export function readStackConfig(imagesDir?: string): PulumiStackConfig {
             }
             raw.registryPassword = SECRET_PRESENT;
         }
-        const catalog = loadCatalog(imagesDir);
-        const config = parseStackConfig(raw, catalog, source);
+        // Pulumi runs the program in the project folder: relative truss.checkout paths start there.
+        const { config, catalog } = loadStack(raw, { projectDir: process.cwd(), source, imagesDir });
         const registryPassword = config.hasRegistryPassword
             ? new pulumi.Config(CONFIG_NAMESPACE).requireSecret("registryPassword")
             : undefined;

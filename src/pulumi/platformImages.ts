@@ -14,6 +14,7 @@ import { estargzCommand, estargzScript } from "../runners/estargz";
 import { BaseImage } from "./baseImage";
 import { EstargzImage } from "./estargzImage";
 import { RegistryIndex } from "./registryIndex";
+import { RegistryTag } from "./registryTag";
 import type { Runners } from "./runners";
 
 /**
@@ -106,13 +107,15 @@ export interface StagedPublish {
     readonly builds: Record<string, BaseImage>;
     readonly conversions: Record<string, EstargzImage>;
     readonly tag?: RegistryIndex;
+    /** One platform with eStargz: the converted image's tag. */
+    readonly single?: RegistryTag;
 }
 
 /**
  * Declares one staged tag: each platform built on a daemon of its architecture and pushed to its
- * staging tag, converted to eStargz when the stack asks for it, and then one RegistryIndex
- * that writes the published tag (the index of the platforms, a copy of the older tag holding
- * the same index, or the converted single image). A failed platform leaves the others in their
+ * staging tag, converted to eStargz when the stack asks for it, and then the one resource
+ * that writes the published tag: a RegistryIndex (the index of the platforms, or a copy of the
+ * older tag holding the same index), or for one platform a RegistryTag (the converted image). A failed platform leaves the others in their
  * staging tags and the published tag unwritten; the next plan finds them staged.
  */
 export function declareStagedPublish(image: PublishPlanImage, builds: readonly PlatformBuild[], ctx: StagedPublishContext): StagedPublish {
@@ -189,24 +192,44 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
         const first = Object.values(built)[0];
         return { digest: first ? first.digest : pulumi.output(image.digest ?? ""), builds: built, conversions };
     }
-    const single = image.platforms.length === 1;
     const retag = image.action === "retag";
     const rebuild = needsBuild(image);
+    const access = {
+        server: registry.server,
+        username: registry.username,
+        password: registry.password,
+        repository: image.repository,
+        tag: image.tag,
+        contentDigest: image.contentDigest,
+        immutable: config.immutableTags,
+        timeoutSeconds: config.registryTimeoutSeconds,
+    };
+    const tagOpts = { ...opts, dependsOn: waits, retainOnDelete: true };
+    if (image.platforms.length === 1) {
+        // One platform, eStargz: a single image, so RegistryTag (the writer of single-image tags) copies the converted image.
+        const only = image.platforms[0];
+        const source = rebuild
+            ? { source: `${image.repository}:${only.finalStagingTag}`, sourceDigest: entries[0]?.digest }
+            : retag
+              ? { source: image.source, sourceDigest: image.digest }
+              : {};
+        const single = new RegistryTag(`${image.resourceName}-tag`, { ...access, ...source, platform: only.platform }, tagOpts);
+        return {
+            digest: image.action === "unchanged" ? pulumi.output(image.digest ?? "") : single.digest,
+            builds: built,
+            conversions,
+            single,
+        };
+    }
     const tag = new RegistryIndex(
         `${image.resourceName}-index`,
         {
-            server: registry.server,
-            username: registry.username,
-            password: registry.password,
-            repository: image.repository,
-            tag: image.tag,
-            entries: rebuild && !single ? entries : [],
-            source: retag ? image.source : rebuild && single ? `${image.repository}:${image.platforms[0].finalStagingTag}` : undefined,
-            expectedDigest: rebuild ? (single ? entries[0].digest : undefined) : image.digest,
-            // Only a rebuild of a conflicting tag on a stack without immutableTags replaces what the tag holds.
-            overwrite: image.action === "conflict" && !config.immutableTags,
+            ...access,
+            platforms: image.platforms.map((p) => ({ platform: p.platform, contentDigest: p.contentDigest })),
+            entries: rebuild ? entries : [],
+            ...(retag ? { source: image.source, sourceDigest: image.digest } : {}),
         },
-        { ...opts, dependsOn: waits, retainOnDelete: true },
+        tagOpts,
     );
     return { digest: tag.digest, builds: built, conversions, tag };
 }

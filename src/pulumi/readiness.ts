@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RunnerAccess } from "../config/runners";
 import { notReadyMessage, parseDockerInfo, readFailure, readinessSteps, ReadinessStep } from "../runners/readiness";
 import { DockerEndpoint, KNOWN_HOSTS_FILE, parseSshHost, SSH_STATE_DIR } from "../runners/ssh";
+import { leanProvider } from "./leanProvider";
 import { runProcess } from "./process";
 
 /** What the readiness gate checks, and for how long. */
@@ -182,7 +183,7 @@ async function checkIfBuilding(inputs: GateInputs): Promise<Record<string, unkno
  * every time there is something to build (a runner may have stopped itself since the last
  * check); with nothing to build it reports no change at all, so a quiet preview stays quiet.
  */
-export const readinessGateProvider: pulumi.dynamic.ResourceProvider = {
+export const readinessGateImplementation: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
         return { changes: Array.isArray(news.builds) && news.builds.length > 0 };
     },
@@ -194,6 +195,9 @@ export const readinessGateProvider: pulumi.dynamic.ResourceProvider = {
         return { outs: await checkIfBuilding(news as unknown as GateInputs) };
     },
 };
+
+/** What Pulumi stores with each resource: a path to this file and the name above, not the code (see leanProvider.ts). */
+export const readinessGateProvider = leanProvider("src/pulumi/readiness", "readinessGateImplementation", ["diff", "create", "update"]);
 
 export interface ReadinessGateArgs {
     /** The runner's name for messages, e.g. gpu-0. */
@@ -225,7 +229,8 @@ export interface ReadinessGateArgs {
  * starts before the runner's Docker daemon answers over the provider's own transport.
  */
 export class ReadinessGate extends pulumi.dynamic.Resource {
-    public readonly dockerVersion!: pulumi.Output<string | undefined>;
+    // `declare`: the base constructor sets it; a class field would reset it to undefined.
+    declare public readonly dockerVersion: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ReadinessGateArgs, opts?: pulumi.CustomResourceOptions) {
         super(readinessGateProvider, name, { ...args, dockerVersion: undefined }, opts, undefined, "ReadinessGate");

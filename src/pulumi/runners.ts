@@ -10,6 +10,7 @@ import { SMOKE_TIMEOUT_SECONDS } from "../runners/smokeChecks";
 import type { BaseImage } from "./baseImage";
 import { BuildRunner, Runner } from "./buildRunner";
 import { SmokeTest } from "./smokeTest";
+import { smokeImportsOf } from "../runners/smoke";
 
 /**
  * Where each image is built, as the stack's resources see it: the Docker provider to build
@@ -117,6 +118,7 @@ function declareEc2Runners(
                     image: pulumi.interpolate`${image.repository}@${built.digest}`,
                     digest: built.digest,
                     spec: image.spec,
+                    imports: smokeImportsOf(image.staged),
                     runner: runner.id.name,
                     host: runner.host,
                     sshOpts: [...runner.sshOpts],

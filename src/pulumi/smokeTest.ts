@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { showCommand, tailLines } from "../runners/commandLine";
 import { dockerCommand, DockerEndpoint } from "../runners/ssh";
-import { smokeTestDockerArgs } from "../runners/smoke";
+import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
 import type { ImageSpec } from "../images/spec";
+import { leanProvider } from "./leanProvider";
 import { runProcess } from "./process";
 
 /** What one smoke test runs, and where. */
@@ -10,6 +11,8 @@ export interface SmokeRun {
     /** The image to test, by digest: `docker.io/baseten/truss-server-base@sha256:...`. */
     readonly image: string;
     readonly spec: ImageSpec;
+    /** The import names of its requirements (and its control server's), each checked. */
+    readonly imports?: SmokeImports;
     /** The daemon of the runner that built it (or a local socket). */
     readonly endpoint: DockerEndpoint;
     /** For messages: the runner's name. */
@@ -31,7 +34,7 @@ export function smokeTestFailed(message: string): Error {
 
 /** Runs the smoke test of an image in a container on the endpoint; throws an error (smokeTestFailed) with the container's output on failure. */
 export async function runSmokeTest(run: SmokeRun): Promise<SmokeResult> {
-    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec));
+    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec, run.imports));
     const r = await runProcess(command, { timeoutMs: run.timeoutSeconds * 1000 });
     if (r.exitCode === 0 && !r.timedOut) return { output: r.output };
     const why = r.timedOut ? `did not finish within ${run.timeoutSeconds} s` : `failed (exit code ${r.exitCode})`;
@@ -52,6 +55,7 @@ interface SmokeInputs {
     readonly image: string;
     readonly digest: string;
     readonly spec: ImageSpec;
+    readonly imports?: SmokeImports;
     readonly runner: string;
     readonly host: string;
     readonly sshOpts?: string[];
@@ -62,6 +66,7 @@ async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
     await runSmokeTest({
         image: inputs.image,
         spec: inputs.spec,
+        imports: inputs.imports,
         endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
         runner: inputs.runner,
         timeoutSeconds: inputs.timeoutSeconds,
@@ -71,20 +76,22 @@ async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
 
 /**
  * The smoke test's provider: it runs when the image's digest changes and at no other time (a
- * runner's address or options changing is no reason to test a published image again).
+ * runner's address or options changing is no reason to test a published image again). A new
+ * digest replaces the resource, so create is the one method that tests; there is no update or
+ * delete, which keeps what the state stores per image small (see leanProvider.ts).
  */
-export const smokeTestProvider: pulumi.dynamic.ResourceProvider = {
+export const smokeTestImplementation: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        return { changes: olds.digest !== news.digest };
+        return olds.digest !== news.digest ? { changes: true, replaces: ["digest"], deleteBeforeReplace: false } : { changes: false };
     },
     async create(inputs: Record<string, unknown>) {
         const outs = await smoke(inputs as unknown as SmokeInputs);
         return { id: String(inputs.digest), outs };
     },
-    async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
-        return { outs: await smoke(news as unknown as SmokeInputs) };
-    },
 };
+
+/** What Pulumi stores with each resource: a path to this file and the name above, not the code (see leanProvider.ts). */
+export const smokeTestProvider = leanProvider("src/pulumi/smokeTest", "smokeTestImplementation", ["diff", "create"]);
 
 export interface SmokeTestArgs {
     /** The pushed image by digest: `<repository>@sha256:...`. */
@@ -93,6 +100,8 @@ export interface SmokeTestArgs {
     readonly digest: pulumi.Input<string>;
     /** Which checks apply: python version and path, live reload, GPU. */
     readonly spec: ImageSpec;
+    /** The import names of the image's requirements (smokeImportsOf its staged context). */
+    readonly imports?: SmokeImports;
     /** The runner's name, for messages. */
     readonly runner: pulumi.Input<string>;
     /** The runner's Docker host and ssh options, as its Docker provider has them. */
@@ -103,9 +112,22 @@ export interface SmokeTestArgs {
 
 /** The smoke test of one pushed image: a failing test fails the update and shows the container's output. */
 export class SmokeTest extends pulumi.dynamic.Resource {
-    public readonly testedDigest!: pulumi.Output<string>;
+    // `declare`: the base constructor sets it; a class field would reset it to undefined.
+    declare public readonly testedDigest: pulumi.Output<string>;
 
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.CustomResourceOptions) {
-        super(smokeTestProvider, name, { ...args, spec: { ...args.spec }, testedDigest: undefined }, opts, undefined, "SmokeTest");
+        super(
+            smokeTestProvider,
+            name,
+            {
+                ...args,
+                spec: { ...args.spec },
+                imports: args.imports && { packages: [...args.imports.packages], control: [...args.imports.control] },
+                testedDigest: undefined,
+            },
+            opts,
+            undefined,
+            "SmokeTest",
+        );
     }
 }

@@ -13,6 +13,7 @@ import { checkPlatformBuilders, declareStagedPublish, platformBuilds, PlatformBu
 import type { RegistryIndex } from "./registryIndex";
 import type { EstargzImage } from "./estargzImage";
 import { UserError } from "../errors";
+import { stagingReference } from "../images/naming";
 
 /** Where staged contexts are written, relative to the project folder (Pulumi's working directory). */
 export const CONTEXTS_DIR = path.join(".build", "contexts");
@@ -36,7 +37,7 @@ export interface DeclaredStack {
     readonly builds: Record<string, BaseImage>;
     /** The registry tag of every published image, by reference (none when push is false). */
     readonly tags: Record<string, RegistryTag>;
-    /** Tags published from staging tags (several platforms, or eStargz), by reference. */
+    /** Tags holding an index of several platforms, by reference. */
     readonly indexes: Record<string, RegistryIndex>;
     /** eStargz conversions, by the reference of the staging tag they convert. */
     readonly conversions: Record<string, EstargzImage>;
@@ -47,10 +48,13 @@ export interface DeclaredStack {
  * Declares the stack for a validated config and its publish plan:
  * - an image to build (`build`, or `conflict` without immutableTags) is a BaseImage (one
  *   docker.Image) on its builder, then smoke-tested;
- * - every published image has a RegistryTag under the same name whatever its action: after a
- *   build it checks the registry serves the tag at the pushed digest; for `retag` it copies the
- *   source's manifest; for `unchanged` it checks the tag. Its inputs are the tag and the digest,
- *   so an image that stays published shows no change from one update to the next.
+ * - a build pushes only to its staging tag (`build-<content digest hex>`), never to a published
+ *   tag;
+ * - every published image has a RegistryTag under the same name whatever its action, the only
+ *   writer of published tags: it checks the tag right before writing it from the staging tag
+ *   (`build`) or the re-tag source (`retag`); for `unchanged` it has nothing to write. Its
+ *   identity is the tag and the content digest, so an image that stays published shows no
+ *   change from one update to the next, and a preview's diff asks the registry nothing.
  * `projectDir` is where the staged contexts are written.
  */
 export function declareStack(
@@ -97,6 +101,7 @@ export function declareStack(
             Object.assign(builds, published.builds);
             Object.assign(conversions, published.conversions);
             if (published.tag) indexes[image.reference] = published.tag;
+            if (published.single) tags[image.reference] = published.single;
             entries[image.reference] = published.digest.apply((d) => ({
                 contentDigest: image.contentDigest,
                 digest: d,
@@ -122,27 +127,38 @@ export function declareStack(
                 },
                 opts,
             );
-            runners.declareSmokeTest(image, built);
+            const smoke = runners.declareSmokeTest(image, built);
             builds[image.reference] = built;
             digest = built.digest;
-            dependsOn = [built];
+            // The published tag is written only after the image passed its smoke test.
+            dependsOn = smoke ? [built, smoke] : [built];
         } else {
             digest = pulumi.output(image.digest as string);
         }
         if (config.push) {
+            const built = builds[image.reference];
+            const source = built
+                ? { source: stagingReference(image.repository, image.contentDigest), sourceDigest: digest }
+                : image.action === "retag"
+                  ? { source: image.source, sourceDigest: image.digest }
+                  : {};
             const tag = new RegistryTag(
                 `${image.resourceName}-tag`,
                 {
                     ...registry,
                     repository: image.repository,
                     tag: image.tag,
-                    digest,
-                    source: image.action === "retag" ? image.source : undefined,
+                    contentDigest: image.contentDigest,
+                    ...source,
+                    platform: image.staged.platform,
+                    immutable: config.immutableTags,
+                    timeoutSeconds: config.registryTimeoutSeconds,
                 },
                 { ...opts, dependsOn, retainOnDelete: true },
             );
             tags[image.reference] = tag;
-            digest = tag.digest;
+            // An unchanged tag's digest is known from the plan (and at preview); a written one from the write.
+            if (image.action !== "unchanged") digest = tag.digest;
         }
         entries[image.reference] = digest.apply((d) => ({
             contentDigest: image.contentDigest,

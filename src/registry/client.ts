@@ -1,5 +1,6 @@
 import { basicAuthorization, Challenge, Credentials, parseChallenges, parseTokenResponse, repositoryScope } from "./auth";
-import { describeTarget, RegistryError, RegistryErrorContext, RegistryErrorKind } from "./errors";
+import { CredentialsSource, GENERIC_CREDENTIALS } from "./advice";
+import { RegistryError } from "./errors";
 import {
     ImageConfig,
     ImageManifest,
@@ -11,23 +12,19 @@ import {
     selectPlatform,
     sha256Digest,
 } from "./manifest";
+import { malformedJson, MessageContext, registryError, statusError, tokenRefused, transportError, unauthorized } from "./messages";
 import { apiBaseUrl, canonicalServer, formatRepository, isDigest, parseRepository, RepositoryName, splitImageRef } from "./reference";
+import { TokenCache } from "./tokens";
+import { Call, DEFAULT_RETRY, Fetch, Operation, Reply, RetryPolicy, Transport, TransportError } from "./transport";
 
-/** The transport: Node's fetch. Injectable only so that tests can send a public host's traffic to loopback. */
-export type Fetch = typeof fetch;
+export type { Fetch, Operation, RetryPolicy } from "./transport";
+export { DEFAULT_RETRY } from "./transport";
 
-/** Retries of 429, 5xx, timeouts and network failures. `attempts` counts the first try. */
-export interface RetryPolicy {
-    readonly attempts: number;
-    /** Backoff before retry n is base * 2^(n-1), with +-20% jitter, at most maxDelayMs. */
-    readonly baseDelayMs: number;
-    /** The cap on any wait, including one asked for by Retry-After. */
-    readonly maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxDelayMs: 10_000 };
-export const DEFAULT_TIMEOUT_MS = 30_000;
+/** The deadline of one look-up (a call of this client: auth, retries and reading the body included). */
+export const DEFAULT_TIMEOUT_SECONDS = 60;
 export const DEFAULT_CONCURRENCY = 8;
+/** The `n` of tag list requests: a page stays well under its size limit. */
+export const DEFAULT_TAG_PAGE_SIZE = 1000;
 /** The platform whose entry of an index holds the labels we read. */
 export const DEFAULT_PLATFORM = "linux/amd64";
 
@@ -36,18 +33,18 @@ export interface RegistryClientOptions {
     readonly server: string;
     /** Anonymous when absent (reads of public repositories). */
     readonly credentials?: Credentials;
+    /** What the command's user must set to authenticate; named by every authentication error. */
+    readonly credentialsSource?: CredentialsSource;
     /** Default: http for loopback servers, https otherwise. */
     readonly scheme?: "http" | "https";
     readonly fetch?: Fetch;
-    /** Per request, including reading the body. */
-    readonly timeoutMs?: number;
+    /** The deadline of each look-up, in seconds (stack config `registryTimeoutSeconds`). */
+    readonly timeoutSeconds?: number;
     readonly retry?: Partial<RetryPolicy>;
     /** At most this many requests in flight. */
     readonly concurrency?: number;
     readonly userAgent?: string;
 }
-
-export type Operation = "ping" | "token" | "tags" | "manifest" | "blob" | "put-manifest";
 
 /** HTTP requests sent, retries and token requests included. */
 export interface RequestStats {
@@ -62,106 +59,8 @@ export interface ManifestHead {
     readonly size: number;
 }
 
-interface Call {
-    readonly op: Operation;
-    readonly method: "GET" | "HEAD" | "PUT";
-    readonly url: string;
-    readonly repository?: RepositoryName;
-    readonly reference?: string;
-    /** Needs the push scope. */
-    readonly push?: boolean;
-    readonly headers?: Record<string, string>;
-    readonly body?: Buffer;
-}
-
-interface Reply {
-    readonly status: number;
-    readonly statusText: string;
-    readonly headers: Headers;
-    readonly body: Buffer;
-}
-
-const DOING: Record<Operation, string> = {
-    ping: "checking the registry API",
-    token: "getting an access token",
-    tags: "listing tags",
-    manifest: "reading a manifest",
-    blob: "reading a blob",
-    "put-manifest": "writing a manifest",
-};
-
 /** How many pages of tags we follow before deciding the registry's Link headers loop. */
-const MAX_TAG_PAGES = 10_000;
-/** Tokens are renewed this long before the registry would reject them. */
-const TOKEN_MARGIN_MS = 10_000;
-
-// Fields are initialised in constructors, never in class bodies: Pulumi's closure serialization
-// (which carries this code into the re-tag dynamic provider) keeps only constructor bodies.
-class Limiter {
-    private active: number;
-    private readonly waiting: (() => void)[];
-    constructor(private readonly max: number) {
-        this.active = 0;
-        this.waiting = [];
-    }
-    async run<T>(f: () => Promise<T>): Promise<T> {
-        if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-        this.active++;
-        try {
-            return await f();
-        } finally {
-            this.active--;
-            this.waiting.shift()?.();
-        }
-    }
-}
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Network failures and timeouts are worth another try; anything else thrown by fetch is a bug. */
-function isTransient(e: unknown): boolean {
-    const err = e as { name?: string; message?: string };
-    return (
-        err?.name === "TimeoutError" ||
-        err?.name === "AbortError" ||
-        (e instanceof TypeError && /fetch failed|terminated|socket/i.test(err.message ?? ""))
-    );
-}
-
-function isTimeout(e: unknown): boolean {
-    const name = (e as { name?: string })?.name;
-    return name === "TimeoutError" || name === "AbortError";
-}
-
-/** `connect ECONNREFUSED 127.0.0.1:5000` from undici's `fetch failed` wrapper. */
-function networkCause(e: unknown): string {
-    let cause = (e as { cause?: unknown })?.cause as { code?: string; message?: string; errors?: { message?: string }[] } | undefined;
-    if (cause && !cause.message && cause.errors?.length) cause = cause.errors[0] as typeof cause;
-    return cause?.message || cause?.code || (e as Error)?.message || String(e);
-}
-
-/** The registry's own explanation, from its `{ "errors": [{ "code", "message" }] }` body. */
-function registryMessage(body: Buffer): string {
-    try {
-        const parsed = JSON.parse(body.toString("utf8")) as { errors?: { code?: string; message?: string }[]; details?: string };
-        const errors = (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).filter(Boolean);
-        if (errors.length > 0) return ` (${errors.join("; ")})`;
-        if (typeof parsed.details === "string") return ` (${parsed.details})`;
-    } catch {
-        // not JSON: nothing more to say
-    }
-    return "";
-}
-
-function retryAfterMs(header: string | null): number | undefined {
-    if (!header) return undefined;
-    const seconds = Number(header);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-    const at = Date.parse(header);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
+const MAX_TAG_PAGES = 100_000;
 
 function nextLink(link: string | null, current: string): string | undefined {
     if (!link) return undefined;
@@ -174,49 +73,51 @@ function nextLink(link: string | null, current: string): string | undefined {
 
 /**
  * A client of one registry server's HTTP API v2 (Docker Hub or any distribution-compatible
- * registry). It handles bearer-token and basic auth, retries 429/5xx/network failures with
- * capped backoff, times out every request, caches immutable content (blobs and manifests by
- * digest) and counts its requests. Every failure is a RegistryError a user can act on.
+ * registry): the API calls and what they cache. Sending (retries, deadline, size limits) is
+ * transport.ts, token reuse tokens.ts, error wording messages.ts. Immutable content (manifests
+ * and blobs by digest) and tokens are cached for the client's life; every failure is a
+ * RegistryError that names what the user can do.
  */
 export class RegistryClient {
     /** Canonical server name (`docker.io` for Docker Hub). */
     readonly server: string;
     /** `https://registry-1.docker.io` */
     readonly baseUrl: string;
+    readonly timeoutSeconds: number;
     private readonly credentials?: Credentials;
-    private readonly fetchImpl: Fetch;
-    private readonly timeoutMs: number;
-    private readonly retry: RetryPolicy;
-    private readonly limiter: Limiter;
-    private readonly userAgent: string;
-    private readonly counts: Record<Operation, number>;
+    private readonly transport: Transport;
+    private readonly messages: MessageContext;
     private pinged?: Promise<void>;
     /** The token service, once a 401 has named it. */
     private bearer?: { realm: string; service?: string };
-    private useBasic: boolean;
-    private readonly tokens: Map<string, { token: Promise<string>; expiresAt: number }>;
-    private readonly manifestsByDigest: Map<string, Promise<Manifest | undefined>>;
-    private readonly configsByDigest: Map<string, Promise<ImageConfig>>;
+    private useBasic = false;
+    private readonly tokens = new TokenCache();
+    private readonly manifestsByDigest = new Map<string, Promise<Manifest | undefined>>();
+    private readonly configsByDigest = new Map<string, Promise<ImageConfig>>();
 
     constructor(options: RegistryClientOptions) {
         this.server = canonicalServer(options.server);
         this.baseUrl = apiBaseUrl(options.server, options.scheme);
         this.credentials = options.credentials;
-        this.fetchImpl = options.fetch ?? fetch;
-        this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-        this.retry = { ...DEFAULT_RETRY, ...options.retry };
-        this.limiter = new Limiter(Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY));
-        this.userAgent = options.userAgent ?? "truss-base-images";
-        this.counts = { ping: 0, token: 0, tags: 0, manifest: 0, blob: 0, "put-manifest": 0 };
-        this.useBasic = false;
-        this.tokens = new Map();
-        this.manifestsByDigest = new Map();
-        this.configsByDigest = new Map();
+        this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+        const retry = { ...DEFAULT_RETRY, ...options.retry };
+        this.transport = new Transport({
+            fetch: options.fetch ?? fetch,
+            retry,
+            concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+            userAgent: options.userAgent ?? "truss-base-images",
+        });
+        this.messages = {
+            server: this.server,
+            credentials: this.credentials,
+            source: options.credentialsSource ?? GENERIC_CREDENTIALS,
+            retry,
+        };
     }
 
     /** Requests sent so far. */
     get stats(): RequestStats {
-        const byOperation = { ...this.counts };
+        const byOperation = { ...this.transport.counts };
         return { requests: Object.values(byOperation).reduce((a, b) => a + b, 0), byOperation };
     }
 
@@ -226,13 +127,13 @@ export class RegistryClient {
     }
 
     /**
-     * Every tag of a repository, following `Link: <...>; rel="next"` pages. `pageSize` sets the
-     * `n` parameter (the registry's default when unset). A repository that does not exist (404)
-     * has nothing published: an empty list.
+     * The tags of a repository that `keep` accepts (all when absent), following
+     * `Link: <...>; rel="next"` pages of `pageSize` tags. A repository that does not exist (404)
+     * has nothing published: an empty list. Only kept tags are held in memory.
      */
-    async listTags(repository: string, opts: { pageSize?: number } = {}): Promise<string[]> {
+    async listTags(repository: string, opts: { pageSize?: number; keep?: (tag: string) => boolean } = {}): Promise<string[]> {
         const name = this.repositoryName(repository);
-        let url = `${this.baseUrl}/v2/${name.path}/tags/list${opts.pageSize ? `?n=${opts.pageSize}` : ""}`;
+        let url = `${this.baseUrl}/v2/${name.path}/tags/list?n=${opts.pageSize ?? DEFAULT_TAG_PAGE_SIZE}`;
         const tags: string[] = [];
         const visited = new Set<string>();
         for (let page = 0; page < MAX_TAG_PAGES; page++) {
@@ -240,20 +141,22 @@ export class RegistryClient {
             const call: Call = { op: "tags", method: "GET", url, repository: name };
             const reply = await this.request(call);
             if (reply.status === 404 && page === 0) return [];
-            if (reply.status !== 200) throw this.statusError(call, reply);
+            if (reply.status !== 200) throw statusError(this.messages, call, reply);
             const body = this.json(call, reply) as { tags?: unknown };
-            if (
-                body.tags !== null &&
-                body.tags !== undefined &&
-                (!Array.isArray(body.tags) || !body.tags.every((t) => typeof t === "string"))
-            ) {
-                throw this.error("malformed", call, reply.status, `the tag list has no "tags" list of strings`);
+            // No "tags" key, or null: a page without tags. The list is only ever a hint (see classify).
+            const list = body.tags ?? [];
+            if (!Array.isArray(list))
+                throw registryError(this.messages, "malformed", call, reply.status, `the tag list's "tags" is not a list`);
+            for (const tag of list) {
+                if (typeof tag !== "string")
+                    throw registryError(this.messages, "malformed", call, reply.status, `the tag list's "tags" holds a non-string`);
+                if (!opts.keep || opts.keep(tag)) tags.push(tag);
             }
-            tags.push(...((body.tags as string[] | null) ?? []));
             const next = nextLink(reply.headers.get("link"), url);
             if (!next) return tags;
             if (new URL(next).origin !== new URL(this.baseUrl).origin) {
-                throw this.error(
+                throw registryError(
+                    this.messages,
                     "malformed",
                     call,
                     reply.status,
@@ -261,12 +164,19 @@ export class RegistryClient {
                 );
             }
             if (visited.has(next))
-                throw this.error("malformed", call, reply.status, `the tag list's next page is a page already read (${next})`);
+                throw registryError(
+                    this.messages,
+                    "malformed",
+                    call,
+                    reply.status,
+                    `the tag list's next page is a page already read (${next})`,
+                );
             url = next;
         }
-        throw this.error(
+        throw registryError(
+            this.messages,
             "malformed",
-            { op: "tags", method: "GET", url, repository: name },
+            { op: "tags", repository: name },
             undefined,
             `the tag list has more than ${MAX_TAG_PAGES} pages`,
         );
@@ -292,7 +202,7 @@ export class RegistryClient {
         };
         const reply = await this.request(call);
         if (reply.status === 404) return undefined;
-        if (reply.status !== 200) throw this.statusError(call, reply);
+        if (reply.status !== 200) throw statusError(this.messages, call, reply);
         const digest = reply.headers.get("docker-content-digest");
         const mediaType = reply.headers.get("content-type")?.split(";")[0].trim();
         if (!digest || !isDigest(digest) || !mediaType) {
@@ -303,7 +213,7 @@ export class RegistryClient {
         return { digest, mediaType, size: Number(reply.headers.get("content-length") ?? 0) };
     }
 
-    /** A blob's bytes, verified against its digest. */
+    /** A blob's bytes (at most a config blob's size limit), verified against its digest. */
     async getBlob(repository: string, digest: string): Promise<Buffer> {
         const name = this.repositoryName(repository);
         const call: Call = {
@@ -315,17 +225,24 @@ export class RegistryClient {
         };
         const reply = await this.request(call);
         if (reply.status === 404) {
-            throw this.error(
+            throw registryError(
+                this.messages,
                 "not-found",
                 call,
                 404,
                 `the blob is missing although a manifest references it; the repository is damaged, push the image again`,
             );
         }
-        if (reply.status !== 200) throw this.statusError(call, reply);
+        if (reply.status !== 200) throw statusError(this.messages, call, reply);
         const actual = sha256Digest(reply.body);
         if (actual !== digest)
-            throw this.error("digest-mismatch", call, reply.status, `the blob's content has digest ${actual}, not ${digest}`);
+            throw registryError(
+                this.messages,
+                "digest-mismatch",
+                call,
+                reply.status,
+                `the blob's content has digest ${actual}, not ${digest}`,
+            );
         return reply.body;
     }
 
@@ -345,12 +262,7 @@ export class RegistryClient {
                 } catch (e) {
                     if (!(e instanceof MalformedError)) throw e;
                     const name = this.repositoryName(repository);
-                    throw this.error(
-                        "malformed",
-                        { op: "blob", method: "GET", url: "", repository: name, reference: digest },
-                        200,
-                        e.message,
-                    );
+                    throw registryError(this.messages, "malformed", { op: "blob", repository: name, reference: digest }, 200, e.message);
                 }
             });
             config.catch(() => this.configsByDigest.delete(digest));
@@ -371,9 +283,10 @@ export class RegistryClient {
         const child = await this.getManifest(repository, entry.digest);
         if (!child) {
             const name = this.repositoryName(repository);
-            throw this.error(
+            throw registryError(
+                this.messages,
                 "not-found",
-                { op: "manifest", method: "GET", url: "", repository: name, reference: entry.digest },
+                { op: "manifest", repository: name, reference: entry.digest },
                 404,
                 `the ${platform} manifest of index ${manifest.digest} is missing; push the image again`,
             );
@@ -398,17 +311,19 @@ export class RegistryClient {
             body: bytes,
         };
         const reply = await this.request(call);
-        if (reply.status !== 201 && reply.status !== 200 && reply.status !== 202) throw this.statusError(call, reply);
+        if (reply.status !== 201 && reply.status !== 200 && reply.status !== 202) throw statusError(this.messages, call, reply);
         const digest = sha256Digest(bytes);
         const stored = reply.headers.get("docker-content-digest");
         if (stored && stored !== digest) {
-            throw this.error(
+            throw registryError(
+                this.messages,
                 "digest-mismatch",
                 call,
                 reply.status,
                 `the registry stored the manifest as ${stored} but its bytes have digest ${digest}`,
             );
         }
+        this.manifestsByDigest.set(`${name.path}@${digest}`, Promise.resolve(parseManifest(bytes, mediaType)));
         return digest;
     }
 
@@ -420,29 +335,52 @@ export class RegistryClient {
      */
     async copyTag(repository: string, sourceRef: string, targetTag: string, opts: { expectedDigest?: string } = {}): Promise<ManifestHead> {
         const name = this.repositoryName(repository);
-        const source = this.referenceIn(name, sourceRef);
-        const manifest = isDigest(source) ? await this.manifestByDigest(name, source, true) : await this.fetchManifest(name, source, true);
-        const where: Call = { op: "manifest", method: "GET", url: this.manifestUrl(name, source), repository: name, reference: source };
-        if (!manifest)
-            throw this.error("not-found", where, 404, `the source of the copy to tag ${targetTag} no longer exists; run the preview again`);
-        if (opts.expectedDigest && manifest.digest !== opts.expectedDigest) {
-            throw this.error(
-                "digest-mismatch",
-                where,
-                200,
-                `the source now has digest ${manifest.digest}, not ${opts.expectedDigest} as planned; run the preview again`,
-            );
-        }
+        const manifest = await this.readSource(repository, sourceRef, opts.expectedDigest);
         const digest = await this.putManifest(repository, targetTag, manifest.bytes, manifest.mediaType);
         if (digest !== manifest.digest) {
-            throw this.error(
+            throw registryError(
+                this.messages,
                 "digest-mismatch",
-                { ...where, reference: targetTag },
+                { op: "put-manifest", repository: name, reference: targetTag },
                 undefined,
                 `the copy has digest ${digest}, not the source's ${manifest.digest}`,
             );
         }
         return { digest, mediaType: manifest.mediaType, size: manifest.bytes.length };
+    }
+
+    /**
+     * The manifest a copy starts from (read with the push scope, which the write needs anyway):
+     * it must exist and, with `expectedDigest`, still be that manifest.
+     */
+    async readSource(repository: string, sourceRef: string, expectedDigest?: string): Promise<Manifest> {
+        const name = this.repositoryName(repository);
+        const source = this.referenceIn(name, sourceRef);
+        const manifest = isDigest(source) ? await this.manifestByDigest(name, source, true) : await this.fetchManifest(name, source, true);
+        const where = { op: "manifest", repository: name, reference: source } as const;
+        if (!manifest)
+            throw registryError(this.messages, "not-found", where, 404, `the source of the copy no longer exists; run the preview again`);
+        if (expectedDigest && manifest.digest !== expectedDigest) {
+            throw registryError(
+                this.messages,
+                "digest-mismatch",
+                where,
+                200,
+                `the source now has digest ${manifest.digest}, not ${expectedDigest} as planned; run the preview again`,
+            );
+        }
+        return manifest;
+    }
+
+    /** A RegistryError about a repository and tag of this client, worded like the others. */
+    error(kind: RegistryError["kind"], repository: string, reference: string | undefined, what: string): RegistryError {
+        return registryError(
+            this.messages,
+            kind,
+            { op: "manifest", repository: this.repositoryName(repository), reference },
+            undefined,
+            what,
+        );
     }
 
     private repositoryName(repository: string): RepositoryName {
@@ -502,17 +440,18 @@ export class RegistryClient {
         };
         const reply = await this.request(call);
         if (reply.status === 404) return undefined;
-        if (reply.status !== 200) throw this.statusError(call, reply);
+        if (reply.status !== 200) throw statusError(this.messages, call, reply);
         let manifest: Manifest;
         try {
             manifest = parseManifest(reply.body, reply.headers.get("content-type") ?? undefined);
         } catch (e) {
-            if (e instanceof MalformedError) throw this.error("malformed", call, reply.status, e.message);
+            if (e instanceof MalformedError) throw registryError(this.messages, "malformed", call, reply.status, e.message);
             throw e;
         }
         const served = reply.headers.get("docker-content-digest");
         if (isDigest(reference) && manifest.digest !== reference) {
-            throw this.error(
+            throw registryError(
+                this.messages,
                 "digest-mismatch",
                 call,
                 reply.status,
@@ -520,7 +459,8 @@ export class RegistryClient {
             );
         }
         if (served && isDigest(served) && served !== manifest.digest) {
-            throw this.error(
+            throw registryError(
+                this.messages,
                 "digest-mismatch",
                 call,
                 reply.status,
@@ -531,22 +471,32 @@ export class RegistryClient {
         return manifest;
     }
 
-    /** One API call: ping once, authenticate (again on 401, once), retry transient failures. */
+    /** One look-up: ping once, authenticate (again on 401, once), all within the deadline. */
     private async request(call: Call): Promise<Reply> {
+        const deadline = Date.now() + this.timeoutSeconds * 1000;
         await this.ping();
-        let authorization = await this.authorization(call);
-        let reply = await this.send(call, authorization);
+        let authorization = await this.authorization(call, deadline);
+        let reply = await this.send(call, authorization, deadline);
         if (reply.status !== 401) return reply;
         // The first 401 of a repository teaches us the auth scheme (or that a token expired):
         // authenticate once more, from scratch. A second 401 is the user's problem.
         const challenge = this.learn(reply);
-        if (!challenge) throw this.unauthorized(call, reply);
-        this.tokens.delete(this.scope(call) ?? "");
-        authorization = await this.authorization(call, challenge);
-        if (authorization === undefined) throw this.unauthorized(call, reply);
-        reply = await this.send(call, authorization);
-        if (reply.status === 401) throw this.unauthorized(call, reply);
+        if (!challenge) throw unauthorized(this.messages, call, reply);
+        this.tokens.forget(this.scope(call) ?? "");
+        authorization = await this.authorization(call, deadline, challenge);
+        if (authorization === undefined) throw unauthorized(this.messages, call, reply);
+        reply = await this.send(call, authorization, deadline);
+        if (reply.status === 401) throw unauthorized(this.messages, call, reply);
         return reply;
+    }
+
+    private async send(call: Call, authorization: string | undefined, deadline: number): Promise<Reply> {
+        try {
+            return await this.transport.send(call, authorization, deadline, this.timeoutSeconds);
+        } catch (e) {
+            if (e instanceof TransportError) throw transportError(this.messages, e.call, e.failure);
+            throw e;
+        }
     }
 
     /** `GET /v2/` once per client: it tells whether and how the registry wants us to authenticate. */
@@ -554,16 +504,17 @@ export class RegistryClient {
         if (!this.pinged) {
             this.pinged = (async () => {
                 const call: Call = { op: "ping", method: "GET", url: `${this.baseUrl}/v2/` };
-                const reply = await this.send(call, undefined);
+                const reply = await this.send(call, undefined, Date.now() + this.timeoutSeconds * 1000);
                 if (reply.status === 401) this.learn(reply);
                 else if (reply.status === 404) {
-                    throw this.error(
+                    throw registryError(
+                        this.messages,
                         "server",
                         call,
                         404,
                         `${this.baseUrl}/v2/ does not serve the Registry HTTP API v2; check registry.server in the stack config`,
                     );
-                } else if (reply.status !== 200) throw this.statusError(call, reply);
+                } else if (reply.status !== 200) throw statusError(this.messages, call, reply);
             })();
             this.pinged.catch(() => (this.pinged = undefined));
         }
@@ -591,174 +542,41 @@ export class RegistryClient {
     }
 
     /** The Authorization header for a call, from what the registry asked for so far. */
-    private async authorization(call: Call, challenge?: Challenge): Promise<string | undefined> {
+    private async authorization(call: Call, deadline: number, challenge?: Challenge): Promise<string | undefined> {
         if (call.op === "ping") return undefined;
         if (this.bearer) {
             const scope = this.scope(call) ?? challenge?.params.scope;
-            return `Bearer ${await this.token(scope, call)}`;
+            return `Bearer ${await this.tokens.get(scope ?? "", () => this.fetchToken(scope, call, deadline))}`;
         }
         if (this.useBasic && this.credentials) return basicAuthorization(this.credentials);
         return undefined;
     }
 
-    /** A token for a scope, from the cache while valid; concurrent callers share one request. */
-    private token(scope: string | undefined, call: Call): Promise<string> {
-        const key = scope ?? "";
-        const cached = this.tokens.get(key);
-        if (cached && cached.expiresAt > Date.now()) return cached.token;
-        const entry = { token: this.fetchToken(scope, call), expiresAt: Number.POSITIVE_INFINITY };
-        entry.token.then(
-            () => undefined,
-            () => this.tokens.get(key) === entry && this.tokens.delete(key),
-        );
-        this.tokens.set(key, entry);
-        return entry.token;
-    }
-
-    private async fetchToken(scope: string | undefined, call: Call): Promise<string> {
+    private async fetchToken(
+        scope: string | undefined,
+        call: Call,
+        deadline: number,
+    ): Promise<{ token: string; expiresInSeconds: number }> {
         const bearer = this.bearer as { realm: string; service?: string };
         const url = new URL(bearer.realm);
         if (bearer.service) url.searchParams.set("service", bearer.service);
         if (scope) url.searchParams.append("scope", scope);
         if (this.credentials) url.searchParams.set("account", this.credentials.username);
         const tokenCall: Call = { op: "token", method: "GET", url: url.toString(), repository: call.repository, reference: call.reference };
-        const reply = await this.send(tokenCall, this.credentials ? basicAuthorization(this.credentials) : undefined);
-        if (reply.status === 401 || reply.status === 403) {
-            const who = this.credentials ? `the credentials of user "${this.credentials.username}"` : "anonymous access";
-            throw this.error(
-                "unauthorized",
+        const reply = await this.send(tokenCall, this.credentials ? basicAuthorization(this.credentials) : undefined, deadline);
+        if (reply.status === 401 || reply.status === 403)
+            throw tokenRefused(this.messages, tokenCall, reply, `${url.origin}${url.pathname}`);
+        if (reply.status !== 200) throw statusError(this.messages, tokenCall, reply);
+        const parsed = parseTokenResponse(this.json(tokenCall, reply));
+        if (!parsed)
+            throw registryError(
+                this.messages,
+                "malformed",
                 tokenCall,
                 reply.status,
-                `the token service ${url.origin}${url.pathname} rejected ${who}${registryMessage(reply.body)}. ${this.credentialsAdvice()}`,
+                `the token service's answer has no "token" or "access_token"`,
             );
-        }
-        if (reply.status !== 200) throw this.statusError(tokenCall, reply);
-        const parsed = parseTokenResponse(this.json(tokenCall, reply));
-        if (!parsed) throw this.error("malformed", tokenCall, reply.status, `the token service's answer has no "token" or "access_token"`);
-        const entry = this.tokens.get(scope ?? "");
-        if (entry) entry.expiresAt = Date.now() + Math.max(0, parsed.expiresInSeconds * 1000 - TOKEN_MARGIN_MS);
-        return parsed.token;
-    }
-
-    /** Sends one call, retrying 429, 5xx, timeouts and network failures within the retry policy. */
-    private async send(call: Call, authorization: string | undefined): Promise<Reply> {
-        for (let attempt = 1; ; attempt++) {
-            let reply: Reply | undefined;
-            let failure: unknown;
-            try {
-                reply = await this.limiter.run(() => this.sendOnce(call, authorization));
-            } catch (e) {
-                if (!isTransient(e)) throw e;
-                failure = e;
-            }
-            const retryable =
-                failure !== undefined || (reply !== undefined && (reply.status === 429 || (reply.status >= 500 && reply.status !== 501)));
-            if (!retryable) return reply as Reply;
-            if (attempt >= this.retry.attempts) {
-                if (failure !== undefined) throw this.transportError(call, failure, attempt);
-                return reply as Reply; // statusError turns it into rate-limited / server
-            }
-            const backoff = this.retry.baseDelayMs * 2 ** (attempt - 1) * (0.8 + 0.4 * Math.random());
-            const asked = reply?.status === 429 || reply?.status === 503 ? retryAfterMs(reply.headers.get("retry-after")) : undefined;
-            await sleep(Math.min(this.retry.maxDelayMs, asked ?? backoff));
-        }
-    }
-
-    private async sendOnce(call: Call, authorization: string | undefined): Promise<Reply> {
-        this.counts[call.op]++;
-        const headers: Record<string, string> = { "user-agent": this.userAgent, ...call.headers };
-        if (authorization) headers.authorization = authorization;
-        const signal = AbortSignal.timeout(this.timeoutMs);
-        const res = await this.fetchImpl(call.url, { method: call.method, headers, body: call.body, signal, redirect: "follow" });
-        const body = call.method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
-        return { status: res.status, statusText: res.statusText, headers: res.headers, body };
-    }
-
-    private context(call: Call, status?: number): RegistryErrorContext {
-        return {
-            registry: this.server,
-            ...(call.repository ? { repository: call.repository.path } : {}),
-            ...(call.reference ? { reference: call.reference } : {}),
-            ...(status !== undefined ? { status } : {}),
-            ...(this.credentials ? { user: this.credentials.username } : {}),
-        };
-    }
-
-    private error(kind: RegistryErrorKind, call: Call, status: number | undefined, what: string): RegistryError {
-        const ctx = this.context(call, status);
-        const http = status !== undefined ? `HTTP ${status} while ${DOING[call.op]}` : `while ${DOING[call.op]}`;
-        return new RegistryError(kind, ctx, `${describeTarget(ctx)}: ${http}: ${what}`);
-    }
-
-    private credentialsAdvice(): string {
-        return this.credentials
-            ? `Check registry.username in the stack config and the password (\`pulumi config set --secret registryPassword\`); on Docker Hub use an access token that may read and write the repositories.`
-            : `Set registry.username in the stack config and its password with \`pulumi config set --secret registryPassword\`.`;
-    }
-
-    private unauthorized(call: Call, reply: Reply): RegistryError {
-        const who = this.credentials ? `user "${this.credentials.username}"` : "anonymous access";
-        return this.error(
-            "unauthorized",
-            call,
-            401,
-            `the registry did not accept ${who}${registryMessage(reply.body)}. ${this.credentialsAdvice()}`,
-        );
-    }
-
-    /** The error for an answer that is not what the call needed. */
-    private statusError(call: Call, reply: Reply): RegistryError {
-        const said = registryMessage(reply.body);
-        const who = this.credentials ? `user "${this.credentials.username}"` : "anonymous access";
-        switch (true) {
-            case reply.status === 401:
-                return this.unauthorized(call, reply);
-            case reply.status === 403:
-                return this.error(
-                    "forbidden",
-                    call,
-                    403,
-                    `${who} may not ${call.push ? "push to" : "pull from"} this repository${said}. Grant the user access to it, or use a user who has it.`,
-                );
-            case reply.status === 404:
-                return this.error("not-found", call, 404, `not found${said}`);
-            case reply.status === 429:
-                return this.error(
-                    "rate-limited",
-                    call,
-                    429,
-                    `the registry is rate limiting us and still was after ${this.retry.attempts} attempts${said}. Wait a while and try again` +
-                        (this.credentials ? "." : "; authenticated users get a higher limit (set registry.username and registryPassword)."),
-                );
-            case reply.status >= 500:
-                return this.error(
-                    "server",
-                    call,
-                    reply.status,
-                    `the registry failed (${reply.statusText || "server error"}) ${this.retry.attempts} times${said}. Try again later; if it persists, check the registry's status.`,
-                );
-            default:
-                return this.error("server", call, reply.status, `unexpected answer ${reply.status} ${reply.statusText}${said}`);
-        }
-    }
-
-    private transportError(call: Call, failure: unknown, attempts: number): RegistryError {
-        const url = new URL(call.url);
-        const where = `${url.origin}${url.pathname}`;
-        if (isTimeout(failure)) {
-            return this.error(
-                "timeout",
-                call,
-                undefined,
-                `no answer from ${where} within ${this.timeoutMs} ms, ${attempts} times. Check the network, or try again later.`,
-            );
-        }
-        return this.error(
-            "unreachable",
-            call,
-            undefined,
-            `the registry is unreachable at ${where} (${networkCause(failure)}; ${attempts} attempts). Check registry.server in the stack config and that the registry is running and reachable from this machine.`,
-        );
+        return parsed;
     }
 
     private json(call: Call, reply: Reply): Record<string, unknown> {
@@ -768,12 +586,6 @@ export class RegistryClient {
         } catch {
             // reported below
         }
-        const start = reply.body.toString("utf8", 0, Math.min(reply.body.length, 60)).replace(/\s+/g, " ");
-        throw this.error(
-            "malformed",
-            call,
-            reply.status,
-            `the answer is not the JSON object it should be; it starts with ${JSON.stringify(start)}`,
-        );
+        throw malformedJson(this.messages, call, reply);
     }
 }

@@ -12,8 +12,10 @@ export type RegistryErrorKind =
     | "rate-limited"
     /** Nothing answered: connection refused, DNS failure, reset. */
     | "unreachable"
-    /** No answer within the per-request timeout, every attempt. */
+    /** No (complete) answer within the look-up's deadline. */
     | "timeout"
+    /** An answer larger than what it should be (a manifest, a config blob, a page of tags) may be. */
+    | "too-large"
     /** 5xx beyond the retry budget, or another unexpected status. */
     | "server"
     /** A body that is not the JSON it should be. */
@@ -38,11 +40,8 @@ export interface RegistryErrorContext {
 /**
  * The one error class of the registry client. Its message names the registry, repository,
  * tag and HTTP status, says what happened and what to do; it never contains a password.
- * It is a UserError (`instanceof UserError` holds).
- *
- * It extends Error directly and sets its own fields because this code also runs inside the
- * re-tag dynamic provider, after Pulumi's closure serialization, which turns `super(message)`
- * into `Error.call(this, message)` (a no-op on `this`) and has no `new.target`.
+ * It is a UserError (`instanceof UserError` holds, by its prototype), so callers print its
+ * message without a stack trace.
  */
 export class RegistryError extends Error {
     readonly kind: RegistryErrorKind;

@@ -1,6 +1,8 @@
 import type { RegistryClient } from "./client";
 import { RegistryError } from "./errors";
-import { Descriptor, MEDIA_TYPES, sha256Digest } from "./manifest";
+import { annotate } from "./content";
+import { Descriptor, MEDIA_TYPES, parseManifest, sha256Digest } from "./manifest";
+import { publishTag, PublishTagResult } from "./publish";
 import { parseRepository } from "./reference";
 
 /** One image of an index: the platform it is for and the digest of its manifest in the repository. */
@@ -76,42 +78,31 @@ export async function indexOf(client: RegistryClient, repository: string, entrie
 }
 
 /**
- * Writes the index of these images at a tag, only if the tag is absent or already holds exactly
- * this index (a published tag is never overwritten), then checks the registry serves it.
- * `overwrite` (stacks without immutableTags, such as dev) replaces whatever the tag holds.
- * Returns the index digest and whether it was written now.
+ * Publishes the index of these images at a tag through publishTag, the one check-then-write of
+ * published tags: the index is built, annotated with the tag's content digest (`content`, which
+ * covers every platform), and written only if the tag is absent or already holds that content
+ * (`overwrite`, for stacks without immutableTags, replaces other content). Returns the index
+ * digest and whether it was written now.
  */
 export async function publishIndex(
     client: RegistryClient,
-    target: { readonly repository: string; readonly tag: string; readonly entries: readonly IndexEntry[]; readonly overwrite?: boolean },
-): Promise<{ digest: string; written: boolean }> {
-    const { repository, tag } = target;
-    const ctx = {
-        registry: client.server,
-        repository: parseRepository(repository).path,
-        reference: tag,
-        ...(client.user ? { user: client.user } : {}),
-    };
-    const where = `registry ${client.server}, repository ${ctx.repository}, tag ${tag}`;
-    const index = await indexOf(client, repository, target.entries);
-    const before = await client.headManifest(repository, tag);
-    if (before?.digest === index.digest) return { digest: index.digest, written: false };
-    if (before && !target.overwrite) {
-        throw new RegistryError(
-            "tag-exists",
-            ctx,
-            `${where}: the tag already holds ${before.digest}, not the index ${index.digest} of ${target.entries.map((e) => e.platform).join(", ")}; ` +
-                `published tags are never overwritten. Run the preview again (the registry changed since the plan), or bump versionTag.`,
-        );
-    }
-    await client.putManifest(repository, tag, index.bytes, index.mediaType);
-    const after = await client.headManifest(repository, tag);
-    if (after?.digest !== index.digest) {
-        throw new RegistryError(
-            "digest-mismatch",
-            ctx,
-            `${where}: after writing the index ${index.digest} the registry serves ${after ? after.digest : "no such tag"}`,
-        );
-    }
-    return { digest: index.digest, written: true };
+    target: {
+        readonly repository: string;
+        readonly tag: string;
+        readonly entries: readonly IndexEntry[];
+        readonly content: { readonly key: string; readonly digest: string };
+        readonly overwrite?: boolean;
+    },
+): Promise<PublishTagResult> {
+    const built = await indexOf(client, target.repository, target.entries);
+    const unannotated = parseManifest(built.bytes, built.mediaType);
+    const manifest = parseManifest(annotate(unannotated, target.content.key, target.content.digest), built.mediaType);
+    return publishTag(client, {
+        repository: target.repository,
+        tag: target.tag,
+        manifest,
+        content: target.content,
+        platform: target.entries[0].platform,
+        overwrite: target.overwrite ?? false,
+    });
 }

@@ -10,7 +10,6 @@ export const MEDIA_TYPES = {
     ociConfig: "application/vnd.oci.image.config.v1+json",
 } as const;
 
-// Arrays, not Sets: Pulumi's closure serialization (the re-tag dynamic provider) cannot carry a Set.
 const IMAGE_MANIFESTS: readonly string[] = [MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociManifest];
 const INDEXES: readonly string[] = [MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.ociIndex];
 

@@ -8,7 +8,6 @@
 export const DOCKER_HUB = "docker.io";
 /** The host that serves Docker Hub's Registry API. */
 export const DOCKER_HUB_API_HOST = "registry-1.docker.io";
-// Arrays, not Sets: Pulumi's closure serialization (the re-tag dynamic provider) cannot carry a Set.
 const DOCKER_HUB_ALIASES: readonly string[] = [DOCKER_HUB, "index.docker.io", DOCKER_HUB_API_HOST, "registry.hub.docker.com"];
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;

@@ -1,4 +1,4 @@
-// Integration: every image of the prod stack, built for real by a Docker daemon from its staged
+// Integration: 32 images of images/ (both job types, four pythons, cpu/gpu, reload off/on), built for real by a Docker daemon from its staged
 // context with the project's own Dockerfiles, against stub parent images (nothing can be pulled
 // here). Asserts on what a user of the images would see: labels, environment, the python Truss
 // finds, the requirements installed, the control venv of the live-reload variants.
@@ -7,12 +7,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { loadCatalog } from "../../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../src/config/stackConfig";
+import { parseStackConfig } from "../../src/config/stackConfig";
 import { writeContext } from "../../src/images/context";
 import { LABELS } from "../../src/images/labels";
-import { repositoryName } from "../../src/images/naming";
+import { repositoryName, stagingReference } from "../../src/images/naming";
 import { PlannedImage, planImages } from "../../src/publish/plannedImages";
-import { readStackFile } from "../../src/config/stackFile";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { mockOutputs, recorded, valueOf } from "../support/pulumiMocks";
 import { declareMockStack } from "../support/stacks";
@@ -24,8 +23,8 @@ import {
     stubInstalledRequirements,
     stubPythonVersionLine,
 } from "../support/stubParents";
+import { wholeImagesRaw } from "../support/fixtures";
 
-const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 /**
  * Builds at once. They mostly wait on the daemon (containers, commits, vfs copies), not on the
  * 2 cores: the 32 images took 204 s one at a time, 110 s two, 57 s four and 50 s six at a time.
@@ -33,7 +32,7 @@ const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 const CONCURRENCY = 4;
 /** Set to keep the built images (and so Docker's layer cache) after the run. */
 const KEEP_IMAGES = process.env.TRUSS_IT_KEEP_IMAGES === "1";
-/** The CUDA user-space libraries every GPU image installs (SPEC section 1). */
+/** The CUDA user-space libraries every GPU image installs (what Truss's GPU model images load). */
 const CUDA_PACKAGES = [
     "cuda-command-line-tools-12-8",
     "libcublas-12-8",
@@ -46,6 +45,10 @@ const CUDA_PACKAGES = [
     "libgomp1",
     "ca-certificates",
 ];
+/** What Truss's model images assume a GPU base image has, beyond python and CUDA. */
+const GPU_TOOLS = ["bash", "build-essential", "git", "curl", "ca-certificates", "software-properties-common"];
+/** The CUDA settings of Truss's GPU base images. */
+const GPU_ENV = ["CUDNN_VERSION=8.9.7.29", "CUDA=12.8"];
 const DEFAULT_GET_PIP_URL = "https://bootstrap.pypa.io/get-pip.py";
 
 /** What a built image shows from outside (inspect) and inside (its files, its python). */
@@ -62,7 +65,7 @@ interface Built {
 }
 
 function pythonPath(image: PlannedImage): string {
-    // The two paths Truss looks python up at (SPEC section 1).
+    // The two paths Truss looks python up at.
     return image.spec.accelerator === "gpu" ? "/usr/bin/python3" : "/usr/local/bin/python3";
 }
 
@@ -162,7 +165,7 @@ async function inBatches<T>(items: readonly T[], size: number, work: (item: T) =
 }
 
 describe("integration: the docker build the tests run is the one the Pulumi program declares", () => {
-    it("passes exactly the inputs of each docker.Image of the prod stack (declared under mocks, builders.network host)", async () => {
+    it("passes exactly the inputs of each docker.Image of the prod stack on the fixture Truss checkout (declared under mocks, builders.network host)", async () => {
         const IMAGE_TYPE = "docker:index/image:Image";
         const stack = declareMockStack("prod", { overrides: { "truss-base-images:builders": { mode: "local", network: "host" } } });
         mockOutputs(IMAGE_TYPE, (args) => ({
@@ -200,18 +203,16 @@ describe("integration: the docker build the tests run is the one the Pulumi prog
                 reference,
                 build.context,
             ];
-            const planned = stack.plan.find((p) => p.reference === reference);
+            const planned = stack.plan.find((p) => stagingReference(p.repository, p.contentDigest) === reference);
             assert.ok(planned, `${reference} is not planned`);
             assert.deepEqual(buildCommandArgs(planned.staged, build.context, reference), fromPulumi);
         }
     });
 });
 
-describe("integration: every image of the prod stack builds from its staged context with the real Dockerfiles", function () {
+describe("integration: 32 images of images/ build from their staged contexts with the real Dockerfiles (on stub parents)", function () {
     const catalog = loadCatalog();
-    const stackFile = readStackFile(PROJECT_DIR, "prod");
-    // The Docker Hub token is a Pulumi secret the CLI would decrypt; the core only needs to know it is set.
-    const config = parseStackConfig({ registryPassword: SECRET_PRESENT, ...stackFile.config }, catalog, stackFile.source);
+    const config = parseStackConfig(wholeImagesRaw(), catalog, "test");
     const plan = planImages(config, catalog);
     // Built under a repository of this test run's own (runs may overlap); the tag is the planned one.
     const localRef = (image: PlannedImage): string =>
@@ -255,7 +256,7 @@ describe("integration: every image of the prod stack builds from its staged cont
         return r;
     }
 
-    it("plans the full prod matrix: every job type, python, accelerator and reload variant", () => {
+    it("plans every job type, python, accelerator and reload variant", () => {
         const m = config.matrix;
         assert.equal(plan.length, m.jobTypes.length * m.pythonVersions.length * m.gpu.length * m.liveReload.length);
         assert.equal(new Set(plan.map((i) => i.reference)).size, plan.length);
@@ -304,7 +305,7 @@ describe("integration: every image of the prod stack builds from its staged cont
                 assert.equal(result(image).platform, catalog.platform);
             });
 
-            it("carries the labels of SPEC section 1, with the planned content digest and no version tag", () => {
+            it("carries the image labels (src/images/labels.ts), with the planned content digest and no version tag", () => {
                 const { labels } = result(image);
                 const expected: Record<string, string> = {
                     [LABELS.title]: `truss-${jobType}-base`,
@@ -373,6 +374,16 @@ describe("integration: every image of the prod stack builds from its staged cont
                         return version !== undefined && version !== python && !extras.includes(p);
                     });
                     assert.deepEqual(otherPythons, [], "apt-get installed packages of another python");
+                });
+
+                it("has the tools Truss's model images assume (git, a C toolchain, curl, bash) and the CUDA settings, CUPTI first on LD_LIBRARY_PATH", () => {
+                    const installed = lines(result(image).files.get(STUB_APT_INSTALLED));
+                    for (const p of GPU_TOOLS) assert.ok(installed.includes(p), `apt-get did not install ${p}`);
+                    const env = result(image).env;
+                    for (const e of GPU_ENV) assert.ok(env.includes(e), `no ${e} in ${env.join(" ")}`);
+                    const ld = env.find((e) => e.startsWith("LD_LIBRARY_PATH="));
+                    // The stub parent sets no LD_LIBRARY_PATH (the real one does): CUPTI alone, no empty entry.
+                    assert.equal(ld, "LD_LIBRARY_PATH=/usr/local/cuda/extras/CUPTI/lib64");
                 });
 
                 it("installs pip with get-pip.py from the catalog's URL for this python", () => {

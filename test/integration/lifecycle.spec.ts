@@ -8,9 +8,10 @@ import * as path from "path";
 import { loadCatalog } from "../../src/images/catalog";
 import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/config/stackConfig";
 import { writeContext } from "../../src/images/context";
-import { planPublish, PublishPlan, registryClientFor } from "../../src/publish/publishPlan";
+import { CLI_PASSWORD_FROM, planPublish, PublishPlan, registryClientFor } from "../../src/publish/publishPlan";
 import { readStackFile } from "../../src/config/stackFile";
 import { registryTagProvider } from "../../src/pulumi/registryTag";
+import { stagingReference } from "../../src/images/naming";
 import { copyImages, editFile } from "../support/fixtures";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
@@ -50,26 +51,34 @@ describe("integration: publishing across versions (real daemon, real registry)",
     }
 
     async function plan(c: { config: StackConfig; catalog: ReturnType<typeof loadCatalog> }): Promise<PublishPlan> {
-        return planPublish(c.config, c.catalog, registryClientFor(c.config));
+        return planPublish(c.config, c.catalog, registryClientFor(c.config, undefined, { passwordFrom: CLI_PASSWORD_FROM }));
     }
 
-    /** What `pulumi up` does for each action, by the same means: the daemon for builds, the RegistryTag provider for the rest. */
-    async function publish(p: PublishPlan): Promise<void> {
+    /**
+     * What `pulumi up` does for each action, by the same means: the daemon builds and pushes to
+     * the staging tag, and the RegistryTag provider writes every published tag after checking it.
+     */
+    async function publish(p: PublishPlan, immutable = false): Promise<void> {
         for (const image of p.images) {
+            let source: { source?: string; sourceDigest?: string } = {};
             if (image.action === "build" || image.action === "conflict") {
                 const dir = writeContext(contexts, image.staged);
-                await docker(buildCommandArgs(image.staged, dir, image.reference));
-                built.push(image.reference);
-                await docker(["push", image.reference]);
+                const staging = stagingReference(image.repository, image.contentDigest);
+                await docker(buildCommandArgs(image.staged, dir, staging));
+                built.push(staging);
+                await docker(["push", staging]);
+                source = { source: staging };
             } else if (image.action === "retag") {
-                await registryTagProvider.create!({
-                    server: registry.host,
-                    repository: image.repository,
-                    tag: image.tag,
-                    digest: image.digest!,
-                    source: image.source,
-                });
+                source = { source: image.source, sourceDigest: image.digest };
             }
+            await registryTagProvider.create!({
+                server: registry.host,
+                repository: image.repository,
+                tag: image.tag,
+                contentDigest: image.contentDigest,
+                ...source,
+                immutable,
+            });
         }
     }
 

@@ -13,6 +13,9 @@ import { declareMockStackFromRegistry, FAKE_PASSWORD, flatConfig } from "../supp
 
 const IMAGE = "docker:index/image:Image";
 const REGISTRY_TAG = "pulumi-nodejs:dynamic/truss-base-images:RegistryTag";
+/** What the mocked RegistryTag reports it wrote (the real one is tested against a registry in registryTag.spec.ts). */
+const WRITTEN = `sha256:${"ef".repeat(32)}`;
+const mockTagWrites = () => mockOutputs(REGISTRY_TAG, () => ({ digest: WRITTEN }));
 const PUSHED = `sha256:${"cd".repeat(32)}`;
 
 describe("the stack's publish plan, from a real registry", function () {
@@ -58,20 +61,22 @@ describe("the stack's publish plan, from a real registry", function () {
     const declaredImages = () => recorded().filter((r) => r.type === IMAGE);
     const declaredTags = () => recorded().filter((r) => r.type === REGISTRY_TAG);
 
-    it("empty registry: every image is a docker.Image, then a RegistryTag checks the pushed digest", async () => {
+    it("empty registry: every image is a docker.Image pushed to its staging tag, then a RegistryTag writes the tag from it", async () => {
         const ns = `stack${++namespace}`;
         const stack = await declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v1.0.0", ns) });
         mockOutputs(IMAGE, (args) => ({ repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@${PUSHED}` }));
+        mockTagWrites();
         const out = await valueOf(stack.output);
         assert.equal(declaredImages().length, 4);
         assert.equal(declaredTags().length, 4);
         for (const t of declaredTags()) {
-            assert.equal(t.inputs.digest, PUSHED, "the tag is checked at the digest the push reported");
-            assert.equal(t.inputs.source, undefined);
+            const planned = stack.plan.find((p) => p.repository === t.inputs.repository && p.tag === t.inputs.tag)!;
+            assert.equal(t.inputs.source, `${planned.repository}:build-${planned.contentDigest.slice(7)}`);
+            assert.equal(t.inputs.sourceDigest, PUSHED, "the staging tag must still hold what the push reported");
         }
         for (const [reference, entry] of Object.entries(out)) {
             assert.equal(entry.action, "build", reference);
-            assert.equal(entry.digest, PUSHED);
+            assert.equal(entry.digest, WRITTEN, "the digest the published tag got");
         }
     });
 
@@ -80,6 +85,8 @@ describe("the stack's publish plan, from a real registry", function () {
         const published = await publish(ns, "v1.0.0");
         const stack = await declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v1.0.0", ns) });
         const out = await valueOf(stack.output);
+        // The output does not wait for unchanged tags (their digest is the plan's): wait for their registration.
+        await Promise.all(Object.values(stack.tags).map((t) => valueOf(t.urn)));
         assert.equal(declaredImages().length, 0, "unchanged images are never rebuilt");
         assert.equal(declaredTags().length, 4);
         for (const [reference, entry] of Object.entries(out)) {
@@ -96,17 +103,19 @@ describe("the stack's publish plan, from a real registry", function () {
         const ns = `stack${++namespace}`;
         const published = await publish(ns, "v1.0.0");
         const stack = await declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v1.0.1", ns) });
+        mockTagWrites();
         const out = await valueOf(stack.output);
         assert.equal(declaredImages().length, 0);
         for (const [reference, entry] of Object.entries(out)) {
             const source = reference.replace("-v1.0.1", "-v1.0.0");
             assert.equal(entry.action, "retag");
             assert.equal(entry.source, source);
-            assert.equal(entry.digest, published.get(source), "the new tag gets the source's manifest digest");
+            assert.equal(entry.digest, WRITTEN);
         }
         assert.equal(declaredTags().length, 4);
         for (const t of declaredTags()) {
             assert.equal(String(t.inputs.source).endsWith("-v1.0.0"), true);
+            assert.equal(t.inputs.sourceDigest, published.get(String(t.inputs.source)), "the source must still hold the planned manifest");
             assert.equal(String(t.inputs.tag).endsWith("-v1.0.1"), true);
         }
     });
@@ -150,10 +159,13 @@ describe("the stack's publish plan, from a real registry", function () {
         const stack = await declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v3.0.0", ns) });
         mockOutputs(IMAGE, (args) => ({ repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@${PUSHED}` }));
         const out = await valueOf(stack.output);
+        const rebuilt = stack.plan.find((p) => p.reference === `${registry.host}/${ns}/truss-server-base:3.9-v3.0.0`)!;
         assert.deepEqual(
             declaredImages().map((r) => r.inputs.imageName),
-            [`${registry.host}/${ns}/truss-server-base:3.9-v3.0.0`],
+            [`${rebuilt.repository}:build-${rebuilt.contentDigest.slice(7)}`],
         );
+        const tag = declaredTags().find((t) => t.inputs.tag === "3.9-v3.0.0")!;
+        assert.equal(tag.inputs.immutable, false, "dev may overwrite it; prod never would");
         assert.equal(out[`${registry.host}/${ns}/truss-server-base:3.9-v3.0.0`].action, "conflict");
         assert.equal(Object.values(out).filter((e) => e.action === "unchanged").length, 3);
     });
@@ -188,6 +200,7 @@ describe("the stack's publish plan, from a real registry", function () {
         const ns = `stack${++namespace}`;
         const published = await publish(ns, "v4.0.0");
         resetMocks({ config: flatConfig("dev", overrides("v4.0.1", ns)), stack: "dev" });
+        mockOutputs(REGISTRY_TAG, (args) => ({ digest: args.inputs.sourceDigest }));
         const program = require("../../index") as () => Promise<{
             images: pulumi.Output<Record<string, { action: string; digest: string; source?: string }>>;
         }>;
@@ -195,6 +208,7 @@ describe("the stack's publish plan, from a real registry", function () {
         assert.equal(Object.keys(out).length, 4);
         for (const [reference, entry] of Object.entries(out)) {
             const source = reference.replace("-v4.0.1", "-v4.0.0");
+            // The mocked RegistryTag reports the source's digest as the one it wrote.
             assert.deepEqual([entry.action, entry.source, entry.digest], ["retag", source, published.get(source)]);
         }
         assert.equal(declaredImages().length, 0);

@@ -1,5 +1,5 @@
 // The real Docker daemon for the integration tests: the CLI with the classic builder (there is
-// no buildx plugin here), a daemon started as TESTING.md describes when none answers, and the
+// no buildx plugin here), a daemon started as scripts/setup.sh starts it when none answers, and the
 // `docker build` arguments the Pulumi program's docker.Image gets for a staged context.
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -94,8 +94,8 @@ async function daemonAnswers(): Promise<boolean> {
 let daemonReady: Promise<void> | undefined;
 
 /**
- * Makes sure a Docker daemon answers: if `docker info` fails, starts dockerd with the flags of
- * TESTING.md (no iptables, no bridge, vfs storage), detached so that it outlives the tests, and
+ * Makes sure a Docker daemon answers: if `docker info` fails, starts dockerd with the flags
+ * scripts/setup.sh uses (no iptables, no bridge, vfs storage), detached so that it outlives the tests, and
  * waits for it. Idempotent.
  */
 export function ensureDockerDaemon(): Promise<void> {
@@ -109,7 +109,9 @@ export function ensureDockerDaemon(): Promise<void> {
 async function startDaemonIfNeeded(): Promise<void> {
     if (await daemonAnswers()) return;
     if (typeof process.getuid === "function" && process.getuid() !== 0) {
-        throw new Error("no Docker daemon answers `docker info`, and starting dockerd needs root: start it yourself (see TESTING.md)");
+        throw new Error(
+            "no Docker daemon answers `docker info`, and starting dockerd needs root: run npm run setup, or start the daemon yourself",
+        );
     }
     const logFd = fs.openSync(DOCKERD_LOG, "a");
     fs.writeSync(logFd, `--- ${new Date().toISOString()}: dockerd ${DOCKERD_FLAGS.join(" ")}, started by the integration tests\n`);

@@ -9,6 +9,9 @@ import { ConfigError } from "../../src/errors";
 import type { ImageSpec } from "../../src/images/spec";
 import type { Matrix } from "../../src/images/matrix";
 import { readStackFile } from "../../src/config/stackFile";
+import { SECRET_PRESENT, StackConfig } from "../../src/config/stackConfig";
+import { loadStack } from "../../src/config/definition";
+import { fixtureCheckout } from "./trussCheckouts";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 export const REPO_IMAGES_DIR = path.join(PROJECT_DIR, "images");
@@ -72,9 +75,42 @@ export function replaceOnce(imagesDir: string, rel: string, from: string, to: st
     });
 }
 
-/** A committed stack file's config, as parseStackConfig receives it. */
+/**
+ * A committed stack file's config, as parseStackConfig receives it. prod takes its images from a
+ * Truss checkout (../truss as committed): here, the "today" fixture checkout of
+ * test/support/trussCheckouts.ts.
+ */
 export function committedRawConfig(stack: "dev" | "prod"): Record<string, unknown> {
-    return readStackFile(PROJECT_DIR, stack).config;
+    const config = readStackFile(PROJECT_DIR, stack).config;
+    return stack === "prod" ? { ...config, truss: { checkout: fixtureCheckout("today") } } : config;
+}
+
+/**
+ * 32 images of images/ (both job types, python 3.9 to 3.12, cpu and gpu, live reload off and
+ * on) for Docker Hub's baseten, built locally: tests of our own images folder use it, since
+ * prod's images come from a Truss checkout.
+ */
+export function wholeImagesRaw(): Record<string, unknown> {
+    return {
+        versionTag: "v0.2.2",
+        registry: { server: "docker.io", namespace: "baseten" },
+        matrix: {
+            jobTypes: ["server", "training"],
+            pythonVersions: ["3.9", "3.10", "3.11", "3.12"],
+            gpu: [false, true],
+            liveReload: [false, true],
+        },
+        builders: { mode: "local" },
+        registryPassword: SECRET_PRESENT,
+    };
+}
+
+/** A committed stack (prod: on the fixture checkout), validated against its definition as the program does; the password faked. */
+export function committedStack(stack: "dev" | "prod", overrides: Record<string, unknown> = {}): { config: StackConfig; catalog: Catalog } {
+    return loadStack(
+        { ...committedRawConfig(stack), registryPassword: SECRET_PRESENT, ...overrides },
+        { projectDir: PROJECT_DIR, source: `Pulumi.${stack}.yaml` },
+    );
 }
 
 /** A matrix of every image the catalog can build. */

@@ -21,6 +21,8 @@ export interface TestRegistry {
     service?: string;
     /** What the registry has logged so far. */
     log(): string;
+    /** The storage root (filesystem driver): lets a test remove a tag the API cannot delete. */
+    dataDir: string;
 }
 
 export interface RegistryOptions {
@@ -151,6 +153,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
                     tokenServer,
                     service: auth === "token" ? service : undefined,
                     log,
+                    dataDir: path.join(dir, "data"),
                     async stop() {
                         if (stopped) return;
                         stopped = true;

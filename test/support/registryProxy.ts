@@ -38,6 +38,8 @@ export interface ProxyOptions {
     readonly target: string;
     /** Paginate tag lists with this default page size (the client may ask for another with `n`). */
     readonly tagPageSize?: number;
+    /** Delay every request by this long before answering it (a distant registry's round trip). */
+    readonly latencyMs?: number;
 }
 
 const TAGS_PATH = /^\/v2\/(.+)\/tags\/list$/;
@@ -54,6 +56,12 @@ export async function startRegistryProxy(opts: ProxyOptions): Promise<RegistryPr
     const requests: ProxiedRequest[] = [];
     const faults: Fault[] = [];
     const server = http.createServer((req, res) => {
+        if (opts.latencyMs) {
+            req.pause();
+            setTimeout(() => handle(req, res), opts.latencyMs);
+        } else handle(req, res);
+    });
+    function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
         const path = req.url ?? "/";
         const method = req.method ?? "GET";
         const fault = faults.find((f) => f.times > 0 && f.match({ method, path }));
@@ -98,7 +106,7 @@ export async function startRegistryProxy(opts: ProxyOptions): Promise<RegistryPr
             res.end(`proxy: ${e.message}`);
         });
         req.pipe(upstream);
-    });
+    }
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(0, "127.0.0.1", () => resolve());

@@ -11,16 +11,21 @@ import { PulumiStackConfig, readStackConfig } from "../../src/pulumi/config";
 import { lookUpPublishPlan } from "../../src/pulumi/lookUpPlan";
 import { declareStack, DeclaredStack } from "../../src/pulumi/stack";
 import { mockAwsLookups } from "./aws";
+import { fixtureCheckout } from "./trussCheckouts";
 import { resetMocks } from "./pulumiMocks";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 export const FAKE_PASSWORD = "fake-docker-hub-token-for-tests";
 
-/** Pulumi.<stack>.yaml as the engine passes it: `ns:key` -> string (objects as JSON). */
+/**
+ * Pulumi.<stack>.yaml as the engine passes it: `ns:key` -> string (objects as JSON). prod's
+ * Truss checkout (../truss as committed) is the "today" fixture checkout unless overridden.
+ */
 export function flatConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
     const doc = YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8"));
     const out: Record<string, string> = {};
-    const entries = { ...(doc.config ?? {}), ...overrides };
+    const fixture = stack === "prod" ? { "truss-base-images:truss": { checkout: fixtureCheckout("today") } } : {};
+    const entries = { ...(doc.config ?? {}), ...fixture, ...overrides };
     for (const [key, value] of Object.entries(entries)) {
         if (value === undefined) continue;
         out[key] = typeof value === "string" ? value : JSON.stringify(value);

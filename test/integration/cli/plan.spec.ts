@@ -10,6 +10,7 @@ import { LABELS } from "../../../src/images/labels";
 import { planImages } from "../../../src/publish/plannedImages";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage } from "../../support/registryImages";
+import { writeTrussCheckout } from "../../support/trussCheckouts";
 
 /** A project folder with one stack file, as `npm run plan` reads it. */
 function project(stack: string, config: Record<string, unknown>): string {
@@ -92,7 +93,7 @@ describe("npm run plan", function () {
         const items = JSON.parse(same.stdout);
         assert.equal(items.length, 4);
         for (const item of items) {
-            assert.deepEqual(Object.keys(item).sort(), ["action", "contentDigest", "image", "platforms", "pool", "tag"]);
+            assert.deepEqual(Object.keys(item).sort(), ["action", "contentDigest", "image", "parent", "platforms", "pool", "tag"]);
             assert.equal(item.action, "unchanged");
             // One platform: the tag holds that image, whose content digest is the tag's.
             assert.deepEqual(item.platforms, [{ platform: "linux/amd64", contentDigest: item.contentDigest, pool: item.pool }]);
@@ -168,6 +169,32 @@ describe("npm run plan", function () {
         assert.match(usage.stderr, /usage: npm run plan/);
     });
 
+    it("--truss and --contexts: plans a fixture Truss checkout and writes each staged context to <dir>/<digest hex>/", async () => {
+        const checkout = writeTrussCheckout("today");
+        const contexts = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "truss-plan-contexts-")), "out");
+        const config = {
+            ...stackConfig(registry, "v1"),
+            versionTag: undefined,
+            matrix: { jobTypes: ["server"], pythonVersions: ["3.9"], gpu: [false, true], liveReload: [false] },
+        };
+        const out = await plan(["--stack", "t", "--truss", checkout, "--contexts", contexts, "--json"], project("t", config));
+        assert.equal(out.code, 0, out.stderr);
+        const items = JSON.parse(out.stdout);
+        assert.deepEqual(
+            items.map((i: { tag: string }) => i.tag),
+            ["3.9-v0.13.0", "3.9-gpu-v0.13.0"],
+        );
+        for (const item of items) {
+            assert.equal(item.context, path.join(contexts, item.contentDigest.slice("sha256:".length)));
+            assert.deepEqual(fs.readdirSync(item.context).sort(), ["Dockerfile", "requirements.txt"]);
+            assert.equal(
+                fs.readFileSync(path.join(item.context, "requirements.txt"), "utf8"),
+                fs.readFileSync(path.join(checkout, "truss/templates/server/requirements.txt"), "utf8"),
+            );
+        }
+        assert.match(fs.readFileSync(path.join(items[1].context, "Dockerfile"), "utf8"), /^\nFROM nvidia\/cuda:/);
+    });
+
     describe("with a registry that needs a password", () => {
         let locked: TestRegistry;
         before(async () => {
@@ -200,6 +227,23 @@ describe("npm run plan", function () {
             assert.match(out.stderr, new RegExp(`${locked.host}`));
             assert.match(out.stderr, /truss/);
             assert.doesNotMatch(out.stderr, /not-the-password/);
+            assert.match(out.stderr, /its password \(the TRUSS_REGISTRY_PASSWORD environment variable\)/, "the variable the CLI reads");
+            assert.doesNotMatch(out.stderr, /pulumi config set/, "not a setting the CLI never reads");
+        });
+
+        it("with registry.username set and TRUSS_REGISTRY_PASSWORD unset: says to set the variable, not registry.username", async () => {
+            const config = {
+                ...stackConfig(locked, "v1.0.0"),
+                registry: { server: locked.host, namespace: "baseten", username: DEFAULT_USER.username },
+            };
+            const out = await plan(["--stack", "t"], project("t", config), {});
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /did not accept anonymous access/);
+            assert.match(
+                out.stderr,
+                /registry\.username to "truss", but no password was given.*set the TRUSS_REGISTRY_PASSWORD environment variable/,
+            );
+            assert.doesNotMatch(out.stderr, /Set registry\.username/);
         });
     });
 });

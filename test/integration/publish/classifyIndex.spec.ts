@@ -7,7 +7,7 @@ import * as path from "path";
 import { LABELS } from "../../../src/images/labels";
 import type { ContentDigest, ImageSpec } from "../../../src/images/spec";
 import { classify, ClassifyInput, immutableTagConflicts } from "../../../src/publish/classify";
-import { estargzStagingTag, stagingTag } from "../../../src/publish/staging";
+import { estargzStagingTag, stagingTag } from "../../../src/images/naming";
 import { registryIndexProvider, RegistryIndexInputs } from "../../../src/pulumi/registryIndex";
 import { publishIndex, RegistryClient, RegistryError } from "../../../src/registry";
 import { PROJECT_DIR } from "../../support/fixtures";
@@ -21,6 +21,9 @@ const digestOf = (c: string) => `sha256:${c.repeat(64)}` as ContentDigest;
 const AMD64 = digestOf("1");
 const ARM64 = digestOf("2");
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+/** The tag's content digest (it covers both platforms'). */
+const TAG_CONTENT = digestOf("9");
+const CONTENT = { key: LABELS.contentDigest, digest: TAG_CONTENT };
 
 /** An index written by hand (not by the code under test), e.g. one another tool published. */
 async function seedIndex(
@@ -48,11 +51,15 @@ describe("multi-platform tags against a real registry", function () {
     let repository: string;
     let amd64: SeededManifest;
     let arm64: SeededManifest;
+    const PLATFORMS = [
+        { platform: "linux/amd64", contentDigest: AMD64 },
+        { platform: "linux/arm64", contentDigest: ARM64 },
+    ];
     const wanted = () => [
         { platform: "linux/amd64", contentDigest: AMD64, finalStagingTag: stagingTag(AMD64) },
         { platform: "linux/arm64", contentDigest: ARM64, finalStagingTag: stagingTag(ARM64) },
     ];
-    const input = (tag: string): ClassifyInput => ({ repository, tag, contentDigest: digestOf("9"), spec: SPEC, platforms: wanted() });
+    const input = (tag: string): ClassifyInput => ({ repository, tag, contentDigest: TAG_CONTENT, spec: SPEC, platforms: wanted() });
     const classifyOne = async (tag: string) =>
         (await classify([input(tag)], new RegistryClient({ server: registry.host, credentials: DEFAULT_USER })))[0];
 
@@ -71,18 +78,19 @@ describe("multi-platform tags against a real registry", function () {
     });
     after(async () => registry?.stop());
 
-    it("writes the OCI index of the staged images at an absent tag, deterministically, and again is a no-op", async () => {
+    it("writes the OCI index of the staged images at an absent tag, annotated with the tag's content digest, deterministically, and again is a no-op", async () => {
         const entries = [
             { platform: "linux/arm64", digest: arm64.digest },
             { platform: "linux/amd64", digest: amd64.digest },
         ];
-        const first = await publishIndex(client, { repository, tag: "3.9-v1", entries });
+        const first = await publishIndex(client, { repository, tag: "3.9-v1", entries, content: CONTENT });
         assert.equal(first.written, true);
         const served = await rawManifest(seeder, REPO, "3.9-v1");
         assert.ok(served);
         assert.equal(served.digest, first.digest);
         assert.equal(served.mediaType, OCI_INDEX);
         const body = JSON.parse(served.bytes.toString());
+        assert.deepStrictEqual(body.annotations, { [LABELS.contentDigest]: TAG_CONTENT });
         assert.deepStrictEqual(body.manifests, [
             {
                 mediaType: amd64.mediaType,
@@ -97,7 +105,7 @@ describe("multi-platform tags against a real registry", function () {
                 platform: { os: "linux", architecture: "arm64" },
             },
         ]);
-        const again = await publishIndex(client, { repository, tag: "3.9-v1", entries: [...entries].reverse() });
+        const again = await publishIndex(client, { repository, tag: "3.9-v1", entries: [...entries].reverse(), content: CONTENT });
         assert.deepStrictEqual(again, { digest: first.digest, written: false });
     });
 
@@ -107,21 +115,24 @@ describe("multi-platform tags against a real registry", function () {
             { platform: "linux/amd64", digest: amd64.digest },
             { platform: "linux/arm64", digest: arm64.digest },
         ];
-        await assert.rejects(publishIndex(client, { repository, tag: "3.9-taken", entries }), (e: Error) => {
+        await assert.rejects(publishIndex(client, { repository, tag: "3.9-taken", entries, content: CONTENT }), (e: Error) => {
             assert.ok(e instanceof RegistryError && e.kind === "tag-exists", e.message);
             assert.match(e.message, /never overwritten/);
             return true;
         });
         assert.equal((await rawManifest(seeder, REPO, "3.9-taken"))?.digest, other.digest);
         // A stack without immutableTags (dev) rebuilds over a conflicting tag: only then is it replaced.
-        const replaced = await publishIndex(client, { repository, tag: "3.9-taken", entries, overwrite: true });
+        const replaced = await publishIndex(client, { repository, tag: "3.9-taken", entries, content: CONTENT, overwrite: true });
         assert.equal(replaced.written, true);
         assert.equal((await rawManifest(seeder, REPO, "3.9-taken"))?.digest, replaced.digest);
         const swapped = [
             { platform: "linux/amd64", digest: arm64.digest },
             { platform: "linux/arm64", digest: amd64.digest },
         ];
-        await assert.rejects(publishIndex(client, { repository, tag: "3.9-swapped", entries: swapped }), /built for linux\/arm64/);
+        await assert.rejects(
+            publishIndex(client, { repository, tag: "3.9-swapped", entries: swapped, content: CONTENT }),
+            /built for linux\/arm64/,
+        );
         assert.equal(await rawManifest(seeder, REPO, "3.9-swapped"), undefined, "nothing was written");
     });
 
@@ -136,7 +147,7 @@ describe("multi-platform tags against a real registry", function () {
         assert.equal((await classifyOne("3.9-v8")).action, "unchanged");
     });
 
-    it("finds an older tag holding the same index as a retag source, and the index step copies it byte for byte", async () => {
+    it("finds an older tag holding the same index as a retag source, and the index step copies its index with our annotation", async () => {
         const c = await classifyOne("3.9-v2");
         assert.equal(c.action, "retag");
         assert.match(c.source ?? "", /:3\.9-v(1|8)$/);
@@ -147,18 +158,24 @@ describe("multi-platform tags against a real registry", function () {
             password: DEFAULT_USER.password,
             repository,
             tag: "3.9-v2",
+            contentDigest: TAG_CONTENT,
+            platforms: PLATFORMS,
             entries: [],
             source: c.source,
-            expectedDigest: c.digest,
+            sourceDigest: c.digest,
+            immutable: true,
         };
         const created = await provider.create(inputs);
-        assert.equal(created.outs.digest, c.digest);
         const source = await rawManifest(seeder, REPO, (c.source as string).split(":").pop() as string);
-        assert.ok((await rawManifest(seeder, REPO, "3.9-v2"))?.bytes.equals(source!.bytes));
+        const copy = await rawManifest(seeder, REPO, "3.9-v2");
+        assert.equal(created.outs.digest, copy?.digest);
+        const copied = JSON.parse(copy!.bytes.toString());
+        assert.deepStrictEqual(copied.manifests, JSON.parse(source!.bytes.toString()).manifests, "the same images");
+        assert.deepStrictEqual(copied.annotations, { [LABELS.contentDigest]: TAG_CONTENT });
         assert.equal((await classifyOne("3.9-v2")).action, "unchanged");
     });
 
-    it("the serialized index step writes a built tag, then shows no change once the tag is unchanged, and replaces it if the tag is gone", async () => {
+    it("the lean index step writes a built tag, then shows no change once the tag is unchanged, and replaces it for other content or another tag", async () => {
         const provider = await serializedIndexProvider();
         const base = {
             server: registry.host,
@@ -166,6 +183,9 @@ describe("multi-platform tags against a real registry", function () {
             password: DEFAULT_USER.password,
             repository,
             tag: "3.9-gpu-v7",
+            contentDigest: TAG_CONTENT,
+            platforms: PLATFORMS,
+            immutable: true,
         };
         const built: RegistryIndexInputs = {
             ...base,
@@ -177,16 +197,17 @@ describe("multi-platform tags against a real registry", function () {
         const created = await provider.create(built);
         const served = await rawManifest(seeder, REPO, "3.9-gpu-v7");
         assert.equal(created.outs.digest, served?.digest);
-        const unchanged: RegistryIndexInputs = { ...base, entries: [], expectedDigest: created.outs.digest };
+        const unchanged: RegistryIndexInputs = { ...base, entries: [] };
         assert.deepStrictEqual(await provider.diff?.(created.id, created.outs, unchanged), {
             changes: false,
             replaces: [],
             deleteBeforeReplace: false,
         });
-        const rebuilt = { ...built, entries: [built.entries[0], { platform: "linux/arm64", digest: digestOf("8") }] };
-        assert.deepStrictEqual((await provider.diff?.(created.id, created.outs, rebuilt))?.replaces, ["entries"]);
-        const elsewhere = { ...created.outs, tag: "3.9-gpu-v6" };
-        assert.deepStrictEqual((await provider.diff?.(created.id, elsewhere, { ...unchanged, tag: "3.9-gpu-v6" }))?.replaces, ["digest"]);
+        // The check before the write: the tag already holds this content, so creating it again writes nothing.
+        assert.equal((await provider.create(unchanged)).outs.digest, served?.digest);
+        const otherContent = { ...built, contentDigest: digestOf("8") };
+        assert.deepStrictEqual((await provider.diff?.(created.id, created.outs, otherContent))?.replaces, ["contentDigest"]);
+        assert.deepStrictEqual((await provider.diff?.(created.id, created.outs, { ...unchanged, tag: "3.9-gpu-v6" }))?.replaces, ["tag"]);
     });
 
     it("a build after a partial failure knows which platforms are already staged", async () => {

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { LABELS } from "../../../src/images/labels";
 import type { ContentDigest } from "../../../src/images/spec";
-import { estargzStagingTag, stagingTag } from "../../../src/publish/staging";
+import { estargzStagingTag, stagingTag } from "../../../src/images/naming";
 import { estargzImageProvider, EstargzImageInputs } from "../../../src/pulumi/estargzImage";
 import { publishIndex, RegistryClient } from "../../../src/registry";
 import { estargzCommand, estargzScript } from "../../../src/runners/estargz";
@@ -120,6 +120,7 @@ describe("eStargz conversion of an image built by the local daemon (small busybo
                 { platform: "linux/amd64", digest },
                 { platform: "linux/arm64", digest: arm64.digest },
             ],
+            content: { key: LABELS.contentDigest, digest: `sha256:${"6".repeat(64)}` },
         });
         const index = JSON.parse((await rawManifest(seeder, REPO, "3.9-v1"))!.bytes.toString());
         assert.equal(published.written, true);

@@ -69,7 +69,14 @@ describe("the dev stack with linux/amd64 and linux/arm64, from a real registry",
             if (index)
                 digests.set(
                     image.reference,
-                    (await publishIndex(client, { repository: image.repository, tag: image.tag, entries })).digest,
+                    (
+                        await publishIndex(client, {
+                            repository: image.repository,
+                            tag: image.tag,
+                            entries,
+                            content: { key: LABELS.contentDigest, digest: image.contentDigest },
+                        })
+                    ).digest,
                 );
         }
         return digests;

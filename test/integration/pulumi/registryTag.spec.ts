@@ -1,16 +1,16 @@
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { RegistryTag, registryTagProvider, RegistryTagInputs, RegistryTagOutputs } from "../../../src/pulumi/registryTag";
-import { PROJECT_DIR } from "../../support/fixtures";
-import { describeOutput, recorded, resetMocks, valueOf } from "../../support/pulumiMocks";
+import { manifestAnnotation, parseManifest } from "../../../src/registry";
+import { callSerialized } from "../../support/dynamicProviders";
+import { describeOutput, recorded, resetMocks } from "../../support/pulumiMocks";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage, rawManifest } from "../../support/registryImages";
 
 const PASSWORD = "s3cret-registry-password";
-const OTHER_USER = { username: "ci", password: "ci-password" };
 const TYPE = "pulumi-nodejs:dynamic/truss-base-images:RegistryTag";
+const KEY = "truss.base.content-digest";
+const content = (n: string) => `sha256:${n.repeat(64)}`;
 
 function declare(args: Partial<ConstructorParameters<typeof RegistryTag>[1]> = {}): RegistryTag {
     return new RegistryTag("server-3.9-v2", {
@@ -19,8 +19,11 @@ function declare(args: Partial<ConstructorParameters<typeof RegistryTag>[1]> = {
         password: pulumi.secret(PASSWORD),
         repository: "docker.io/baseten/truss-server-base",
         tag: "3.9-v2",
-        digest: "sha256:" + "a".repeat(64),
-        source: "docker.io/baseten/truss-server-base:3.9-v1",
+        contentDigest: content("c"),
+        source: `docker.io/baseten/truss-server-base:build-${"c".repeat(64)}`,
+        sourceDigest: "sha256:" + "a".repeat(64),
+        immutable: true,
+        timeoutSeconds: 60,
         ...args,
     });
 }
@@ -28,10 +31,10 @@ function declare(args: Partial<ConstructorParameters<typeof RegistryTag>[1]> = {
 describe("RegistryTag (Pulumi mocks)", () => {
     beforeEach(() => resetMocks());
 
-    it("declares a dynamic resource with the tag, digest and source as inputs, known at preview", async () => {
+    it("declares a dynamic resource with the tag, content digest and source as inputs; the written digest is an output", async () => {
         resetMocks({ preview: true });
         const res = declare();
-        assert.deepStrictEqual(await describeOutput(res.digest), { known: true, secret: false });
+        assert.deepStrictEqual(await describeOutput(res.digest), { known: false, secret: false });
         const [r] = recorded().filter((x) => x.type === TYPE);
         assert.ok(r, `a ${TYPE} was registered`);
         assert.strictEqual(r.name, "server-3.9-v2");
@@ -42,8 +45,11 @@ describe("RegistryTag (Pulumi mocks)", () => {
             username: "basetenservice",
             repository: "docker.io/baseten/truss-server-base",
             tag: "3.9-v2",
-            digest: "sha256:" + "a".repeat(64),
-            source: "docker.io/baseten/truss-server-base:3.9-v1",
+            contentDigest: content("c"),
+            source: `docker.io/baseten/truss-server-base:build-${"c".repeat(64)}`,
+            sourceDigest: "sha256:" + "a".repeat(64),
+            immutable: true,
+            timeoutSeconds: 60,
         });
     });
 
@@ -57,139 +63,127 @@ describe("RegistryTag (Pulumi mocks)", () => {
     });
 });
 
-/** Loads a serialized dynamic provider the way Pulumi's dynamic provider host does. */
-function loadSerializedProvider(text: string): pulumi.dynamic.ResourceProvider<RegistryTagInputs> {
-    const dir = fs.mkdtempSync(path.join(PROJECT_DIR, ".build", "provider-"));
-    try {
-        const file = path.join(dir, "provider.js");
-        fs.writeFileSync(file, text);
-        return (require(file) as { handler: () => pulumi.dynamic.ResourceProvider<RegistryTagInputs> }).handler();
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
-
-describe("the RegistryTag provider against a real registry", () => {
+describe("the RegistryTag provider, serialized by Pulumi and run in another process, against a real registry", () => {
     let registry: TestRegistry;
     const repoPath = "baseten/truss-server-base";
-    let inputs: (tag: string, digest: string, source?: string) => RegistryTagInputs;
-    let v1: { digest: string; bytes: Buffer };
+    const seeder = () => ({ url: registry.url, credentials: DEFAULT_USER });
+    let inputs: (tag: string, contentDigest: string, source?: string, sourceDigest?: string) => RegistryTagInputs;
 
     before(async () => {
-        fs.mkdirSync(path.join(PROJECT_DIR, ".build"), { recursive: true });
-        registry = await startRegistry({ auth: "htpasswd", users: [DEFAULT_USER, OTHER_USER] });
-        v1 = await pushImage({ url: registry.url, credentials: DEFAULT_USER }, repoPath, "3.9-v1", { labels: { a: "1" }, format: "oci" });
-        inputs = (tag, digest, source) => ({
+        registry = await startRegistry({ auth: "token" });
+        inputs = (tag, contentDigest, source, sourceDigest) => ({
             server: registry.host,
             username: DEFAULT_USER.username,
             password: DEFAULT_USER.password,
             repository: `${registry.host}/${repoPath}`,
             tag,
-            digest,
+            contentDigest,
+            immutable: true,
+            timeoutSeconds: 30,
             ...(source ? { source } : {}),
+            ...(sourceDigest ? { sourceDigest } : {}),
         });
     });
     after(async () => registry?.stop());
 
-    it("works after Pulumi serializes it: create copies, diff sees no change, read confirms, delete keeps the tag", async () => {
-        resetMocks();
-        await valueOf(declare().urn);
-        const [r] = recorded().filter((x) => x.type === TYPE);
-        const provider = loadSerializedProvider(String(r.inputs.__provider));
-        const news = inputs("3.9-v2", v1.digest, `${registry.host}/${repoPath}:3.9-v1`);
-        assert.deepStrictEqual(await provider.check?.({} as RegistryTagInputs, news), { inputs: news, failures: [] });
-        const created = await provider.create(news);
-        assert.strictEqual(created.id, `${registry.host}/${repoPath}:3.9-v2`);
-        assert.strictEqual(created.outs.reference, created.id);
-        const served = await rawManifest({ url: registry.url, credentials: DEFAULT_USER }, repoPath, "3.9-v2");
-        assert.ok(served?.bytes.equals(v1.bytes), "a byte copy");
-        assert.deepStrictEqual(await provider.diff?.(created.id, created.outs, news), {
+    it("create writes the tag from the staging tag with the content annotation; diff and read leave it; there is no delete", async () => {
+        const cd = content("1");
+        const staged = await pushImage(seeder(), repoPath, `build-${"1".repeat(64)}`, { labels: { [KEY]: cd } });
+        const news = inputs("3.9-v2", cd, `${registry.host}/${repoPath}:build-${"1".repeat(64)}`, staged.digest);
+        const checked = await callSerialized(registryTagProvider, "check", [{}, news]);
+        assert.deepStrictEqual(checked, { ok: true, result: { inputs: news, failures: [] } });
+        const created = await callSerialized(registryTagProvider, "create", [news]);
+        assert.ok(created.ok, created.error);
+        const { id, outs } = created.result as { id: string; outs: RegistryTagOutputs };
+        assert.strictEqual(id, `${registry.host}/${repoPath}:3.9-v2`);
+        const served = await rawManifest(seeder(), repoPath, "3.9-v2");
+        assert.ok(served);
+        assert.strictEqual(outs.digest, served.digest);
+        assert.strictEqual(manifestAnnotation(parseManifest(served.bytes, served.mediaType), KEY), cd);
+        const tokensBefore = registry.tokenServer?.requests.length;
+        // The next preview declares it without a source (the image is unchanged): no change, no registry request.
+        assert.deepStrictEqual(await callSerialized(registryTagProvider, "diff", [id, outs, inputs("3.9-v2", cd)]), {
+            ok: true,
+            result: { changes: false, replaces: [], deleteBeforeReplace: false },
+        });
+        assert.strictEqual(registry.tokenServer?.requests.length, tokensBefore, "diff asked the registry nothing");
+        assert.deepStrictEqual(await callSerialized(registryTagProvider, "read", [id, outs]), { ok: true, result: { id, props: outs } });
+        assert.strictEqual(registryTagProvider.delete, undefined, "no delete: the engine deletes nothing, and the tag stays");
+        // Its errors survive serialization too, name the program's password setting, and never the password.
+        const denied = await callSerialized(registryTagProvider, "create", [{ ...news, tag: "3.9-v4", password: "wrong-password-7" }]);
+        assert.strictEqual(denied.ok, false);
+        assert.match(denied.error as string, /HTTP 401 .*user "truss".*pulumi config set --secret registryPassword/);
+        assert.ok(!(denied.error as string).includes("wrong-password-7"));
+    });
+
+    it("under immutableTags, a tag that appeared with other content since the plan stops the update with the conflict message", async () => {
+        const cd = content("2");
+        const staged = await pushImage(seeder(), repoPath, `build-${"2".repeat(64)}`, { labels: { [KEY]: cd } });
+        const theirs = await pushImage(seeder(), repoPath, "3.10-v2", { labels: { [KEY]: content("3") } });
+        const news = inputs("3.10-v2", cd, `build-${"2".repeat(64)}`, staged.digest);
+        const r = await callSerialized(registryTagProvider, "create", [news]);
+        assert.strictEqual(r.ok, false);
+        assert.match(r.error as string, /1 tag is already published with different content, and immutableTags is on/);
+        assert.match(
+            r.error as string,
+            /3\.10-v2: the registry holds content digest sha256:3{64} .*this stack would publish content digest sha256:2{64}/,
+        );
+        assert.strictEqual((await rawManifest(seeder(), repoPath, "3.10-v2"))?.digest, theirs.digest, "nothing was overwritten");
+        // Without immutableTags the same write replaces it.
+        const allowed = await callSerialized(registryTagProvider, "create", [{ ...news, immutable: false }]);
+        assert.ok(allowed.ok, allowed.error);
+        assert.notStrictEqual((await rawManifest(seeder(), repoPath, "3.10-v2"))?.digest, theirs.digest);
+    });
+
+    it("read reports a tag overwritten by someone else, and a tag that is gone", async () => {
+        const cd = content("4");
+        const staged = await pushImage(seeder(), repoPath, `build-${"4".repeat(64)}`, { labels: { [KEY]: cd } });
+        const news = inputs("3.11-v2", cd, `build-${"4".repeat(64)}`, staged.digest);
+        const created = await callSerialized(registryTagProvider, "create", [news]);
+        const { id, outs } = created.result as { id: string; outs: RegistryTagOutputs };
+        const other = await pushImage(seeder(), repoPath, "3.11-v2", { labels: { a: "other" } });
+        assert.deepStrictEqual(await callSerialized(registryTagProvider, "read", [id, outs]), {
+            ok: true,
+            result: { id, props: { ...outs, digest: other.digest } },
+        });
+        const gone = { ...inputs("3.11-gone", cd), reference: "", digest: staged.digest };
+        assert.deepStrictEqual(await callSerialized(registryTagProvider, "read", [`${gone.repository}:3.11-gone`, gone]), {
+            ok: true,
+            result: { id: "" },
+        });
+    });
+
+    it("diff: a new tag or content digest is a replacement, new credentials an update, a new source nothing, all without the registry", async () => {
+        const olds = {
+            ...inputs("3.9-v1", content("5"), "build-x", content("6")),
+            server: "127.0.0.1:9",
+            reference: "",
+            digest: content("7"),
+        };
+        const diff = async (news: Partial<RegistryTagInputs>) =>
+            (await callSerialized(registryTagProvider, "diff", ["id", olds, { ...olds, ...news }])).result;
+        assert.deepStrictEqual(await diff({ tag: "3.9-v9" }), { changes: true, replaces: ["tag"], deleteBeforeReplace: false });
+        assert.deepStrictEqual(await diff({ contentDigest: content("8") }), {
+            changes: true,
+            replaces: ["contentDigest"],
+            deleteBeforeReplace: false,
+        });
+        assert.deepStrictEqual(await diff({ username: "ci", password: "ci-password" }), {
+            changes: true,
+            replaces: [],
+            deleteBeforeReplace: false,
+        });
+        assert.deepStrictEqual(await diff({ source: undefined, sourceDigest: undefined }), {
             changes: false,
             replaces: [],
             deleteBeforeReplace: false,
         });
-        assert.deepStrictEqual(await provider.read?.(created.id, created.outs), { id: created.id, props: created.outs });
-        await provider.delete?.(created.id, created.outs);
-        assert.ok(await rawManifest({ url: registry.url, credentials: DEFAULT_USER }, repoPath, "3.9-v2"), "delete never deletes a tag");
-        // Its errors survive serialization too, without the password.
-        await assert.rejects(provider.create({ ...news, tag: "3.9-v4", password: "wrong-password-7" }), (e: Error) => {
-            assert.match(e.message, /HTTP 401 .*user "truss"/);
-            assert.ok(!e.message.includes("wrong-password-7"));
-            return true;
-        });
     });
 
-    it("works after serialization with bearer-token auth too", async () => {
-        const tokenRegistry = await startRegistry({ auth: "token" });
-        try {
-            const src = await pushImage({ url: tokenRegistry.url, credentials: DEFAULT_USER }, repoPath, "3.9-v1", { labels: { a: "1" } });
-            resetMocks();
-            await valueOf(declare().urn);
-            const [r] = recorded().filter((x) => x.type === TYPE);
-            const provider = loadSerializedProvider(String(r.inputs.__provider));
-            const news = {
-                ...inputs("3.9-v2", src.digest, "3.9-v1"),
-                server: tokenRegistry.host,
-                repository: `${tokenRegistry.host}/${repoPath}`,
-            };
-            await provider.create(news);
-            assert.strictEqual(
-                (await rawManifest({ url: tokenRegistry.url, credentials: DEFAULT_USER }, repoPath, "3.9-v2"))?.digest,
-                src.digest,
-            );
-            assert.ok((tokenRegistry.tokenServer?.requests.length ?? 0) > 0, "it went through the token service");
-        } finally {
-            await tokenRegistry.stop();
-        }
-    });
-
-    it("diff asks for a replacement when the registry no longer serves the tag at the digest", async () => {
-        const p = registryTagProvider;
-        const news = inputs("3.9-v3", v1.digest, "3.9-v1");
-        const created = await p.create(news);
-        const outs = created.outs as RegistryTagOutputs;
-        // Someone overwrites the tag with other content.
-        const other = await pushImage({ url: registry.url, credentials: DEFAULT_USER }, repoPath, "3.9-v3", { labels: { a: "other" } });
-        assert.deepStrictEqual(await p.diff?.(created.id, outs, news), { changes: true, replaces: ["digest"], deleteBeforeReplace: false });
-        assert.deepStrictEqual(await p.read?.(created.id, outs), { id: created.id, props: { ...outs, digest: other.digest } });
-        // Re-creating refuses to overwrite it.
-        await assert.rejects(p.create(news), /the tag already holds .*; published tags are never overwritten/);
-        // A tag that is gone reads as gone, and diff wants it back.
-        const gone = inputs("3.9-gone", v1.digest, "3.9-v1");
-        assert.deepStrictEqual(await p.read?.(`${gone.repository}:3.9-gone`, { ...gone, reference: "" }), { id: "" });
-        assert.deepStrictEqual((await p.diff?.("x", { ...gone, reference: "" }, gone))?.replaces, ["digest"]);
-    });
-
-    it("diff: a new tag or digest is a replacement, new credentials an update, a new source nothing", async () => {
-        const p = registryTagProvider;
-        const olds = { ...inputs("3.9-v1", v1.digest, "3.9-v0"), reference: "" };
-        assert.deepStrictEqual(await p.diff?.("id", olds, { ...olds, tag: "3.9-v9" }), {
-            changes: true,
-            replaces: ["tag"],
-            deleteBeforeReplace: false,
-        });
-        assert.deepStrictEqual(await p.diff?.("id", olds, { ...olds, ...OTHER_USER }), {
-            changes: true,
-            replaces: [],
-            deleteBeforeReplace: false,
-        });
-        assert.deepStrictEqual(await p.diff?.("id", olds, { ...olds, source: undefined }), {
-            changes: false,
-            replaces: [],
-            deleteBeforeReplace: false,
-        });
-        // At preview, a digest still unknown (a build not pushed yet) is a replacement, with no registry call.
-        const unknown = (require("@pulumi/pulumi/runtime/rpc") as { unknownValue: string }).unknownValue;
-        assert.deepStrictEqual(await p.diff?.("id", olds, { ...olds, digest: unknown, server: "unreachable.invalid" }), {
-            changes: true,
-            replaces: ["server", "digest"],
-            deleteBeforeReplace: false,
-        });
-        assert.deepStrictEqual((await p.check?.({} as RegistryTagInputs, { ...olds, digest: unknown }))?.failures, []);
-    });
-
-    it("check refuses a digest that is not one", async () => {
-        const r = await registryTagProvider.check?.({} as RegistryTagInputs, inputs("3.9-v2", "latest"));
-        assert.deepStrictEqual(r?.failures, [{ property: "digest", reason: 'expected a manifest digest sha256:<64 hex>, got "latest"' }]);
+    it("check refuses a content digest that is not one", async () => {
+        const r = await callSerialized(registryTagProvider, "check", [{}, inputs("3.9-v2", "latest")]);
+        assert.deepStrictEqual(r.result.failures, [
+            { property: "contentDigest", reason: 'expected a content digest sha256:<64 hex>, got "latest"' },
+        ]);
     });
 });

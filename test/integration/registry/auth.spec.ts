@@ -1,4 +1,6 @@
 import * as assert from "assert";
+import type { StackConfig } from "../../../src/config/stackConfig";
+import { CLI_PASSWORD_FROM, PROGRAM_PASSWORD_FROM, registryClientFor } from "../../../src/publish/publishPlan";
 import { parseChallenges, RegistryClient, RegistryError } from "../../../src/registry";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage, rawManifest } from "../../support/registryImages";
@@ -71,6 +73,7 @@ describe("registry auth against a real registry", function () {
             const c = new RegistryClient({
                 server: registry.host,
                 credentials: { username: "truss", password: WRONG_PASSWORD },
+                credentialsSource: { configuredUser: "truss", passwordFrom: PROGRAM_PASSWORD_FROM },
                 retry: FAST_RETRY,
             });
             const err = await rejects(c.listTags(repo()));
@@ -83,6 +86,27 @@ describe("registry auth against a real registry", function () {
             assert.match(err.message, /user "truss"/);
             assert.match(err.message, /pulumi config set --secret registryPassword/);
             assert.ok(!err.message.includes(WRONG_PASSWORD) && !JSON.stringify(err).includes(WRONG_PASSWORD), "no password in the error");
+        });
+
+        it("npm run plan with registry.username set and TRUSS_REGISTRY_PASSWORD unset: names the variable, not registry.username", async () => {
+            const config = { registry: { server: registry.host, namespace: "baseten", username: "truss" } } as unknown as StackConfig;
+            const c = registryClientFor(config, undefined, { passwordFrom: CLI_PASSWORD_FROM });
+            const err = await rejects(c.listTags(repo()));
+            assert.strictEqual(err.kind, "unauthorized");
+            assert.match(err.message, /did not accept anonymous access/);
+            assert.match(
+                err.message,
+                /sets registry\.username to "truss", but no password was given.*set the TRUSS_REGISTRY_PASSWORD environment variable/,
+            );
+            assert.doesNotMatch(err.message, /Set registry\.username|pulumi config/);
+        });
+
+        it("npm run plan with a wrong password: names TRUSS_REGISTRY_PASSWORD, which it reads, not pulumi config", async () => {
+            const config = { registry: { server: registry.host, namespace: "baseten", username: "truss" } } as unknown as StackConfig;
+            const err = await rejects(registryClientFor(config, WRONG_PASSWORD, { passwordFrom: CLI_PASSWORD_FROM }).listTags(repo()));
+            assert.strictEqual(err.kind, "unauthorized");
+            assert.match(err.message, /its password \(the TRUSS_REGISTRY_PASSWORD environment variable\)/);
+            assert.doesNotMatch(err.message, /pulumi config/);
         });
 
         it("no credentials: says the registry wants them", async () => {

@@ -123,19 +123,54 @@ describe("RegistryClient against a real registry", function () {
         assert.strictEqual(c.stats.requests, FAST_RETRY.attempts, "bounded retries");
     });
 
-    it("times out a registry that never answers", async () => {
+    it("fails a look-up within registryTimeoutSeconds when the registry never answers, saying nothing came", async () => {
         const sockets = new Set<import("net").Socket>();
         const silent = http.createServer(() => undefined);
         silent.on("connection", (s) => sockets.add(s));
         await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
         try {
             const host = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
-            const c = new RegistryClient({ server: host, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 }, timeoutMs: 200 });
+            const c = new RegistryClient({ server: host, retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 }, timeoutSeconds: 0.3 });
+            const started = Date.now();
             const err = await rejects(c.listTags(`${host}/a/b`), (e) => assert.strictEqual(e.kind, "timeout"));
-            assert.match(err.message, /within 200 ms, 2 times/);
+            // One overall deadline, not one per attempt (the old client waited 4 x 30 s).
+            assert.ok(Date.now() - started < 5_000, `failed after ${Date.now() - started} ms`);
+            assert.match(
+                err.message,
+                /no answer from http:\/\/127\.0\.0\.1:\d+\/v2\/ within the 0\.3 s deadline \(registryTimeoutSeconds\): nothing came back/,
+            );
         } finally {
             for (const s of sockets) s.destroy();
             await new Promise((r) => silent.close(r));
+        }
+    });
+
+    it("says the answer stalled when the registry starts answering and then stops, within the deadline", async () => {
+        const sockets = new Set<import("net").Socket>();
+        const stalling = http.createServer((req, res) => {
+            if (req.url === "/v2/") {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.end("{}");
+                return;
+            }
+            res.writeHead(200, { "content-type": "application/json", "content-length": "100000" });
+            res.write('{"name":"a/b","tags":["v1",');
+        });
+        stalling.on("connection", (s) => sockets.add(s));
+        await new Promise<void>((r) => stalling.listen(0, "127.0.0.1", () => r()));
+        try {
+            const host = `127.0.0.1:${(stalling.address() as AddressInfo).port}`;
+            const c = new RegistryClient({ server: host, retry: FAST_RETRY, timeoutSeconds: 0.5 });
+            const started = Date.now();
+            const err = await rejects(c.listTags(`${host}/a/b`), (e) => assert.strictEqual(e.kind, "timeout"));
+            assert.ok(Date.now() - started < 5_000, `failed after ${Date.now() - started} ms`);
+            assert.match(
+                err.message,
+                /the answer from .* stalled: it started \(HTTP 200, 27 bytes of the body\) but did not finish within the 0\.5 s deadline/,
+            );
+        } finally {
+            for (const s of sockets) s.destroy();
+            await new Promise((r) => stalling.close(r));
         }
     });
 

@@ -2,8 +2,8 @@ import * as assert from "assert";
 import { GPU_INSTANCE_FAMILIES, isGravitonFamily } from "../../../src/config/instanceTypes";
 import { sshPublicKeyProblem } from "../../../src/config/sshPublicKey";
 import { loadCatalog } from "../../../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
-import { committedRawConfig, configErrorOf } from "../../support/fixtures";
+import { parseStackConfig } from "../../../src/config/stackConfig";
+import { committedStack, configErrorOf } from "../../support/fixtures";
 
 const catalog = loadCatalog();
 const SOURCE = "Pulumi.test.yaml";
@@ -47,7 +47,7 @@ function problemAt(builders: Record<string, unknown>, path: string, given: strin
 }
 
 describe("builders config: ec2 runners", () => {
-    it("accepts a gpu and a cpu pool and fills in the defaults (ssh access, ubuntu, 30 idle minutes, on-demand)", () => {
+    it("accepts the README's example: a gpu and a cpu pool and fills in the defaults (ssh access, ubuntu, 30 idle minutes, on-demand)", () => {
         const config = parseStackConfig(raw(ec2Builders()), catalog, SOURCE);
         assert.deepStrictEqual(config.builders, {
             mode: "ec2",
@@ -62,7 +62,7 @@ describe("builders config: ec2 runners", () => {
     });
 
     it("accepts the committed Pulumi.prod.yaml: gpu, cpu and arm64 (g5g) pools, ssh access, no inbound until someone adds an address", () => {
-        const config = parseStackConfig({ ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT }, catalog, "Pulumi.prod.yaml");
+        const { config } = committedStack("prod");
         assert.strictEqual(config.builders.mode, "ec2");
         if (config.builders.mode !== "ec2") return;
         assert.strictEqual(config.builders.gpu.instanceType, "g6.xlarge");

@@ -1,7 +1,9 @@
 import * as assert from "assert";
 import { loadCatalog } from "../../../src/images/catalog";
-import { decodePulumiConfig, parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
-import { committedRawConfig, configErrorOf } from "../../support/fixtures";
+import { decodePulumiConfig, parseStackConfig } from "../../../src/config/stackConfig";
+import { committedRawConfig, committedStack, configErrorOf } from "../../support/fixtures";
+import { loadDefinition } from "../../../src/config/definition";
+import { FIXTURE_PYTHONS, FIXTURE_VERSION_TAG } from "../../support/trussCheckouts";
 
 const catalog = loadCatalog();
 const SOURCE = "Pulumi.test.yaml";
@@ -18,8 +20,8 @@ function valid(): Record<string, any> {
 }
 
 /** Parses a config that must fail with exactly one problem and returns that problem's line. */
-function oneProblem(raw: Record<string, unknown>): string {
-    const err = configErrorOf(() => parseStackConfig(raw, catalog, SOURCE));
+function oneProblem(raw: Record<string, unknown>, definition = catalog): string {
+    const err = configErrorOf(() => parseStackConfig(raw, definition, SOURCE));
     assert.strictEqual(err.problems.length, 1, `expected one problem, got:\n${err.message}`);
     assert.ok(err.message.startsWith(`Invalid configuration in ${SOURCE} (1 problem)`), err.message);
     assert.ok(err.message.includes(err.problems[0]), "the message shows the problem");
@@ -53,28 +55,28 @@ describe("stack configuration", () => {
                 push: true,
                 builders: { mode: "local" },
                 immutableTags: false,
+                registryTimeoutSeconds: 60,
                 parents: {},
                 compression: "gzip",
+                requirePinnedParents: false,
             });
         });
 
         it("the committed Pulumi.prod.yaml, once its password is set: Docker Hub baseten, immutable tags", () => {
-            const config = parseStackConfig(
-                { ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT },
-                catalog,
-                "Pulumi.prod.yaml",
-            );
-            assert.strictEqual(config.versionTag, "v0.2.2");
+            const { config } = committedStack("prod");
+            assert.strictEqual(config.versionTag, FIXTURE_VERSION_TAG.today, "the checkout's TRUSS_BASE_IMAGE_VERSION_TAG");
             assert.deepStrictEqual(config.registry, { server: "docker.io", namespace: "baseten", username: "basetenservice" });
             assert.strictEqual(config.hasRegistryPassword, true);
             assert.strictEqual(config.immutableTags, true);
-            assert.deepStrictEqual(config.matrix.jobTypes, ["server", "training"]);
+            assert.deepStrictEqual(config.matrix.jobTypes, ["server"]);
+            assert.deepStrictEqual(config.matrix.pythonVersions, FIXTURE_PYTHONS.today, "every python the checkout supports");
             assert.deepStrictEqual(config.matrix.gpu, [false, true]);
-            assert.deepStrictEqual(config.matrix.liveReload, [false, true]);
+            assert.deepStrictEqual(config.matrix.liveReload, [false]);
         });
 
         it("the committed Pulumi.prod.yaml without its password stops and says how to set it", () => {
-            const problem = oneProblem(committedRawConfig("prod"));
+            const raw = committedRawConfig("prod");
+            const problem = oneProblem(raw, loadDefinition(raw, { projectDir: ".", source: SOURCE }));
             assertNames(problem, {
                 path: "registryPassword",
                 given: '"basetenservice"',
@@ -100,6 +102,19 @@ describe("stack configuration", () => {
             assert.strictEqual(config.push, false);
             assert.strictEqual(config.immutableTags, false);
             assert.deepStrictEqual(config.parents, { "python:3.9": pinned });
+        });
+
+        it("registryTimeoutSeconds: 60 by default, a whole number of seconds from 1 to 3600 otherwise", () => {
+            assert.strictEqual(parseStackConfig(valid(), catalog, SOURCE).registryTimeoutSeconds, 60);
+            assert.strictEqual(parseStackConfig({ ...valid(), registryTimeoutSeconds: 15 }, catalog, SOURCE).registryTimeoutSeconds, 15);
+            assert.throws(
+                () => parseStackConfig({ ...valid(), registryTimeoutSeconds: 0 }, catalog, SOURCE),
+                /truss-base-images:registryTimeoutSeconds: .*must be at least 1 second/,
+            );
+            assert.throws(
+                () => parseStackConfig({ ...valid(), registryTimeoutSeconds: "soon" }, catalog, SOURCE),
+                /truss-base-images:registryTimeoutSeconds: .*expected a number of seconds such as 60/,
+            );
         });
 
         it("a password given in the config never ends up in the parsed config", () => {
@@ -231,7 +246,7 @@ describe("stack configuration", () => {
             assert.ok(line, err.message);
             assert.match(
                 line,
-                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, registry, registryPassword, matrix, push, builders, immutableTags, compression, parents/,
+                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, truss, registry, registryPassword, matrix, push, builders, immutableTags, registryTimeoutSeconds, parents/,
             );
             // The key it meant is then missing, and says so.
             assert.deepStrictEqual(

@@ -38,15 +38,13 @@ describe("reading Pulumi.<stack>.yaml without the Pulumi CLI", () => {
         assert.deepStrictEqual(dev.other, {});
     });
 
-    it("reads the committed prod stack: Docker Hub, basetenservice, python versions as strings", () => {
+    it("reads the committed prod stack: Docker Hub, basetenservice, the Truss checkout at ../truss defining tag and pythons", () => {
         const prod = readStackFile(PROJECT_DIR, "prod");
         assert.strictEqual(prod.source, "Pulumi.prod.yaml");
-        assert.strictEqual(prod.config.versionTag, "v0.2.2");
+        assert.deepStrictEqual(prod.config.truss, { checkout: "../truss" });
+        assert.strictEqual(prod.config.versionTag, undefined, "the version tag is the checkout's");
         assert.deepStrictEqual(prod.config.registry, { server: "docker.io", namespace: "baseten", username: "basetenservice" });
-        const matrix = prod.config.matrix as { pythonVersions: unknown[] };
-        assert.ok(matrix.pythonVersions.length >= 3);
-        for (const v of matrix.pythonVersions) assert.strictEqual(typeof v, "string");
-        assert.ok(matrix.pythonVersions.includes("3.10"), "3.10 must not have become the number 3.1");
+        assert.deepStrictEqual(prod.config.matrix, { jobTypes: ["server"], gpu: [false, true], liveReload: [false] });
     });
 
     it("secure: values become SECRET_PRESENT; keys of other namespaces are kept apart", () => {

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import * as fc from "fast-check";
 import * as fs from "fs";
 import * as path from "path";
 import { allCatalogParents, catalogParent, comparePython, loadCatalog } from "../../../src/images/catalog";
@@ -36,6 +37,23 @@ describe("the python catalog (images/catalog.yaml)", () => {
         );
         assert.deepStrictEqual([...loadCatalog(dir).pythonVersions.keys()], ["3.8", "3.9", "3.10", "3.14"]);
         assert.deepStrictEqual(["3.10", "3.9", "3.14", "3.8", "3.11"].sort(comparePython), ["3.8", "3.9", "3.10", "3.11", "3.14"]);
+    });
+
+    it("orders any python versions the catalog accepts (3.N) by their minor number, as a total order", () => {
+        const version = fc.nat({ max: 200 }).map((n) => `3.${n}`);
+        fc.assert(
+            fc.property(fc.array(version), (versions) => {
+                const sorted = [...versions].sort(comparePython);
+                const byMinor = [...versions].sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)));
+                assert.deepStrictEqual(sorted, byMinor);
+            }),
+        );
+        fc.assert(
+            fc.property(version, version, (a, b) => {
+                assert.strictEqual(Math.sign(comparePython(a, b)), -Math.sign(comparePython(b, a)) || 0);
+                assert.strictEqual(comparePython(a, b) === 0, a === b);
+            }),
+        );
     });
 
     it("parents: python:<X> for cpu, the CUDA image for gpu, cpuParent where a version sets one", () => {

@@ -1,10 +1,10 @@
 import * as assert from "assert";
 import { loadCatalog } from "../../../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
+import { parseStackConfig } from "../../../src/config/stackConfig";
 import type { ImageSpec, RegistryTarget } from "../../../src/images/spec";
 import { DOCKER_TAG, imageReference, longestVariantPrefix, repository, tag } from "../../../src/images/naming";
 import { planImages } from "../../../src/publish/plannedImages";
-import { allSpecs, committedRawConfig, specKey } from "../../support/fixtures";
+import { allSpecs, committedRawConfig, committedStack, specKey } from "../../support/fixtures";
 
 const DOCKER_HUB: RegistryTarget = { server: "docker.io", namespace: "baseten" };
 const LOCAL: RegistryTarget = { server: "localhost:5000", namespace: "baseten" };
@@ -73,16 +73,15 @@ describe("image names and tags (the format Truss looks base images up by)", () =
         );
     });
 
-    it("the prod stack publishes fully qualified Docker Hub references, each tag once", () => {
-        const config = parseStackConfig({ ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT }, catalog, "Pulumi.prod.yaml");
-        const planned = planImages(config, catalog);
+    it("the prod stack (on the fixture Truss checkout) publishes fully qualified Docker Hub references under the checkout's tag, each once", () => {
+        const { config, catalog: truss } = committedStack("prod");
+        const planned = planImages(config, truss);
         const refs = planned.map((p) => p.reference);
         assert.strictEqual(new Set(refs).size, refs.length);
-        assert.ok(refs.includes("docker.io/baseten/truss-server-base:3.9-gpu-v0.2.2"));
-        assert.ok(refs.includes("docker.io/baseten/truss-server-base:3.10-gpu-reload-v0.2.2"));
-        assert.ok(refs.includes("docker.io/baseten/truss-training-base:3.12-v0.2.2"));
+        assert.ok(refs.includes("docker.io/baseten/truss-server-base:3.9-gpu-v0.13.0"));
+        assert.ok(refs.includes("docker.io/baseten/truss-server-base:3.14-v0.13.0"));
         for (const p of planned) {
-            assert.match(p.reference, /^docker\.io\/baseten\/truss-(server|training)-base:3\.\d+(-gpu)?(-reload)?-v0\.2\.2$/);
+            assert.match(p.reference, /^docker\.io\/baseten\/truss-server-base:3\.\d+(-gpu)?-v0\.13\.0$/);
             assert.strictEqual(`${p.repository}:${p.tag}`, p.reference);
         }
     });

@@ -5,7 +5,7 @@ import { contentDigestOf, stageImage } from "../../../src/images/context";
 import { combinedContentDigest, platformName } from "../../../src/images/platforms";
 import { parseStackConfig } from "../../../src/config/stackConfig";
 import { planImages } from "../../../src/publish/plannedImages";
-import { estargzStagingTag, isStagingTag, stagingTag } from "../../../src/publish/staging";
+import { estargzStagingTag, isStagingTag, stagingTag } from "../../../src/images/naming";
 import { planItems, planTable } from "../../../src/cli/render";
 import { committedRawConfig, configErrorOf } from "../../support/fixtures";
 

@@ -1,14 +1,17 @@
 import { strict as assert } from "assert";
 import { loadCatalog } from "../../../src/images/catalog";
-import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
+import { parseStackConfig } from "../../../src/config/stackConfig";
 import { layerLeaders, planImages } from "../../../src/publish/plannedImages";
-import { committedRawConfig } from "../../support/fixtures";
+
+import { wholeImagesRaw } from "../../support/fixtures";
+
+const WHOLE_MATRIX = wholeImagesRaw();
 
 describe("build order: images that share their first layers", () => {
     const catalog = loadCatalog();
-    const prod = parseStackConfig({ ...committedRawConfig("prod"), registryPassword: SECRET_PRESENT }, catalog, "Pulumi.prod.yaml");
+    const prod = parseStackConfig(WHOLE_MATRIX, catalog, "test");
 
-    it("the prod matrix: one leader per python and accelerator, and every other image follows its group's leader", () => {
+    it("32 images of images/: one leader per python and accelerator, and every other image follows its group's leader", () => {
         const plan = planImages(prod, catalog);
         const followers = layerLeaders(plan);
         assert.equal(plan.length - followers.size, 4 * 2, "4 pythons x cpu/gpu");
@@ -38,8 +41,7 @@ describe("build order: images that share their first layers", () => {
     it("a pinned parent starts a group of its own", () => {
         const pinned = parseStackConfig(
             {
-                ...committedRawConfig("prod"),
-                registryPassword: SECRET_PRESENT,
+                ...WHOLE_MATRIX,
                 parents: { "python:3.9": `python:3.9@sha256:${"a".repeat(64)}` },
             },
             catalog,

@@ -3,20 +3,48 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LABELS } from "../../../src/images/labels";
-import { describeOutput, mockOutputs, recorded, valueOf } from "../../support/pulumiMocks";
-import { declareMockStack, FAKE_PASSWORD } from "../../support/stacks";
+import { describeOutput, mockOutputs, recorded, RecordedResource, valueOf } from "../../support/pulumiMocks";
+import { declareMockStack, FAKE_PASSWORD, MockStack, PROJECT_DIR } from "../../support/stacks";
+import { FIXTURE_PYTHONS, FIXTURE_VERSION_TAG } from "../../support/trussCheckouts";
+import * as os from "os";
+import * as YAML from "yaml";
 
 const IMAGE_TYPE = "docker:index/image:Image";
+const TAG_TYPE = "pulumi-nodejs:dynamic/truss-base-images:RegistryTag";
+/** What the fake RegistryTag reports the published tag holds (the staging manifest plus an annotation). */
+const PUBLISHED_DIGEST = `sha256:${"cd".repeat(32)}`;
 
-/** A fake registry answer for docker.Image: the digest a push would report. */
+/** Fake registry answers: the digest a push to the staging tag reports, and the digest RegistryTag wrote. */
 function fakePushDigests(): void {
     mockOutputs(IMAGE_TYPE, (args) => ({
         repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
     }));
+    mockOutputs(TAG_TYPE, (args) => ({ digest: PUBLISHED_DIGEST, reference: `${args.inputs.repository}:${args.inputs.tag}` }));
 }
 
-function images() {
+/** `<repository>:build-<64 hex>`, written out independently of the naming code. */
+function staging(p: { repository: string; contentDigest: string }): string {
+    return `${p.repository}:build-${p.contentDigest.slice("sha256:".length)}`;
+}
+
+function images(): RecordedResource[] {
     return recorded().filter((r) => r.type === IMAGE_TYPE);
+}
+
+/** A stack declared once for a group of tests: what it declared, and its images output. */
+interface Declared {
+    readonly stack: MockStack;
+    readonly images: readonly RecordedResource[];
+    readonly tags: readonly RecordedResource[];
+    readonly output: Record<string, unknown>;
+}
+
+/** Declares a stack, fakes the pushes and waits for its output; the mock engine's record is copied, since the next declaration clears it. */
+async function declareAndPush(name: string, opts: Parameters<typeof declareMockStack>[1]): Promise<Declared> {
+    const stack = declareMockStack(name, opts);
+    fakePushDigests();
+    const output = await valueOf(stack.output);
+    return { stack, images: images(), tags: recorded().filter((r) => r.type === TAG_TYPE), output };
 }
 
 // Written out independently of the naming code: these are the names Truss looks up.
@@ -27,38 +55,43 @@ const DEV_REFERENCES = [
     "localhost:5000/baseten/truss-training-base:3.9-gpu-dev",
 ];
 
+/** prod on the fixture Truss checkout: server images of its six pythons, cpu and gpu, under its tag. */
 function prodReferences(): string[] {
     const out: string[] = [];
-    for (const job of ["server", "training"]) {
-        for (const py of ["3.9", "3.10", "3.11", "3.12"]) {
-            for (const suffix of ["", "-reload", "-gpu", "-gpu-reload"]) {
-                out.push(`docker.io/baseten/truss-${job}-base:${py}${suffix}-v0.2.2`);
-            }
-        }
+    for (const py of FIXTURE_PYTHONS.today) {
+        for (const suffix of ["", "-gpu"]) out.push(`docker.io/baseten/truss-server-base:${py}${suffix}-${FIXTURE_VERSION_TAG.today}`);
     }
     return out.sort();
 }
 
 describe("stack declarations (Pulumi mocks)", () => {
     describe("Pulumi.dev.yaml as committed", () => {
-        it("declares exactly one docker.Image per image of the dev matrix", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            const out = await valueOf(stack.output);
-            const names = images()
-                .map((r) => r.inputs.imageName as string)
-                .sort();
-            assert.deepEqual(names, DEV_REFERENCES);
-            assert.deepEqual(Object.keys(out).sort(), DEV_REFERENCES);
+        let dev: Declared;
+        before(async () => {
+            dev = await declareAndPush("dev", { withPassword: false });
         });
 
-        it("builds every image for linux/amd64 from its own staged context, with the content digest as a build arg", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
-            for (const r of images()) {
+        it("declares one docker.Image per image, pushing to its staging tag, and one RegistryTag writing each published tag from it", () => {
+            const { stack } = dev;
+            const names = dev.images.map((r) => r.inputs.imageName as string).sort();
+            assert.deepEqual(names, stack.plan.map(staging).sort());
+            for (const name of names) assert.ok(!DEV_REFERENCES.includes(name), `${name}: a build never pushes a published tag`);
+            assert.deepEqual(Object.keys(dev.output).sort(), DEV_REFERENCES);
+            assert.deepEqual(dev.tags.map((t) => `${t.inputs.repository}:${t.inputs.tag}`).sort(), DEV_REFERENCES);
+            for (const t of dev.tags) {
+                const planned = stack.plan.find((p) => p.repository === t.inputs.repository && p.tag === t.inputs.tag)!;
+                assert.equal(t.inputs.source, staging(planned));
+                assert.equal(t.inputs.sourceDigest, `sha256:${"ab".repeat(32)}`);
+                assert.equal(t.inputs.contentDigest, planned.contentDigest);
+                assert.equal(t.inputs.immutable, false, "dev has immutableTags: false");
+            }
+        });
+
+        it("builds every image for linux/amd64 from its own staged context, with the content digest as a build arg", () => {
+            const { stack } = dev;
+            for (const r of dev.images) {
                 const build = r.inputs.build as Record<string, any>;
-                const planned = stack.plan.find((p) => p.reference === r.inputs.imageName)!;
+                const planned = stack.plan.find((p) => staging(p) === r.inputs.imageName)!;
                 assert.equal(build.platform, "linux/amd64");
                 assert.equal(build.args.TRUSS_BASE_CONTENT_DIGEST, planned.contentDigest);
                 assert.equal(
@@ -75,11 +108,8 @@ describe("stack declarations (Pulumi mocks)", () => {
             }
         });
 
-        it("pushes anonymously to the local registry: no credentials", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
-            for (const r of images()) {
+        it("pushes anonymously to the local registry: no credentials", () => {
+            for (const r of dev.images) {
                 const registry = r.inputs.registry as Record<string, unknown>;
                 assert.equal(registry.server, "localhost:5000");
                 assert.equal(registry.username, undefined);
@@ -88,26 +118,19 @@ describe("stack declarations (Pulumi mocks)", () => {
         });
 
         it("with push: false, builds only", async () => {
-            const stack = declareMockStack("dev", { withPassword: false, overrides: { "truss-base-images:push": false } });
-            fakePushDigests();
-            await valueOf(stack.output);
-            assert.equal(images().length, 4);
-            for (const r of images()) assert.equal(r.inputs.skipPush, true);
+            const buildOnly = await declareAndPush("dev", { withPassword: false, overrides: { "truss-base-images:push": false } });
+            assert.equal(buildOnly.images.length, 4);
+            for (const r of buildOnly.images) assert.equal(r.inputs.skipPush, true);
         });
 
-        it("retains every image on delete, so dropping one never deletes a published tag", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
-            const declared = [...stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
+        it("retains every image on delete, so dropping one never deletes a published tag", () => {
+            const declared = [...dev.stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
             assert.equal(declared.length, 4);
             for (const o of declared) assert.equal(o.opts.retainOnDelete, true);
         });
 
-        it("builds an image after the one it shares its first layers with (same parent and python), so those layers are built and pushed once", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            await valueOf(stack.output);
+        it("builds an image after the one it shares its first layers with (same parent and python), so those layers are built and pushed once", () => {
+            const { stack } = dev;
             const dependsOn = (name: string) => (stack.options.get(name)?.opts.dependsOn ?? []) as pulumi.Resource[];
             const build = (ref: string) => stack.builds[`localhost:5000/baseten/${ref}`];
             assert.deepEqual(dependsOn("truss-server-base-3.9-dev"), []);
@@ -116,60 +139,61 @@ describe("stack declarations (Pulumi mocks)", () => {
             assert.deepEqual(dependsOn("truss-training-base-3.9-gpu-dev"), [build("truss-server-base:3.9-gpu-dev")]);
         });
 
-        it("exports images: reference -> { contentDigest, digest, action }", async () => {
-            const stack = declareMockStack("dev", { withPassword: false });
-            fakePushDigests();
-            const out = await valueOf(stack.output);
-            for (const p of stack.plan) {
-                assert.deepEqual(out[p.reference], {
+        it("exports images: reference -> { contentDigest, digest, action }", () => {
+            for (const p of dev.stack.plan) {
+                assert.deepEqual(dev.output[p.reference], {
                     contentDigest: p.contentDigest,
-                    digest: `sha256:${"ab".repeat(32)}`,
+                    digest: PUBLISHED_DIGEST,
                     action: "build",
                 });
             }
         });
 
-        it("knows every tag at preview", async () => {
+        it("knows every staging tag at preview", async () => {
             const stack = declareMockStack("dev", { withPassword: false, preview: true });
             for (const [reference, image] of Object.entries(stack.builds)) {
                 const name = await describeOutput(image.image.imageName);
                 assert.equal(name.known, true, `${reference} unknown at preview`);
-                assert.equal(await valueOf(image.image.imageName), reference);
+                assert.equal(await valueOf(image.image.imageName), staging(stack.plan.find((p) => p.reference === reference)!));
             }
             assert.deepEqual(
                 images()
                     .map((r) => r.inputs.imageName)
                     .sort(),
-                DEV_REFERENCES,
+                stack.plan.map(staging).sort(),
             );
         });
     });
 
     describe("Pulumi.prod.yaml as committed (secrets faked)", () => {
-        it("declares the full matrix: 32 images, one docker.Image each, on Docker Hub", async () => {
-            const stack = declareMockStack("prod");
-            fakePushDigests();
-            const out = await valueOf(stack.output);
-            assert.deepEqual(
-                images()
-                    .map((r) => r.inputs.imageName as string)
-                    .sort(),
-                prodReferences(),
-            );
-            assert.deepEqual(Object.keys(out).sort(), prodReferences());
-            for (const r of images()) assert.equal((r.inputs.build as any).platform, "linux/amd64");
+        let prod: Declared;
+        before(async () => {
+            prod = await declareAndPush("prod", {});
+        });
+
+        it("declares the Truss checkout's matrix (the fixture checkout): 12 images, one docker.Image each pushing to its staging tag on Docker Hub", () => {
+            assert.deepEqual(prod.images.map((r) => r.inputs.imageName as string).sort(), prod.stack.plan.map(staging).sort());
+            assert.deepEqual(prod.stack.plan.map((p) => p.reference).sort(), prodReferences());
+            assert.deepEqual(Object.keys(prod.output).sort(), prodReferences());
+            for (const r of prod.images) assert.equal((r.inputs.build as any).platform, "linux/amd64");
         });
 
         it("passes the registry password as a secret and never puts it in the outputs", async () => {
-            const stack = declareMockStack("prod");
-            fakePushDigests();
-            for (const r of images()) {
-                const registry = r.inputs.registry as Record<string, unknown>;
-                assert.equal(registry.username, "basetenservice");
-                assert.equal(registry.server, "docker.io");
+            const { stack } = prod;
+            assert.equal(prod.images.length, 12);
+            for (const r of prod.images) {
+                // What the engine receives: the registry block as a whole is marked secret.
+                const sent = r.inputs.registry as Record<string, any>;
+                assert.equal(
+                    sent[pulumi.runtime.specialSigKey],
+                    pulumi.runtime.specialSecretSig,
+                    "the registry block reaches the engine as a secret",
+                );
+                assert.equal(sent.value.username, "basetenservice");
+                assert.equal(sent.value.server, "docker.io");
             }
             const declared = [...stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
-            assert.equal(declared.length, 32);
+            assert.equal(declared.length, 12);
             for (const d of declared) {
                 const password = d.props.registry.password as pulumi.Output<string>;
                 assert.ok(pulumi.Output.isInstance(password), "the password reaches docker.Image as an Output, never a plain string");
@@ -197,6 +221,22 @@ describe("stack declarations (Pulumi mocks)", () => {
                 (e: Error) =>
                     /registryPassword: is required because registry\.username is set/.test(e.message) &&
                     /pulumi config set --secret registryPassword/.test(e.message),
+            );
+            assert.equal(recorded().length, 0);
+        });
+
+        it("without a Truss checkout at truss.checkout (../truss as committed), stops before declaring anything, saying where it looked and how to set it", () => {
+            const committed = YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")).config[
+                "truss-base-images:truss"
+            ];
+            assert.deepEqual(committed, { checkout: "../truss" });
+            const missing = path.join(os.tmpdir(), "no-truss-checkout-here");
+            assert.throws(
+                () => declareMockStack("prod", { overrides: { "truss-base-images:truss": { checkout: missing } } }),
+                (e: Error) =>
+                    pulumi.RunError.isInstance(e) &&
+                    e.message.startsWith(`No Truss checkout at ${missing} (from truss.checkout`) &&
+                    e.message.includes("pulumi config set --path truss.checkout <path>"),
             );
             assert.equal(recorded().length, 0);
         });

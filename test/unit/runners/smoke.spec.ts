@@ -1,11 +1,21 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import type { ImageSpec } from "../../../src/images/spec";
-import { CUDA_LIBRARIES, smokeTestDockerArgs, smokeTestScript } from "../../../src/runners/smoke";
+import {
+    CUDA_LIBRARIES,
+    importName,
+    requirementImports,
+    smokeChecks,
+    smokeTestDockerArgs,
+    smokeTestScript,
+} from "../../../src/runners/smoke";
 
 const cpu: ImageSpec = { jobType: "server", python: "3.11", accelerator: "cpu", liveReload: false };
 const gpuReload: ImageSpec = { jobType: "training", python: "3.10", accelerator: "gpu", liveReload: true };
 const IMAGE = `docker.io/baseten/truss-training-base@sha256:${"ab".repeat(32)}`;
+const IMAGES = path.resolve(__dirname, "..", "..", "..", "images", "requirements");
 
 function shellcheck(script: string): string {
     const r = spawnSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
@@ -14,37 +24,95 @@ function shellcheck(script: string): string {
 }
 
 describe("smoke test commands", () => {
-    it("CPU images: python at /usr/local/bin/python3 with the image's version, pip check, no GPU", () => {
-        const script = smokeTestScript(cpu);
+    it("import names of distributions, including those whose module is named otherwise", () => {
+        const cases: Record<string, string> = {
+            PyYAML: "yaml",
+            pyyaml: "yaml",
+            "python-json-logger": "pythonjsonlogger",
+            "msgpack-numpy": "msgpack_numpy",
+            "opentelemetry-api": "opentelemetry",
+            "opentelemetry-sdk": "opentelemetry.sdk",
+            "opentelemetry-exporter-otlp": "opentelemetry.exporter.otlp",
+            "prometheus-client": "prometheus_client",
+            "truss-transfer": "truss_transfer",
+            "dataclasses-json": "dataclasses_json",
+            Flask: "flask",
+            Werkzeug: "werkzeug",
+            cython: "Cython",
+            "zope.interface": "zope_interface",
+        };
+        for (const [dist, module] of Object.entries(cases)) assert.strictEqual(importName(dist), module, dist);
+    });
+
+    it("reads a requirements file's top-level packages: comments, options, markers, extras and URLs skipped", () => {
+        const text = [
+            "# comment",
+            "-i https://pypi.org/simple",
+            "--extra-index-url https://example.com",
+            "",
+            "numpy>=1.23.5,<2.0 # 2.x breaks things",
+            "uvicorn[standard]>=0.24.0",
+            "uvloop>=0.19.0; sys_platform != 'win32'",
+            "msgpack==1.1.0",
+            "msgpack-numpy==0.4.8",
+            "PyYAML==6.0",
+            "pyyaml>=6",
+            "git+https://github.com/org/repo.git",
+            "name @ https://example.com/name.whl",
+            "  fastapi  ",
+        ].join("\n");
+        assert.deepStrictEqual(requirementImports(text), [
+            "numpy",
+            "uvicorn",
+            "uvloop",
+            "msgpack",
+            "msgpack_numpy",
+            "yaml",
+            "name",
+            "fastapi",
+        ]);
+    });
+
+    it("images/ requirements: every server package and every control package is imported by the smoke test", () => {
+        const server = requirementImports(fs.readFileSync(path.join(IMAGES, "server.txt"), "utf8"));
+        assert.ok(server.includes("yaml") && server.includes("opentelemetry.sdk") && server.includes("truss_transfer"), server.join(" "));
+        const control = requirementImports(fs.readFileSync(path.join(IMAGES, "control.txt"), "utf8"));
+        assert.deepStrictEqual(control, ["dataclasses_json", "flask", "werkzeug", "waitress", "tenacity"]);
+    });
+
+    it("CPU images: valid sh; python at /usr/local/bin/python3 with the image's version; tools; each import; no GPU, no control venv", () => {
+        const script = smokeTestScript(cpu, { packages: ["yaml", "opentelemetry.sdk"], control: [] });
         assert.strictEqual(shellcheck(script), "");
         assert.match(script, /\[ -x \/usr\/local\/bin\/python3 \]/);
-        assert.match(script, /case "\$version" in "Python 3\.11\."\*\)/);
-        assert.match(script, /\/usr\/local\/bin\/python3 -m pip check/);
+        assert.match(script, /case "\$v" in "Python 3\.11\."\*\)/);
+        for (const tool of ["bash -c true", "command -v useradd", "curl --version", "git --version", "gcc --version", "make --version"]) {
+            assert.ok(script.includes(`{ ${tool}; }`), tool);
+        }
+        assert.ok(script.includes(`{ /usr/local/bin/python3 -c 'import opentelemetry.sdk'; } || fail 'import opentelemetry.sdk'`));
         assert.ok(!/nvidia|cuda|\/control\//i.test(script));
         const args = smokeTestDockerArgs(IMAGE, cpu);
         assert.deepStrictEqual(args.slice(0, -1), ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", IMAGE, "-c"]);
-        assert.ok(!args.includes("--gpus"));
     });
 
-    it("GPU images: run with --gpus all; python at /usr/bin/python3, pip check, CUDA libraries load, the GPU is visible", () => {
-        const script = smokeTestScript(gpuReload);
+    it("GPU reload images: --gpus all; CUPTI on LD_LIBRARY_PATH; every CUDA library loads; control imports from /control/.env; the device last", () => {
+        const imports = { packages: ["yaml"], control: ["flask", "werkzeug"] };
+        const script = smokeTestScript(gpuReload, imports);
         assert.strictEqual(shellcheck(script), "");
-        assert.match(script, /\[ -x \/usr\/bin\/python3 \]/);
-        assert.match(script, /"Python 3\.10\."\*\)/);
-        assert.match(script, /\/usr\/bin\/python3 -m pip check/);
-        for (const lib of CUDA_LIBRARIES) assert.ok(script.includes(lib), `does not load ${lib}`);
-        assert.match(script, /cuDeviceGetCount/);
-        assert.match(script, /nvidia-smi -L/);
-        assert.match(script, /\/control\/\.env\/bin\/python -m pip check/, "live reload: the control server's venv");
-        const args = smokeTestDockerArgs(IMAGE, gpuReload);
+        for (const lib of CUDA_LIBRARIES) assert.ok(script.includes(`ctypes.CDLL("${lib}")`), `does not load ${lib}`);
+        assert.ok(script.includes(`{ /control/.env/bin/python -c 'import flask'; } || fail 'import flask in /control/.env'`));
+        assert.match(script, /\/usr\/local\/cuda\/extras\/CUPTI\/lib64:\*\)/);
+        const names = smokeChecks(gpuReload, imports).map((c) => c.name);
+        assert.deepStrictEqual(names.slice(-2), ["the GPU is visible to CUDA", "nvidia-smi lists a GPU"]);
+        const args = smokeTestDockerArgs(IMAGE, gpuReload, imports);
         assert.deepStrictEqual(args.slice(0, 6), ["run", "--rm", "--network", "none", "--gpus", "all"]);
         assert.strictEqual(args[args.length - 1], script);
     });
 
-    it("the CUDA check is valid python (parsed by this machine's python3)", function () {
-        const code = /-c '([\s\S]*?)' \|\| fail/.exec(smokeTestScript(gpuReload))?.[1];
-        assert.ok(code, "no python -c in the GPU script");
-        const r = spawnSync("python3", ["-c", `import ast, sys; ast.parse(sys.stdin.read())`], { input: code, encoding: "utf8" });
+    it("the GPU device check is valid python (parsed by this machine's python3)", () => {
+        const check = smokeChecks(gpuReload).find((c) => c.name === "the GPU is visible to CUDA")!;
+        const code = /-c '([\s\S]*)'$/.exec(check.command)?.[1];
+        assert.ok(code);
+        const r = spawnSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { input: code, encoding: "utf8" });
         assert.strictEqual(r.status, 0, r.stderr);
     });
 });

@@ -1,0 +1,158 @@
+// The RegistryTag provider's implementation. It is loaded by path in the provider's process
+// (see leanProvider.ts), never serialized into the state, so it may import what it needs.
+import type * as pulumi from "@pulumi/pulumi";
+import { LABELS } from "../images/labels";
+import { TagConflictError } from "../publish/classify";
+import { PROGRAM_PASSWORD_FROM } from "../publish/publishPlan";
+import { DEFAULT_PLATFORM, publishTag, RegistryClient, tagStatus, TagHeldError } from "../registry";
+
+/**
+ * The provider's view of a RegistryTag: plain values (the engine unwraps secrets before a
+ * dynamic provider sees them; the password stays secret in the state, see RegistryTag).
+ */
+export interface RegistryTagInputs {
+    readonly server: string;
+    readonly username?: string;
+    readonly password?: string;
+    /** Fully qualified: `docker.io/baseten/truss-server-base`. */
+    readonly repository: string;
+    readonly tag: string;
+    /** The content digest the tag must hold. */
+    readonly contentDigest: string;
+    /** Where the manifest comes from while the tag is absent: the build's staging tag, or a re-tag source. */
+    readonly source?: string;
+    /** The manifest digest the source must have (the pushed or planned digest). */
+    readonly sourceDigest?: string;
+    /** Whose image of an index carries the content label. */
+    readonly platform?: string;
+    /** Under immutableTags: a tag holding other content is never overwritten. */
+    readonly immutable: boolean;
+    /** The deadline of each registry look-up. */
+    readonly timeoutSeconds?: number;
+}
+
+export interface RegistryTagOutputs extends RegistryTagInputs {
+    /** `docker.io/baseten/truss-server-base:3.9-v0.2.3` */
+    readonly reference: string;
+    /** The manifest digest the tag holds. */
+    readonly digest: string;
+}
+
+/** Clients by registry and user: one process serves every RegistryTag of an update, and shares tokens and manifests. */
+const clients = new Map<string, RegistryClient>();
+
+function clientFor(inputs: RegistryTagInputs): RegistryClient {
+    const credentials = inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined;
+    const key = JSON.stringify([inputs.server, inputs.username, inputs.password, inputs.timeoutSeconds]);
+    let client = clients.get(key);
+    if (!client) {
+        client = new RegistryClient({
+            server: inputs.server,
+            credentials,
+            credentialsSource: { configuredUser: inputs.username, passwordFrom: PROGRAM_PASSWORD_FROM },
+            timeoutSeconds: inputs.timeoutSeconds,
+        });
+        clients.set(key, client);
+    }
+    return client;
+}
+
+async function publish(inputs: RegistryTagInputs): Promise<RegistryTagOutputs> {
+    const platform = inputs.platform ?? DEFAULT_PLATFORM;
+    try {
+        const { digest } = await publishTag(clientFor(inputs), {
+            repository: inputs.repository,
+            tag: inputs.tag,
+            source: inputs.source,
+            sourceDigest: inputs.sourceDigest,
+            content: { key: LABELS.contentDigest, digest: inputs.contentDigest },
+            platform,
+            overwrite: !inputs.immutable,
+        });
+        return { ...inputs, reference: `${inputs.repository}:${inputs.tag}`, digest };
+    } catch (e) {
+        if (!(e instanceof TagHeldError)) throw e;
+        // The same message as the plan's, for a tag that appeared with other content since.
+        throw new TagConflictError([
+            {
+                reference: `${inputs.repository}:${inputs.tag}`,
+                published: e.published.contentDigest,
+                shape: e.published.shape,
+                planned: inputs.contentDigest,
+                digest: e.published.digest,
+                platform,
+            },
+        ]);
+    }
+}
+
+/** Properties whose change means another tag or other content: a new write, never an overwrite. */
+const IDENTITY: readonly (keyof RegistryTagInputs)[] = ["server", "repository", "tag", "contentDigest"];
+/**
+ * Properties that say how to reach the registry or what may be overwritten: a change is an
+ * update (checked again). `source` and `sourceDigest` are in neither list: they matter only
+ * while the tag is absent, so an image built once and `unchanged` afterwards shows no change.
+ */
+const ACCESS: readonly (keyof RegistryTagInputs)[] = ["username", "password", "immutable"];
+/** How the engine passes a value that is unknown during a preview (@pulumi/pulumi's runtime/rpc unknownValue). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * The published-tag provider. Its logic is src/registry's publishTag (tested against a real
+ * registry); this object only maps Pulumi's lifecycle onto it:
+ * - create/update: check the tag, then write it from the source (never overwrite other content
+ *   under immutableTags);
+ * - diff: from the inputs alone, no registry request: the plan that ran just before has read
+ *   every tag, and a preview must not pay for it twice;
+ * - read (refresh): what the registry serves now;
+ * - delete: nothing. Published tags are never deleted by this program.
+ */
+export const registryTagProvider: pulumi.dynamic.ResourceProvider<RegistryTagInputs, RegistryTagOutputs> = {
+    async check(_olds, news) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        for (const key of ["server", "repository", "tag"] as const) {
+            if (typeof news[key] !== "string" || news[key] === "") failures.push({ property: key, reason: `${key} is required` });
+        }
+        if (typeof news.contentDigest !== "string" || !DIGEST.test(news.contentDigest)) {
+            failures.push({
+                property: "contentDigest",
+                reason: `expected a content digest sha256:<64 hex>, got ${JSON.stringify(news.contentDigest)}`,
+            });
+        }
+        // A build's digest is unknown until the push: nothing to check yet.
+        if (news.sourceDigest !== undefined && news.sourceDigest !== UNKNOWN && !DIGEST.test(news.sourceDigest)) {
+            failures.push({
+                property: "sourceDigest",
+                reason: `expected a manifest digest sha256:<64 hex>, got ${JSON.stringify(news.sourceDigest)}`,
+            });
+        }
+        return { inputs: news, failures };
+    },
+
+    async diff(_id, olds, news) {
+        const replaces: string[] = IDENTITY.filter((k) => olds[k] !== news[k]);
+        const changes = replaces.length > 0 || ACCESS.some((k) => olds[k] !== news[k]);
+        return { changes, replaces, deleteBeforeReplace: false };
+    },
+
+    async create(inputs) {
+        const outs = await publish(inputs);
+        return { id: outs.reference, outs };
+    },
+
+    async update(_id, _olds, news) {
+        return { outs: await publish(news) };
+    },
+
+    async read(id, props) {
+        if (!props) return { id, props };
+        const status = await tagStatus(clientFor(props), props.repository, props.tag, props.digest);
+        if (status.state === "missing") return { id: "" };
+        return { id, props: status.state === "present" ? props : { ...props, digest: status.digest } };
+    },
+
+    async delete() {
+        // Never delete a published tag: dropping the resource only drops it from the state.
+    },
+};

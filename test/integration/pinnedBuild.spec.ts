@@ -1,0 +1,93 @@
+// A pinned parent, built for real: the stub python:3.9 parent is pushed to a loopback registry,
+// `npm run parents -- --update` pins it, and the Docker daemon builds a CPU image FROM
+// `<parent>@sha256:...`, also after the tag has moved upstream to other content.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { runParents } from "../../src/cli/parents";
+import { allCatalogParents, loadCatalog } from "../../src/images/catalog";
+import { parseStackConfig } from "../../src/config/stackConfig";
+import { writeContext } from "../../src/images/context";
+import { readParentLock } from "../../src/images/parentLock";
+import { planImages } from "../../src/publish/plannedImages";
+import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
+import { ensureStubParents } from "../support/stubParents";
+import { startRegistry, TestRegistry } from "../support/registry";
+import { copyImages, tempDir } from "../support/fixtures";
+
+/** The layer digests of a local image, bottom first. */
+async function layers(ref: string): Promise<string[]> {
+    const out = await docker(["image", "inspect", "--format", "{{json .RootFS.Layers}}", ref]);
+    return JSON.parse(out.stdout) as string[];
+}
+
+describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopback registry)", function () {
+    this.timeout(600_000);
+    let registry: TestRegistry;
+    const made: string[] = [];
+    before(async () => {
+        await ensureDockerDaemon();
+        await ensureStubParents(loadCatalog());
+        registry = await startRegistry();
+    });
+    after(async () => {
+        for (const ref of made) await docker(["image", "rm", "--force", ref], { allowFailure: true });
+        await registry?.stop();
+    });
+
+    it("builds FROM the parent's pinned digest, also after the tag moved upstream to other content", async () => {
+        const parent = `${registry.host}/library/python:3.9`;
+        made.push(parent);
+        await docker(["tag", "python:3.9", parent]);
+        await docker(["push", parent]);
+
+        // Every parent of the catalog goes to the one pushed image: the command then asks only the loopback registry.
+        const imagesDir = copyImages();
+        const catalog = loadCatalog(imagesDir);
+        const overrides = Object.fromEntries(allCatalogParents(catalog).map((ref) => [ref, parent]));
+        const raw = {
+            versionTag: "v1",
+            registry: { server: registry.host, namespace: "pinned" },
+            matrix: { jobTypes: ["server"], pythonVersions: ["3.9"], gpu: [false], liveReload: [false] },
+            builders: { mode: "local" },
+            parents: overrides,
+            requirePinnedParents: true,
+        };
+        const projectDir = tempDir("project");
+        const entries = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`truss-base-images:${k}`, v]));
+        fs.writeFileSync(path.join(projectDir, "Pulumi.t.yaml"), YAML.stringify({ config: entries }));
+        let output = "";
+        const code = await runParents(["--stack", "t", "--update"], {
+            projectDir,
+            imagesDir,
+            env: {},
+            stdout: (t) => (output += t),
+            stderr: (t) => (output += t),
+        });
+        assert.equal(code, 0, output);
+        const digest = readParentLock(imagesDir).pins.get(parent)!;
+        assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+
+        const [image] = planImages(parseStackConfig(raw, catalog, "test"), catalog);
+        assert.equal(image.staged.parent, `${parent}@${digest}`);
+        const pinnedParentLayers = await layers(parent);
+
+        // Upstream moves the tag to other content, and the local tag goes: only the pinned digest
+        // names the old parent now.
+        await docker(["tag", "python:3.10", parent]);
+        await docker(["push", parent]);
+        await docker(["image", "rm", parent]);
+
+        const built = `${registry.host}/pinned/truss-server-base:3.9-v1`;
+        made.push(built, `${parent}@${digest}`);
+        const dir = writeContext(tempDir("contexts"), image.staged);
+        await docker(buildCommandArgs(image.staged, dir, built));
+        const builtLayers = await layers(built);
+        assert.deepEqual(builtLayers.slice(0, pinnedParentLayers.length), pinnedParentLayers, "built on the pinned parent's layers");
+        const movedLayers = await layers("python:3.10");
+        assert.notDeepEqual(builtLayers.slice(0, movedLayers.length), movedLayers, "not on what the tag points to now");
+        const pulled = await docker(["image", "inspect", "--format", "{{json .RepoDigests}}", `${parent}@${digest}`]);
+        assert.ok((JSON.parse(pulled.stdout) as string[]).includes(`${registry.host}/library/python@${digest}`), pulled.stdout);
+    });
+});

@@ -1,0 +1,170 @@
+// What one preview of the prod matrix costs in registry requests, and how long its plan takes
+// behind a slow registry: shared by the benchmark and the test that holds the target.
+import type { Catalog } from "../../src/images/catalog";
+import { LABELS } from "../../src/images/labels";
+import { stagingTag } from "../../src/images/naming";
+import type { StackConfig } from "../../src/config/stackConfig";
+import { planImages } from "../../src/publish/plannedImages";
+import { CLI_PASSWORD_FROM, planPublish, registryClientFor } from "../../src/publish/publishPlan";
+import { registryTagProvider } from "../../src/pulumi/registryTag";
+import type { RegistryTagInputs } from "../../src/pulumi/registryTagProvider";
+import { DEFAULT_PLATFORM, publishTag, RegistryClient } from "../../src/registry";
+import { DEFAULT_USER, startRegistry } from "./registry";
+import { pushImage, putManifest } from "./registryImages";
+import { startRegistryProxy } from "./registryProxy";
+import { committedStack } from "./fixtures";
+
+export function prodConfig(registry: StackConfig["registry"], versionTag?: string): { config: StackConfig; catalog: Catalog } {
+    // prod's images come from a Truss checkout: here, the fixture checkout the tests use.
+    const { config, catalog } = committedStack("prod");
+    return { catalog, config: { ...config, registry, ...(versionTag ? { versionTag } : {}) } };
+}
+
+/** Publishes every image of a config the way `pulumi up` does: a push to the staging tag, then publishTag. */
+export async function publishAll(
+    registryUrl: string,
+    host: string,
+    config: StackConfig,
+    catalog: Catalog,
+    credentials: { username: string; password: string } | undefined = DEFAULT_USER,
+): Promise<void> {
+    const client = new RegistryClient({ server: host, credentials });
+    for (const image of planImages(config, catalog)) {
+        const path = image.repository.slice(host.length + 1);
+        await pushImage({ url: registryUrl, credentials }, path, stagingTag(image.contentDigest), {
+            labels: { [LABELS.contentDigest]: image.contentDigest },
+            layerText: image.reference,
+        });
+        await publishTag(client, {
+            repository: image.repository,
+            tag: image.tag,
+            source: stagingTag(image.contentDigest),
+            content: { key: LABELS.contentDigest, digest: image.contentDigest },
+            platform: DEFAULT_PLATFORM,
+            overwrite: false,
+        });
+    }
+}
+
+export interface PreviewCost {
+    readonly images: number;
+    /** Requests the registry (through a counting proxy) and its token service received. */
+    readonly planRequests: number;
+    readonly diffRequests: number;
+    readonly tokenRequests: number;
+    readonly perImage: number;
+}
+
+/**
+ * One preview of the prod matrix against a token-auth registry holding the current version
+ * (published by our own code): the plan the program runs, then every RegistryTag diff the
+ * engine runs. Counts every request the registry and the token service see.
+ */
+export async function measurePreview(): Promise<PreviewCost> {
+    const registry = await startRegistry({ auth: "token" });
+    const proxy = await startRegistryProxy({ target: registry.url });
+    try {
+        const { config, catalog } = prodConfig({ server: proxy.host, namespace: "baseten", username: DEFAULT_USER.username });
+        await publishAll(registry.url, proxy.host, config, catalog);
+        const tokens = registry.tokenServer?.requests ?? [];
+        proxy.requests.splice(0);
+        tokens.splice(0);
+        const plan = await planPublish(
+            config,
+            catalog,
+            registryClientFor(config, DEFAULT_USER.password, { passwordFrom: CLI_PASSWORD_FROM }),
+        );
+        const unexpected = plan.images.filter((i) => i.action !== "unchanged");
+        if (unexpected.length > 0)
+            throw new Error(`expected every image unchanged, got ${unexpected.map((i) => `${i.reference}: ${i.action}`).join(", ")}`);
+        const planRequests = proxy.requests.length;
+        const planTokens = tokens.length;
+        for (const image of plan.images) {
+            const news: RegistryTagInputs = {
+                server: config.registry.server,
+                username: DEFAULT_USER.username,
+                password: DEFAULT_USER.password,
+                repository: image.repository,
+                tag: image.tag,
+                contentDigest: image.contentDigest,
+                platform: image.staged.platform,
+                immutable: config.immutableTags,
+                timeoutSeconds: config.registryTimeoutSeconds,
+            };
+            const olds = { ...news, reference: image.reference, digest: image.digest };
+            const diff = await registryTagProvider.diff?.(`${image.reference}`, olds, news);
+            if (diff?.changes) throw new Error(`${image.reference}: the diff of an unchanged tag reports changes`);
+        }
+        const diffRequests = proxy.requests.length - planRequests + (tokens.length - planTokens);
+        const total = proxy.requests.length + tokens.length;
+        return {
+            images: plan.images.length,
+            planRequests: planRequests + planTokens,
+            diffRequests,
+            tokenRequests: tokens.length,
+            perImage: total / plan.images.length,
+        };
+    } finally {
+        await proxy.stop();
+        await registry.stop();
+    }
+}
+
+export interface SlowPlan {
+    readonly images: number;
+    readonly otherTags: number;
+    readonly wallMs: number;
+    readonly requests: number;
+    readonly actions: string;
+}
+
+/**
+ * The plan's wall time behind a proxy adding `latencyMs` to every request, for the prod matrix
+ * bumped to a new version over a registry holding the previous one (every image a re-tag, the
+ * most requests a plan makes), with `otherTags` more tags in each repository.
+ */
+export async function measureSlowPlan(opts: { latencyMs: number; otherTags: number; runs: number }): Promise<SlowPlan[]> {
+    const registry = await startRegistry();
+    try {
+        const previous = prodConfig({ server: registry.host, namespace: "baseten" }, "v0.2.1");
+        for (const image of planImages(previous.config, previous.catalog)) {
+            await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), image.tag, {
+                labels: { [LABELS.contentDigest]: image.contentDigest },
+                layerText: image.reference,
+            });
+        }
+        if (opts.otherTags > 0) {
+            for (const repo of ["baseten/truss-server-base", "baseten/truss-training-base"]) {
+                const filler = await pushImage({ url: registry.url }, repo, "filler", { labels: {} });
+                const names = Array.from({ length: opts.otherTags }, (_, i) => `other-${i}`);
+                for (let i = 0; i < names.length; i += 32) {
+                    await Promise.all(
+                        names.slice(i, i + 32).map((t) => putManifest({ url: registry.url }, repo, t, filler.bytes, filler.mediaType)),
+                    );
+                }
+            }
+        }
+        const proxy = await startRegistryProxy({ target: registry.url, latencyMs: opts.latencyMs, tagPageSize: 100 });
+        try {
+            const { config, catalog } = prodConfig({ server: proxy.host, namespace: "baseten" });
+            const out: SlowPlan[] = [];
+            for (let i = 0; i < opts.runs; i++) {
+                const client = registryClientFor(config, undefined, { passwordFrom: CLI_PASSWORD_FROM });
+                const t = process.hrtime.bigint();
+                const plan = await planPublish(config, catalog, client);
+                out.push({
+                    images: plan.images.length,
+                    otherTags: opts.otherTags,
+                    wallMs: Number(process.hrtime.bigint() - t) / 1e6,
+                    requests: client.stats.requests,
+                    actions: [...new Set(plan.images.map((p) => p.action))].join(", "),
+                });
+            }
+            return out;
+        } finally {
+            await proxy.stop();
+        }
+    } finally {
+        await registry.stop();
+    }
+}
