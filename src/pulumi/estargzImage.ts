@@ -16,7 +16,10 @@ export interface EstargzImageArgs {
     readonly sourceDigest: pulumi.Input<string>;
     readonly target: pulumi.Input<string>;
     readonly platform: pulumi.Input<string>;
-    readonly command: pulumi.Input<{ file: string; args: string[] }>;
+    /** The build's Docker endpoint over ssh (a runner); this machine when absent. */
+    readonly endpoint?: pulumi.Input<{ host: pulumi.Input<string>; sshOpts: pulumi.Input<string>[] }>;
+    readonly plainHttp: pulumi.Input<boolean>;
+    readonly sudo: pulumi.Input<boolean>;
     readonly username?: pulumi.Input<string>;
     /** A secret Output (made secret here in any case). */
     readonly password?: pulumi.Input<string>;

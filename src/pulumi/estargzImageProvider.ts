@@ -2,6 +2,7 @@
 // (see leanProvider.ts), never serialized into the state.
 import type * as pulumi from "@pulumi/pulumi";
 import { spawn } from "child_process";
+import { estargzCommand, estargzScript } from "../runners/estargz";
 
 /** The provider's view of an EstargzImage: plain values (the password stays a secret in the state). */
 export interface EstargzImageInputs {
@@ -12,8 +13,14 @@ export interface EstargzImageInputs {
     /** `<repository>:build-<hex>-estargz` */
     readonly target: string;
     readonly platform: string;
-    /** The conversion's command line, written by src/runners/estargz.ts where the program runs. */
-    readonly command: { readonly file: string; readonly args: string[] };
+    /** Where the conversion runs: the build's Docker endpoint over ssh (a runner); this machine when absent. */
+    readonly endpoint?: { readonly host: string; readonly sshOpts: string[] };
+    /** Talk to the registry over plain HTTP (a loopback registry). */
+    readonly plainHttp: boolean;
+    /** Run ctr with `sudo -n` (containerd's socket is root's on the runners). */
+    readonly sudo: boolean;
+    /** containerd's socket; ctr's default (or $CONTAINERD_ADDRESS) when absent. */
+    readonly address?: string;
     readonly username?: string;
     readonly password?: string;
 }
@@ -27,17 +34,22 @@ export interface EstargzImageOutputs extends EstargzImageInputs {
 const IDENTITY: readonly (keyof EstargzImageInputs)[] = ["source", "sourceDigest", "target", "platform"];
 
 /**
- * Runs the conversion command (an input, written by src/runners/estargz.ts where the program
- * runs) and reads the digest it prints.
+ * Runs the conversion (src/runners/estargz.ts writes its command line from the inputs, here,
+ * so the state holds a few fields per image rather than the script) and reads the digest it prints.
  */
 function convert(inputs: EstargzImageInputs): Promise<string> {
+    const { source, target, platform, plainHttp, sudo, address } = inputs;
+    const command = estargzCommand(
+        inputs.endpoint,
+        estargzScript({ source, target, platform, plainHttp, sudo, ...(address ? { address } : {}) }),
+    );
     return new Promise((resolve, reject) => {
-        const child = spawn(inputs.command.file, inputs.command.args, { stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(command.file, [...command.args], { stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", (e) => reject(new Error(`cannot run ${inputs.command.file}: ${e.message}`)));
+        child.on("error", (e) => reject(new Error(`cannot run ${command.file}: ${e.message}`)));
         child.on("close", (code) => {
             const digest = /^digest (sha256:[a-f0-9]{64})$/m.exec(stdout)?.[1];
             if (code === 0 && digest) return resolve(digest);

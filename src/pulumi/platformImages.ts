@@ -10,7 +10,6 @@ import { needsBuild } from "../publish/classify";
 import type { PlannedImage, PlatformImage } from "../publish/plannedImages";
 import type { PublishPlanImage } from "../publish/publishPlan";
 import { emulationProblem } from "../runners/emulation";
-import { estargzCommand, estargzScript } from "../runners/estargz";
 import { BaseImage } from "./baseImage";
 import { EstargzImage } from "./estargzImage";
 import { RegistryIndex } from "./registryIndex";
@@ -155,18 +154,6 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
             const endpoint = builders.endpointFor(b);
             const source = b.reference;
             const target = `${image.repository}:${b.platformImage.finalStagingTag}`;
-            const command = pulumi.output(endpoint?.host).apply((host) => {
-                const script = estargzScript({
-                    source,
-                    target,
-                    platform,
-                    plainHttp: isLoopback(config.registry.server),
-                    // containerd's socket is root's on the runners; locally ctr runs as the operator.
-                    sudo: host !== undefined,
-                });
-                const line = estargzCommand(host ? { host, sshOpts: endpoint?.sshOpts } : undefined, script);
-                return { file: line.file, args: [...line.args] };
-            });
             const converted = new EstargzImage(
                 `${b.resourceName}-estargz`,
                 {
@@ -174,7 +161,10 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
                     sourceDigest: baseImage.digest,
                     target,
                     platform,
-                    command,
+                    ...(endpoint ? { endpoint: { host: endpoint.host, sshOpts: [...endpoint.sshOpts] } } : {}),
+                    plainHttp: isLoopback(config.registry.server),
+                    // containerd's socket is root's on the runners; locally ctr runs as the operator.
+                    sudo: endpoint !== undefined,
                     username: registry.username,
                     password: registry.password,
                 },

@@ -10,7 +10,6 @@ import type { ContentDigest } from "../../../src/images/spec";
 import { estargzStagingTag, stagingTag } from "../../../src/images/naming";
 import { estargzImageProvider, EstargzImageInputs } from "../../../src/pulumi/estargzImage";
 import { publishIndex, RegistryClient } from "../../../src/registry";
-import { estargzCommand, estargzScript } from "../../../src/runners/estargz";
 import { startContainerd, TestContainerd } from "../../support/containerd";
 import { docker, ensureDockerDaemon } from "../../support/docker";
 import { callSerialized } from "../../support/dynamicProviders";
@@ -65,21 +64,14 @@ describe("eStargz conversion of an image built by the local daemon (small busybo
     });
 
     it("converts through the serialized provider: OCI media types, a TOC digest on every layer, the labels kept, then indexed", async () => {
-        const script = estargzScript({
-            source,
-            target,
-            platform: "linux/amd64",
-            plainHttp: true,
-            address: containerd.address,
-            sudo: false,
-        });
-        const command = estargzCommand(undefined, script);
         const inputs: EstargzImageInputs = {
             source,
             sourceDigest: `sha256:${"0".repeat(64)}`,
             target,
             platform: "linux/amd64",
-            command: { file: command.file, args: [...command.args] },
+            plainHttp: true,
+            sudo: false,
+            address: containerd.address,
             username: DEFAULT_USER.username,
             password: DEFAULT_USER.password,
         };
@@ -134,24 +126,16 @@ describe("eStargz conversion of an image built by the local daemon (small busybo
     });
 
     it("a failed conversion says what it needs and that the build is kept", async () => {
-        const script = estargzScript({
+        const missing: EstargzImageInputs = {
             source: `${registry.host}/${REPO}:build-${"6".repeat(64)}`,
+            sourceDigest: "x",
             target: `${registry.host}/${REPO}:build-${"6".repeat(64)}-estargz`,
             platform: "linux/amd64",
             plainHttp: true,
-            address: containerd.address,
             sudo: false,
-        });
-        const command = estargzCommand(undefined, script);
-        const result = await callSerialized(estargzImageProvider, "create", [
-            {
-                source: "missing",
-                sourceDigest: "x",
-                target: "y",
-                platform: "linux/amd64",
-                command: { file: command.file, args: [...command.args] },
-            },
-        ]);
+            address: containerd.address,
+        };
+        const result = await callSerialized(estargzImageProvider, "create", [missing]);
         assert.equal(result.ok, false);
         assert.match(result.error ?? "", /to eStargz failed \(exit [1-9]/);
         assert.match(result.error ?? "", /ctr-remote \(package stargz-snapshotter\)/);

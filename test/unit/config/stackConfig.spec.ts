@@ -246,7 +246,7 @@ describe("stack configuration", () => {
             assert.ok(line, err.message);
             assert.match(
                 line,
-                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, truss, registry, registryPassword, matrix, push, builders, immutableTags, registryTimeoutSeconds, parents/,
+                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, truss, registry, registryPassword, matrix, push, builders, immutableTags, compression, registryTimeoutSeconds, parents, requirePinnedParents/,
             );
             // The key it meant is then missing, and says so.
             assert.deepStrictEqual(

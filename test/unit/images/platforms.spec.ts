@@ -7,13 +7,14 @@ import { parseStackConfig } from "../../../src/config/stackConfig";
 import { planImages } from "../../../src/publish/plannedImages";
 import { estargzStagingTag, isStagingTag, stagingTag } from "../../../src/images/naming";
 import { planItems, planTable } from "../../../src/cli/render";
-import { committedRawConfig, configErrorOf } from "../../support/fixtures";
+import { committedRawConfig, committedStack, configErrorOf, wholeImagesRaw } from "../../support/fixtures";
 
 const catalog = loadCatalog();
+/** 32 images of images/ on prod's EC2 pools (gpu, cpu, arm64), one platform and gzip unless told. */
 const prod = (extra: Record<string, unknown> = {}, matrix: Record<string, unknown> = {}) => {
-    const raw = committedRawConfig("prod");
+    const raw = wholeImagesRaw();
     return parseStackConfig(
-        { ...raw, registryPassword: "x", matrix: { ...(raw.matrix as object), ...matrix }, ...extra },
+        { ...raw, builders: committedRawConfig("prod").builders, matrix: { ...(raw.matrix as object), ...matrix }, ...extra },
         catalog,
         "test",
     );
@@ -103,6 +104,25 @@ describe("platforms and compression in content digests", () => {
         assert.match(planTable([gpu]), /gpu\(amd64\),arm64\(arm64\)/, "the table shows each platform's pool");
         const single = planItems(planImages(prod(), catalog)).find((i) => i.tag === "3.9-gpu-v0.2.2")!;
         assert.deepStrictEqual(single.platforms, [{ platform: "linux/amd64", contentDigest: single.contentDigest, pool: "gpu" }]);
+    });
+
+    it("Pulumi.prod.yaml opts in: both platforms with eStargz, each of its 12 tags an index of an amd64 and an arm64 image (24 images)", () => {
+        const { config, catalog: truss } = committedStack("prod");
+        assert.deepStrictEqual(config.matrix.platforms, BOTH);
+        assert.equal(config.compression, "estargz");
+        const plan = planImages(config, truss);
+        assert.equal(plan.length, 12);
+        assert.equal(plan.flatMap((i) => i.platforms).length, 24);
+        for (const item of plan) {
+            assert.deepStrictEqual(
+                item.platforms.map((p) => [p.platform, p.pool]),
+                [
+                    ["linux/amd64", item.spec.accelerator],
+                    ["linux/arm64", "arm64"],
+                ],
+            );
+            for (const p of item.platforms) assert.equal(p.finalStagingTag, `${p.stagingTag}-estargz`);
+        }
     });
 
     it("an unknown platform or compression is one config error saying what is allowed", () => {
