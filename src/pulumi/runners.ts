@@ -6,7 +6,8 @@ import type { PlannedImage } from "../publish/plannedImages";
 import { assignRunners, needsRunner } from "../runners/assignment";
 import type { RunnerId } from "../runners/pools";
 import { reachabilityNote } from "../runners/readiness";
-import { SMOKE_TIMEOUT_SECONDS } from "../runners/smokeChecks";
+import { SMOKE_TIMEOUT_SECONDS, smokeChecksFor } from "../runners/smokeChecks";
+import { poolHasNvidiaGpu } from "../runners/pools";
 import type { BaseImage } from "./baseImage";
 import { BuildRunner, Runner } from "./buildRunner";
 import { SmokeTest } from "./smokeTest";
@@ -112,6 +113,7 @@ function declareEc2Runners(
         declareSmokeTest: (image, built) => {
             if (!config.push) return undefined;
             const runner = runnerFor(image);
+            const checks = smokeChecksFor(image.spec.accelerator, poolHasNvidiaGpu(runner.id.pool, builders));
             return new SmokeTest(
                 `${image.resourceName}-smoke`,
                 {
@@ -119,6 +121,8 @@ function declareEc2Runners(
                     digest: built.digest,
                     spec: image.spec,
                     imports: smokeImportsOf(image.staged),
+                    // The full test is the default; only the library-only variant is stored.
+                    ...(checks === "gpu-libraries" ? { checks } : {}),
                     runner: runner.id.name,
                     host: runner.host,
                     sshOpts: [...runner.sshOpts],

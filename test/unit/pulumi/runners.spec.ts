@@ -660,6 +660,24 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
         assert.ok(rec.ofType(T.provider).some(([n]) => n === "runner-arm64-1-docker"));
     });
 
+    it("GPU images on an arm64 pool without an NVIDIA GPU get the library-only smoke test; on g5g (prod) and on amd64 GPU runners the full one", async () => {
+        const declaredChecks = async (opts: Options) => {
+            const { stack } = await prodStack(opts);
+            return platformUnits(stack.plan).map((u) => ({ ...u, checks: inputsOf(T.smoke, `${u.name}-smoke`).checks }));
+        };
+        const c7g = await declaredChecks({ builders: { arm64: ARM64 } });
+        assert.strictEqual(c7g.length, 24);
+        for (const u of c7g) {
+            const expected = u.image.spec.accelerator === "gpu" && u.runner === "arm64-0" ? "gpu-libraries" : undefined;
+            assert.strictEqual(u.checks, expected, u.name);
+        }
+        assert.ok(
+            c7g.some((u) => u.checks === "gpu-libraries"),
+            "the prod matrix has arm64 GPU images",
+        );
+        for (const u of await declaredChecks({})) assert.strictEqual(u.checks, undefined, `${u.name}: g5g has a GPU`);
+    });
+
     it("adding the arm64 pool moves no amd64 image to another runner", async () => {
         const providerOf = async (opts: Options) => {
             const { plan, runners } = await runnersFor(() => "build", opts);
