@@ -221,5 +221,6 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
         },
         tagOpts,
     );
-    return { digest: tag.digest, builds: built, conversions, tag };
+    // An unchanged tag's digest is known from the plan (and at preview); a written one from the write.
+    return { digest: image.action === "unchanged" ? pulumi.output(image.digest ?? "") : tag.digest, builds: built, conversions, tag };
 }

@@ -84,22 +84,25 @@ describe("the dev stack with linux/amd64 and linux/arm64, from a real registry",
 
     const declared = (type: string) => recorded().filter((r) => r.type === type);
 
-    it("tags holding the wanted indexes: nothing is built, each tag's index step checks it at its digest", async () => {
+    it("tags holding the wanted indexes: nothing is built, each tag's index step holds its content digest, the output its published digest", async () => {
         const ns = `multi${++namespace}`;
-        const published = await stage(plan(ns, "v1"), BOTH, true);
+        const planned = plan(ns, "v1");
+        const published = await stage(planned, BOTH, true);
         const stack = await declareMockStackFromRegistry("dev", { withPassword: false, overrides: overrides("v1", ns) });
         const out = await valueOf(stack.output);
         assert.equal(declared(IMAGE).length, 0);
         assert.equal(declared(TAG).length, 0);
         assert.equal(declared(INDEX).length, 4);
         for (const r of declared(INDEX)) {
+            const image = planned.find((p) => p.repository === r.inputs.repository && p.tag === r.inputs.tag)!;
             assert.deepEqual(r.inputs.entries, []);
-            assert.equal(
-                r.inputs.expectedDigest,
-                published.get(`${registry.host}/${ns}/${String(r.inputs.repository).split("/").pop()}:${r.inputs.tag}`),
-            );
+            assert.equal(r.inputs.source, undefined, "nothing to copy: the tag already holds it");
+            assert.equal(r.inputs.contentDigest, image.contentDigest);
         }
-        for (const entry of Object.values(out)) assert.equal(entry.action, "unchanged");
+        for (const [reference, entry] of Object.entries(out)) {
+            assert.equal(entry.action, "unchanged");
+            assert.equal(entry.digest, published.get(reference));
+        }
     });
 
     it("a version bump re-tags every index from the previous version: zero builds", async () => {
