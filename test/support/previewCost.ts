@@ -160,12 +160,8 @@ export async function measureSlowPlan(opts: { latencyMs: number; otherTags: numb
     const registry = await startRegistry();
     try {
         const previous = prodConfig({ server: registry.host, namespace: "baseten" }, "v0.2.1");
-        for (const image of planImages(previous.config, previous.catalog)) {
-            await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), image.tag, {
-                labels: { [LABELS.contentDigest]: image.contentDigest },
-                layerText: image.reference,
-            });
-        }
+        // Published as this program publishes prod: each tag an annotated index of its platform images.
+        await publishAll(registry.url, registry.host, previous.config, previous.catalog, undefined);
         if (opts.otherTags > 0) {
             for (const repo of ["baseten/truss-server-base", "baseten/truss-training-base"]) {
                 const filler = await pushImage({ url: registry.url }, repo, "filler", { labels: {} });
