@@ -14,6 +14,9 @@ import { estimateState } from "../test/support/stateSize";
 async function main(): Promise<void> {
     const tStart = process.hrtime.bigint();
     const imagesOnly = process.argv.includes("images-only");
+    // Prod's linux/arm64 images on the local builder would need QEMU on this machine; under mocks
+    // nothing is built, so the daemon is named remote, which skips that check (and only it).
+    if (imagesOnly) process.env.DOCKER_HOST = "tcp://bench.invalid:2375";
     const stack = declareMockStack("prod", {
         overrides: imagesOnly ? { "truss-base-images:builders": { mode: "local" }, "truss-base-images:push": false } : {},
     });

@@ -9,6 +9,8 @@ export interface PlanItem {
     action: PublishAction;
     source?: string;
     pool: string;
+    /** One entry per platform of the tag; `contentDigest` above covers them all. */
+    platforms: { platform: string; contentDigest: string; pool: string }[];
     /** What the image builds FROM: `<reference>@sha256:...` when pinned, the bare reference when not. */
     parent: string;
     /** With `--contexts`: the folder holding the image's staged build context. */
@@ -24,6 +26,7 @@ export function planItems(plan: readonly PlannedImage[], contexts: ReadonlyMap<s
         action: p.action,
         ...(p.source ? { source: p.source } : {}),
         pool: p.pool,
+        platforms: p.platforms.map((x) => ({ platform: x.platform, contentDigest: x.contentDigest, pool: x.pool })),
         parent: p.staged.parent,
         ...(contexts.has(p.reference) ? { context: contexts.get(p.reference) } : {}),
     }));
@@ -34,7 +37,7 @@ export function planTable(items: readonly PlanItem[]): string {
     const rows = items.map((i) => [
         i.image,
         i.contentDigest.slice(0, "sha256:".length + 12),
-        i.pool,
+        i.platforms.length > 1 ? i.platforms.map((p) => `${p.pool}(${p.platform.split("/")[1]})`).join(",") : i.pool,
         i.action === "retag" && i.source ? `retag from ${i.source.slice(i.source.lastIndexOf(":") + 1)}` : i.action,
     ]);
     const header = ["IMAGE", "CONTENT DIGEST", "POOL", "ACTION"];

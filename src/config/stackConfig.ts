@@ -7,6 +7,8 @@ import type { RegistryTarget } from "../images/spec";
 import type { Matrix } from "../images/matrix";
 import { DOCKER_TAG, longestVariantPrefix } from "../images/naming";
 import { formatIssues, show, suggest } from "./messages";
+import { COMPRESSIONS, Compression, PLATFORMS, DEFAULT_PLATFORMS } from "../images/platforms";
+import { platformProblems } from "../runners/pools";
 
 /** The config namespace: keys are written `truss-base-images:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "truss-base-images";
@@ -25,6 +27,8 @@ export interface StackConfig {
     readonly registryTimeoutSeconds: number;
     /** Catalog parent reference -> the reference to build FROM instead (e.g. pinned by digest). */
     readonly parents: Readonly<Record<string, string>>;
+    /** How the layers of each published image are compressed; gzip when absent. */
+    readonly compression?: Compression;
     /** The Truss checkout that defines the images (absolute path); undefined: images/ does. */
     readonly trussCheckout?: string;
     /** Every parent must be pinned in images/parents.lock: an unpinned one stops the plan. */
@@ -117,15 +121,26 @@ function schemaFor(catalog: Catalog) {
                     pythonVersions: truss ? pythonVersions.optional() : pythonVersions,
                     gpu: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
                     liveReload: uniqueNonEmptyList(z.boolean({ error: "expected true or false" }), "true, false"),
+                    platforms: uniqueNonEmptyList(
+                        z.string({ error: `expected a platform such as "linux/amd64"` }).refine((v) => PLATFORMS.includes(v), {
+                            message: `is not a platform the images are built for; allowed: ${PLATFORMS.join(", ")}`,
+                        }),
+                        `the platforms ${PLATFORMS.join(", ")}`,
+                    ).default([...DEFAULT_PLATFORMS]),
                 },
                 {
                     error: (iss) =>
-                        iss.code === "invalid_type" ? "expected an object { jobTypes, pythonVersions, gpu, liveReload }" : undefined,
+                        iss.code === "invalid_type"
+                            ? "expected an object { jobTypes, pythonVersions, gpu, liveReload, platforms? }"
+                            : undefined,
                 },
             ),
             push: z.boolean({ error: "expected true or false" }).default(true),
             builders: buildersSchema,
             immutableTags: z.boolean({ error: "expected true or false" }).default(true),
+            compression: z
+                .enum(COMPRESSIONS, { error: `expected one of ${COMPRESSIONS.map((c) => JSON.stringify(c)).join(", ")}` })
+                .default("gzip"),
             registryTimeoutSeconds: z
                 .number({ error: "expected a number of seconds such as 60" })
                 .int("expected a whole number of seconds")
@@ -189,6 +204,10 @@ function schemaFor(catalog: Catalog) {
                             `starting with a letter, digit or "_", with the whole tag at most 128 characters (so at most ${128 - prefix.length} here)`,
                     });
                 }
+                const platforms = isObject(cfg.matrix) && Array.isArray(cfg.matrix.platforms) ? cfg.matrix.platforms : DEFAULT_PLATFORMS;
+                for (const problem of platformProblems(cfg.builders, platforms)) {
+                    ctx.addIssue({ code: "custom", path: [...problem.path], message: problem.message });
+                }
                 for (const key of isObject(cfg.parents) ? Object.keys(cfg.parents) : []) {
                     if (!catalogParents.includes(key)) {
                         const hint = suggest(key, catalogParents);
@@ -231,6 +250,7 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>, catalog
         immutableTags: c.immutableTags,
         registryTimeoutSeconds: c.registryTimeoutSeconds,
         parents: c.parents,
+        compression: c.compression,
         ...(truss ? { trussCheckout: truss.dir } : {}),
         requirePinnedParents: c.requirePinnedParents,
     };

@@ -5,6 +5,7 @@ import { Catalog, catalogParent, trussDockerfile } from "./catalog";
 import { fromReferences, usedContextFiles } from "./trussCheckout";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
+import type { Compression } from "./platforms";
 import { fromLines, rewriteFrom } from "./dockerfileParents";
 import { EMPTY_LOCK, namesDigest, ParentLock, pinnedReference, pinOf } from "./parentLock";
 
@@ -29,6 +30,8 @@ export interface StagedContext {
     /** What the image builds FROM: `<reference>@sha256:...` when the parent lock pins it. */
     readonly parent: string;
     readonly platform: string;
+    /** gzip when absent. */
+    readonly compression?: Compression;
     readonly contentDigest: ContentDigest;
     /** Parent references of the Dockerfile's FROM lines that the parent lock does not pin. */
     readonly unpinnedParents: readonly string[];
@@ -68,9 +71,18 @@ function labelBlock(spec: ImageSpec, catalog: Catalog): string {
  * The build context of one image, in memory, with its content digest. The `parents` overrides
  * apply first; then every FROM of the staged Dockerfile whose reference the lock pins builds
  * from `<reference>@<digest>` instead. Without pins nothing changes, digest included.
+ * `platform` defaults to the catalog's (linux/amd64), `compression` to gzip: with both defaults
+ * the digest is the one every existing tag carries.
  */
-export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides = {}, lock: ParentLock = EMPTY_LOCK): StagedContext {
-    if (catalog.truss) return stageTrussImage(catalog, spec, parents, lock);
+export function stageImage(
+    catalog: Catalog,
+    spec: ImageSpec,
+    parents: ParentOverrides = {},
+    lock: ParentLock = EMPTY_LOCK,
+    platform: string = catalog.platform,
+    compression: Compression = "gzip",
+): StagedContext {
+    if (catalog.truss) return stageTrussImage(catalog, spec, parents, lock, platform, compression);
     const jobType = catalog.jobTypes.get(spec.jobType);
     const python = catalog.pythonVersions.get(spec.python);
     if (!jobType) throw new Error(`job type ${spec.jobType} is not in the catalog`);
@@ -105,14 +117,14 @@ export function stageImage(catalog: Catalog, spec: ImageSpec, parents: ParentOve
 
     const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
     const builtFrom = digest ? pinnedReference(parent, digest) : parent;
-    const platform = catalog.platform;
     return {
         spec,
         files,
         buildArgs,
         parent: builtFrom,
         platform,
-        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform),
+        ...(compression === "gzip" ? {} : { compression }),
+        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform, compression),
         unpinnedParents: pinned.unpinned,
     };
 }
@@ -151,7 +163,14 @@ export function applyParentPins(
  * of the build context Truss's script makes, exactly the files that Dockerfile copies. No build
  * arguments: the template declares none.
  */
-function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverrides, lock: ParentLock): StagedContext {
+function stageTrussImage(
+    catalog: Catalog,
+    spec: ImageSpec,
+    parents: ParentOverrides,
+    lock: ParentLock,
+    platform: string,
+    compression: Compression,
+): StagedContext {
     const checkout = catalog.truss!;
     if (!catalog.jobTypes.has(spec.jobType)) throw new Error(`job type ${spec.jobType} is not in the Truss checkout`);
     let rendered = trussDockerfile(checkout, spec.jobType, spec.python, spec.accelerator);
@@ -182,8 +201,9 @@ function stageTrussImage(catalog: Catalog, spec: ImageSpec, parents: ParentOverr
         files,
         buildArgs,
         parent: builtFrom,
-        platform: catalog.platform,
-        contentDigest: contentDigestOf(files, buildArgs, builtFrom, catalog.platform),
+        platform,
+        ...(compression === "gzip" ? {} : { compression }),
+        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform, compression),
         unpinnedParents: pinned.unpinned,
     };
 }
@@ -197,14 +217,19 @@ const sha256 = (data: string | Buffer): string => createHash("sha256").update(da
 /**
  * sha256 over a canonical text: the format, platform, parent reference, build arguments and,
  * per file, its path, mode and the sha256 of its bytes. The version tag is not in it.
+ * A compression other than gzip adds a `compression` line: an eStargz image has other layer
+ * bytes than the gzip one (so a tag holding one never passes for the other), while every gzip
+ * digest stays what it was before compression was configurable.
  */
 export function contentDigestOf(
     files: readonly StagedFile[],
     buildArgs: Readonly<Record<string, string>>,
     parent: string,
     platform: string,
+    compression: Compression = "gzip",
 ): ContentDigest {
     const lines = [DIGEST_FORMAT, `platform ${platform}`, `parent ${parent}`];
+    if (compression !== "gzip") lines.push(`compression ${compression}`);
     for (const key of Object.keys(buildArgs).sort()) lines.push(`arg ${key}=${JSON.stringify(buildArgs[key])}`);
     for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
         lines.push(`file ${JSON.stringify(f.path)} ${f.mode.toString(8)} ${sha256(f.content)}`);

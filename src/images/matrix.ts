@@ -7,6 +7,8 @@ export interface Matrix {
     readonly pythonVersions: readonly PythonVersion[];
     readonly gpu: readonly boolean[];
     readonly liveReload: readonly boolean[];
+    /** `linux/amd64`, `linux/arm64`: one image per platform under each tag; linux/amd64 alone when absent. */
+    readonly platforms?: readonly string[];
 }
 
 /**

@@ -60,3 +60,16 @@ export function stagingTag(contentDigest: string): string {
 export function stagingReference(repositoryRef: string, contentDigest: string): string {
     return `${repositoryRef}:${stagingTag(contentDigest)}`;
 }
+
+/**
+ * `build-<64 hex>-estargz`: the staged image converted to eStargz with OCI media types, beside
+ * the image the builder pushed (`build-<64 hex>`), which the conversion reads.
+ */
+export function estargzStagingTag(contentDigest: string): string {
+    return `${stagingTag(contentDigest)}-estargz`;
+}
+
+/** Whether a tag is a staging tag, gzip or eStargz (for clean-up scripts and listings). */
+export function isStagingTag(tag: string): boolean {
+    return /^build-[a-f0-9]{64}(-estargz)?$/.test(tag);
+}

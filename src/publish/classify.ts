@@ -6,6 +6,7 @@ import { variant } from "../images/naming";
 import type { PublishAction } from "./plannedImages";
 import { DEFAULT_PLATFORM, describeHeld, PublishedContent, readContent, RegistryClient } from "../registry";
 import * as pep440 from "@renovatebot/pep440";
+import { classifyIndexed, WantedPlatform } from "./classifyIndex";
 
 /** What classify needs of a planned image (a PlannedImage has all of it). */
 export interface ClassifyInput {
@@ -17,6 +18,8 @@ export interface ClassifyInput {
     readonly spec: ImageSpec;
     /** The platform whose entry of an index holds the labels; linux/amd64 when absent. */
     readonly staged?: { readonly platform: string };
+    /** With more than one, the tag must hold an index of exactly these (src/publish/classifyIndex.ts). */
+    readonly platforms?: readonly WantedPlatform[];
 }
 
 /** What the registry says about one image. */
@@ -31,6 +34,10 @@ export interface Classification {
     readonly digest?: string;
     /** For `conflict`: the content digest the published tag has; null when it has none. */
     readonly publishedContentDigest?: string | null;
+    /** For `conflict` of a multi-platform tag: what differs, naming the platforms. */
+    readonly conflictReason?: string;
+    /** Multi-platform `build`/`conflict`: platform -> manifest digest of its finished image already staged. */
+    readonly stagedDigests?: Readonly<Record<string, string>>;
     /** For `conflict`: whether the tag holds an image, an index, or an index without our platform. */
     readonly publishedShape?: PublishedContent["shape"];
 }
@@ -97,6 +104,12 @@ export async function classify<T extends ClassifyInput>(
                 (tagList ??= client.listTags(repository, { pageSize: opts.pageSize, keep: (t) => variants.some((v) => t.startsWith(v)) }));
             await Promise.all(
                 repoImages.map(async (image) => {
+                    if (image.platforms && image.platforms.length > 1) {
+                        const { platforms, tag, contentDigest } = image;
+                        const candidates = async (): Promise<string[]> => retagCandidates(image, await listTags()).slice(0, lookback);
+                        results.set(image, await classifyIndexed(client, { repository, tag, contentDigest, platforms }, candidates));
+                        return;
+                    }
                     const platform = image.staged?.platform ?? DEFAULT_PLATFORM;
                     const current = await read(image.tag, platform);
                     if (current) {
@@ -132,6 +145,8 @@ export async function classify<T extends ClassifyInput>(
             source: _s,
             digest: _d,
             publishedContentDigest: _p,
+            conflictReason: _r,
+            stagedDigests: _g,
             publishedShape: _h,
             ...rest
         } = image as T & Partial<Classification>;
@@ -205,6 +220,8 @@ export class TagConflictError extends UserError {
             planned: string;
             digest?: string;
             platform?: string;
+            /** A multi-platform tag: what differs, naming the platforms. */
+            reason?: string;
         }[],
     ) {
         super(
@@ -213,14 +230,17 @@ export class TagConflictError extends UserError {
                 conflicts
                     .map(
                         (c) =>
-                            `  - ${c.reference}: the registry holds ` +
-                            describeHeld(
-                                { contentDigest: c.published, shape: c.shape ?? "image" },
-                                LABELS.contentDigest,
-                                c.platform ?? DEFAULT_PLATFORM,
-                            ) +
-                            (c.digest ? ` (manifest ${c.digest})` : "") +
-                            `; this stack would publish content digest ${c.planned}`,
+                            `  - ${c.reference}: ` +
+                            (c.reason
+                                ? `${c.reason} (manifest ${c.digest})`
+                                : `the registry holds ` +
+                                  describeHeld(
+                                      { contentDigest: c.published, shape: c.shape ?? "image" },
+                                      LABELS.contentDigest,
+                                      c.platform ?? DEFAULT_PLATFORM,
+                                  ) +
+                                  (c.digest ? ` (manifest ${c.digest})` : "") +
+                                  `; this stack would publish content digest ${c.planned}`),
                     )
                     .join("\n") +
                 `\nPublished tags are never overwritten. Bump versionTag (\`pulumi config set versionTag <new version>\`) to publish this content under new tags.`,
@@ -239,6 +259,7 @@ export function immutableTagConflicts(images: readonly Classified<ClassifyInput>
             platform: i.staged?.platform,
             planned: i.contentDigest,
             digest: i.digest,
+            ...(i.conflictReason ? { reason: i.conflictReason } : {}),
         }));
     return conflicts.length > 0 ? new TagConflictError(conflicts) : undefined;
 }

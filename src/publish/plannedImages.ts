@@ -4,7 +4,10 @@ import { stageImage, StagedContext } from "../images/context";
 import type { ContentDigest, ImageSpec } from "../images/spec";
 import { expandMatrix } from "../images/matrix";
 import { imageReference, repository, repositoryName, tag } from "../images/naming";
+import type { BuildersConfig } from "../config/runners";
 import { poolOf, Pool } from "../runners/pools";
+import { combinedContentDigest, platformsOf } from "../images/platforms";
+import { estargzStagingTag, stagingTag } from "../images/naming";
 import { readParentLock, ParentLock } from "../images/parentLock";
 import { unpinnedParentsError } from "./parentPins";
 
@@ -34,7 +37,35 @@ export interface PlannedImage {
     readonly action: PublishAction;
     /** For `retag`: the reference whose manifest is copied. */
     readonly source?: string;
+    /**
+     * One image per platform of `matrix.platforms`, in config order. With one platform it is the
+     * image above; with more, the tag holds an OCI index of these and `contentDigest` is their
+     * combined digest (src/images/platforms.ts).
+     */
+    readonly platforms: readonly PlatformImage[];
 }
+
+/** One platform's image of a tag. */
+export interface PlatformImage {
+    readonly platform: string;
+    readonly staged: StagedContext;
+    /** This platform's own content digest (its label), the platform and compression included. */
+    readonly contentDigest: ContentDigest;
+    /** The runner pool that builds it natively (`local`: the local daemon). */
+    readonly pool: string;
+    /** The tag its build pushes to, in the image's repository. */
+    readonly stagingTag: string;
+    /** The tag that holds what is published: the eStargz conversion, or the build itself. */
+    readonly finalStagingTag: string;
+}
+
+/**
+ * The runner pool that builds an image for a platform: by default poolOf's (linux/amd64 where it
+ * always was, linux/arm64 on the arm64 pool); a parameter so that tests can place platforms.
+ */
+export type PlatformPoolFn = (spec: ImageSpec, platform: string, builders: BuildersConfig) => string;
+
+export const defaultPlatformPool: PlatformPoolFn = (spec, platform, builders) => poolOf(spec.accelerator, builders, platform);
 
 /** Which runner pool builds an image. */
 export function poolFor(spec: ImageSpec, config: StackConfig): Pool {
@@ -42,13 +73,31 @@ export function poolFor(spec: ImageSpec, config: StackConfig): Pool {
 }
 
 /**
- * Every image of the stack's matrix, staged and digested, in matrix order, with the parent pins
- * of the lock (by default images/parents.lock beside the catalog; no registry is asked). Under
- * `requirePinnedParents`, an unpinned parent is an error here, before anything is declared.
+ * Every image of the stack's matrix, staged and digested, in matrix order, each with one staged
+ * image per platform, with the parent pins of the lock (by default images/parents.lock beside
+ * the catalog; no registry is asked). Under `requirePinnedParents`, an unpinned parent is an
+ * error here, before anything is declared.
  */
-export function planImages(config: StackConfig, catalog: Catalog, lock: ParentLock = readParentLock(catalog.imagesDir)): PlannedImage[] {
+export function planImages(
+    config: StackConfig,
+    catalog: Catalog,
+    lock: ParentLock = readParentLock(catalog.imagesDir),
+    platformPool: PlatformPoolFn = defaultPlatformPool,
+): PlannedImage[] {
+    const compression = config.compression ?? "gzip";
     const planned = expandMatrix(config.matrix).map((spec) => {
-        const staged = stageImage(catalog, spec, config.parents, lock);
+        const platforms = platformsOf(config.matrix).map((platform): PlatformImage => {
+            const staged = stageImage(catalog, spec, config.parents, lock, platform, compression);
+            return {
+                platform,
+                staged,
+                contentDigest: staged.contentDigest,
+                pool: platformPool(spec, platform, config.builders),
+                stagingTag: stagingTag(staged.contentDigest),
+                finalStagingTag: compression === "estargz" ? estargzStagingTag(staged.contentDigest) : stagingTag(staged.contentDigest),
+            };
+        });
+        const staged = platforms[0].staged;
         const t = tag(spec, config.versionTag);
         return {
             spec,
@@ -57,9 +106,10 @@ export function planImages(config: StackConfig, catalog: Catalog, lock: ParentLo
             reference: imageReference(config.registry, spec, config.versionTag),
             resourceName: `${repositoryName(spec.jobType)}-${t}`,
             staged,
-            contentDigest: staged.contentDigest,
+            contentDigest: combinedContentDigest(platforms),
             pool: poolFor(spec, config),
             action: "build" as PublishAction,
+            platforms,
         };
     });
     if (config.requirePinnedParents) {
@@ -80,7 +130,8 @@ export function layerLeaders(images: readonly Pick<PlannedImage, "reference" | "
     const leaders = new Map<string, string>();
     const followers = new Map<string, string>();
     for (const image of images) {
-        const key = `${image.staged.parent}\n${image.spec.accelerator}\n${image.spec.python}`;
+        // Per platform too: images of different platforms share no layers (and build on different daemons).
+        const key = `${image.staged.parent}\n${image.spec.accelerator}\n${image.spec.python}\n${image.staged.platform}`;
         const leader = leaders.get(key);
         if (leader === undefined) leaders.set(key, image.reference);
         else followers.set(image.reference, leader);

@@ -1,6 +1,6 @@
 import type { Catalog } from "../images/catalog";
 import type { StackConfig } from "../config/stackConfig";
-import { planImages, PlannedImage } from "./plannedImages";
+import { planImages, PlannedImage, PlatformPoolFn } from "./plannedImages";
 import { classify, countActions, immutableTagConflicts, TagConflictError } from "./classify";
 import { CredentialsSource, RegistryClient } from "../registry";
 import type { Credentials } from "../registry/auth";
@@ -12,6 +12,10 @@ export type PublishPlanImage = PlannedImage & {
     readonly digest?: string;
     /** For `conflict`: the published content digest (null: the image has no such label). */
     readonly publishedContentDigest?: string | null;
+    /** For a multi-platform `conflict`: what differs, naming the platforms. */
+    readonly conflictReason?: string;
+    /** Multi-platform: platform -> manifest digest of its finished image already staged (not built again). */
+    readonly stagedDigests?: Readonly<Record<string, string>>;
     readonly publishedShape?: Classification["publishedShape"];
 };
 
@@ -25,8 +29,8 @@ export interface PublishPlan {
 }
 
 /** The plan without the registry: every image is built (push: false, or tests of declarations). */
-export function offlinePlan(config: StackConfig, catalog: Catalog): PublishPlan {
-    return { images: planImages(config, catalog), registryConsulted: false };
+export function offlinePlan(config: StackConfig, catalog: Catalog, platformPool?: PlatformPoolFn): PublishPlan {
+    return { images: planImages(config, catalog, undefined, platformPool), registryConsulted: false };
 }
 
 /** The environment variable the CLIs (`npm run plan`, `release-check`) read the registry password from. */
@@ -64,9 +68,14 @@ export function registryClientFor(
  * truth for `pulumi preview`/`up` and `npm run plan`. With `push: false` nothing is published,
  * so the registry is not consulted and every image is built.
  */
-export async function planPublish(config: StackConfig, catalog: Catalog, client: RegistryClient | undefined): Promise<PublishPlan> {
-    if (!config.push || client === undefined) return offlinePlan(config, catalog);
-    const images = (await classify(planImages(config, catalog), client)) as PublishPlanImage[];
+export async function planPublish(
+    config: StackConfig,
+    catalog: Catalog,
+    client: RegistryClient | undefined,
+    platformPool?: PlatformPoolFn,
+): Promise<PublishPlan> {
+    if (!config.push || client === undefined) return offlinePlan(config, catalog, platformPool);
+    const images = (await classify(planImages(config, catalog, undefined, platformPool), client)) as PublishPlanImage[];
     const conflicts = config.immutableTags ? immutableTagConflicts(images) : undefined;
     return { images, conflicts, registryConsulted: true };
 }

@@ -6,7 +6,8 @@ import type { PlannedImage } from "../publish/plannedImages";
 import { assignRunners, needsRunner } from "../runners/assignment";
 import type { RunnerId } from "../runners/pools";
 import { reachabilityNote } from "../runners/readiness";
-import { SMOKE_TIMEOUT_SECONDS } from "../runners/smokeChecks";
+import { SMOKE_TIMEOUT_SECONDS, smokeChecksFor } from "../runners/smokeChecks";
+import { poolHasNvidiaGpu } from "../runners/pools";
 import type { BaseImage } from "./baseImage";
 import { BuildRunner, Runner } from "./buildRunner";
 import { SmokeTest } from "./smokeTest";
@@ -26,6 +27,8 @@ export interface Runners {
     networkFor(image: PlannedImage): string | undefined;
     /** Declares the smoke test of a pushed image on the runner that built it; undefined where there is none. */
     declareSmokeTest(image: PlannedImage, built: BaseImage): SmokeTest | undefined;
+    /** The Docker host (`ssh://user@host`) and ssh options of the runner that builds it; undefined for the local daemon. */
+    endpointFor(image: PlannedImage): { host: pulumi.Output<string>; sshOpts: readonly string[] } | undefined;
 }
 
 /**
@@ -42,6 +45,7 @@ export function declareRunners(config: StackConfig, plan: readonly PlannedImage[
                 dependenciesFor: () => [],
                 networkFor: () => network,
                 declareSmokeTest: () => undefined,
+                endpointFor: () => undefined,
             };
         }
         case "ec2":
@@ -102,9 +106,14 @@ function declareEc2Runners(
         providerFor: (image) => runnerFor(image).provider,
         dependenciesFor: (image) => [runnerFor(image).ready],
         networkFor: () => undefined,
+        endpointFor: (image) => {
+            const runner = runnerFor(image);
+            return { host: runner.host, sshOpts: runner.sshOpts };
+        },
         declareSmokeTest: (image, built) => {
             if (!config.push) return undefined;
             const runner = runnerFor(image);
+            const checks = smokeChecksFor(image.spec.accelerator, poolHasNvidiaGpu(runner.id.pool, builders));
             return new SmokeTest(
                 `${image.resourceName}-smoke`,
                 {
@@ -112,6 +121,8 @@ function declareEc2Runners(
                     digest: built.digest,
                     spec: image.spec,
                     imports: smokeImportsOf(image.staged),
+                    // The full test is the default; only the library-only variant is stored.
+                    ...(checks === "gpu-libraries" ? { checks } : {}),
                     runner: runner.id.name,
                     host: runner.host,
                     sshOpts: [...runner.sshOpts],

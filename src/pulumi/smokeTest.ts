@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { showCommand, tailLines } from "../runners/commandLine";
 import { dockerCommand, DockerEndpoint } from "../runners/ssh";
 import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
+import type { SmokeChecks } from "../runners/smokeChecks";
 import type { ImageSpec } from "../images/spec";
 import { leanProvider } from "./leanProvider";
 import { runProcess } from "./process";
@@ -13,6 +14,8 @@ export interface SmokeRun {
     readonly spec: ImageSpec;
     /** The import names of its requirements (and its control server's), each checked. */
     readonly imports?: SmokeImports;
+    /** Which checks (smokeChecksFor); the full test of the image's accelerator when absent. */
+    readonly checks?: SmokeChecks;
     /** The daemon of the runner that built it (or a local socket). */
     readonly endpoint: DockerEndpoint;
     /** For messages: the runner's name. */
@@ -34,7 +37,7 @@ export function smokeTestFailed(message: string): Error {
 
 /** Runs the smoke test of an image in a container on the endpoint; throws an error (smokeTestFailed) with the container's output on failure. */
 export async function runSmokeTest(run: SmokeRun): Promise<SmokeResult> {
-    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec, run.imports));
+    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec, run.imports, run.checks ?? run.spec.accelerator));
     const r = await runProcess(command, { timeoutMs: run.timeoutSeconds * 1000 });
     if (r.exitCode === 0 && !r.timedOut) return { output: r.output };
     const why = r.timedOut ? `did not finish within ${run.timeoutSeconds} s` : `failed (exit code ${r.exitCode})`;
@@ -56,6 +59,7 @@ interface SmokeInputs {
     readonly digest: string;
     readonly spec: ImageSpec;
     readonly imports?: SmokeImports;
+    readonly checks?: SmokeChecks;
     readonly runner: string;
     readonly host: string;
     readonly sshOpts?: string[];
@@ -67,6 +71,7 @@ async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
         image: inputs.image,
         spec: inputs.spec,
         imports: inputs.imports,
+        ...(inputs.checks ? { checks: inputs.checks } : {}),
         endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
         runner: inputs.runner,
         timeoutSeconds: inputs.timeoutSeconds,
@@ -102,6 +107,8 @@ export interface SmokeTestArgs {
     readonly spec: ImageSpec;
     /** The import names of the image's requirements (smokeImportsOf its staged context). */
     readonly imports?: SmokeImports;
+    /** Which checks apply on this runner (smokeChecksFor): `gpu-libraries` on a runner without an NVIDIA GPU. */
+    readonly checks?: SmokeChecks;
     /** The runner's name, for messages. */
     readonly runner: pulumi.Input<string>;
     /** The runner's Docker host and ssh options, as its Docker provider has them. */

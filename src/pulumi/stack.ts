@@ -9,6 +9,10 @@ import { BaseImage } from "./baseImage";
 import { declareRunners } from "./runners";
 import type { PulumiStackConfig } from "./config";
 import { RegistryTag } from "./registryTag";
+import { checkPlatformBuilders, declareStagedPublish, platformBuilds, PlatformBuild, publishedFromStaging } from "./platformImages";
+import type { RegistryIndex } from "./registryIndex";
+import type { EstargzImage } from "./estargzImage";
+import { UserError } from "../errors";
 import { stagingReference } from "../images/naming";
 
 /** Where staged contexts are written, relative to the project folder (Pulumi's working directory). */
@@ -33,6 +37,10 @@ export interface DeclaredStack {
     readonly builds: Record<string, BaseImage>;
     /** The registry tag of every published image, by reference (none when push is false). */
     readonly tags: Record<string, RegistryTag>;
+    /** Tags holding an index of several platforms, by reference. */
+    readonly indexes: Record<string, RegistryIndex>;
+    /** eStargz conversions, by the reference of the staging tag they convert. */
+    readonly conversions: Record<string, EstargzImage>;
     readonly output: pulumi.Output<ImagesOutput>;
 }
 
@@ -57,14 +65,51 @@ export function declareStack(
 ): DeclaredStack {
     const { config, registryPassword } = stack;
     const plan = publishPlan.images;
-    const runners = declareRunners(config, plan, opts);
+    // Tags with several platforms (or eStargz) are built per platform into staging tags and
+    // published by src/pulumi/platformImages.ts; the builders see each platform's build.
+    const platformBuildsOf = new Map<string, PlatformBuild[]>(
+        plan.filter((image) => publishedFromStaging(image, config)).map((image) => [image.reference, platformBuilds(image)]),
+    );
+    try {
+        checkPlatformBuilders(config, [...platformBuildsOf.values()].flat());
+    } catch (e) {
+        if (e instanceof UserError) throw new pulumi.RunError(e.message);
+        throw e;
+    }
+    const units = plan.flatMap((image) => platformBuildsOf.get(image.reference) ?? [image]);
+    const runners = declareRunners(config, units, opts);
     const builds: Record<string, BaseImage> = {};
     const tags: Record<string, RegistryTag> = {};
+    const indexes: Record<string, RegistryIndex> = {};
+    const conversions: Record<string, EstargzImage> = {};
     const entries: Record<string, pulumi.Output<PublishedImage>> = {};
     const registry = { server: config.registry.server, username: config.registry.username, password: registryPassword };
 
-    const leaders = layerLeaders(plan.filter((image) => needsBuild(image)));
+    const leaders = layerLeaders(units.filter((image) => needsBuild(image)));
     for (const image of plan) {
+        const perPlatform = platformBuildsOf.get(image.reference);
+        if (perPlatform) {
+            const published = declareStagedPublish(image, perPlatform, {
+                config,
+                builders: runners,
+                registry,
+                projectDir,
+                contextsDir: CONTEXTS_DIR,
+                opts,
+                dependenciesOf: (b) => leaderOf(b),
+            });
+            Object.assign(builds, published.builds);
+            Object.assign(conversions, published.conversions);
+            if (published.tag) indexes[image.reference] = published.tag;
+            if (published.single) tags[image.reference] = published.single;
+            entries[image.reference] = published.digest.apply((d) => ({
+                contentDigest: image.contentDigest,
+                digest: d,
+                action: image.action,
+                ...(image.source ? { source: image.source } : {}),
+            }));
+            continue;
+        }
         let digest: pulumi.Output<string>;
         let dependsOn: pulumi.Resource[] = [];
         if (needsBuild(image)) {
@@ -122,10 +167,10 @@ export function declareStack(
             ...(image.source ? { source: image.source } : {}),
         }));
     }
-    function leaderOf(image: PublishPlanImage): BaseImage[] {
+    function leaderOf(image: Pick<PublishPlanImage, "reference">): BaseImage[] {
         const leader = leaders.get(image.reference);
-        return leader ? [builds[leader]] : [];
+        return leader && builds[leader] ? [builds[leader]] : [];
     }
     const output = pulumi.all(entries) as pulumi.Output<ImagesOutput>;
-    return { plan, builds, tags, output };
+    return { plan, builds, tags, indexes, conversions, output };
 }

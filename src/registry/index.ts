@@ -8,3 +8,4 @@ export * from "./manifest";
 export * from "./publish";
 export * from "./reference";
 export * from "./tags";
+export * from "./imageIndex";

@@ -1,4 +1,5 @@
 import type { RegistryClient } from "./client";
+import type { Manifest } from "./manifest";
 import { annotate, PublishedContent, readContent } from "./content";
 import { RegistryError } from "./errors";
 import { parseRepository } from "./reference";
@@ -13,10 +14,21 @@ export interface PublishTagRequest {
      * (a staging tag, or an older tag for a re-tag). Absent: the tag must already hold the content.
      */
     readonly source?: string;
+    /**
+     * Instead of `source`: a manifest that is in no tag yet (an index of staged images, built by
+     * imageIndex.ts); everything it references must already be in the repository.
+     */
+    readonly manifest?: Manifest;
     /** The manifest digest the source must have, when known (a build's pushed digest, a re-tag source's planned digest). */
     readonly sourceDigest?: string;
     /** The content the tag must hold: annotation/label `key` with value `digest`. */
     readonly content: { readonly key: string; readonly digest: string };
+    /**
+     * Another way a manifest may hold the content, besides its annotation or label: an index
+     * another tool wrote whose every platform image carries its own content digest (see
+     * src/publish/classifyIndex.ts). Asked only when the annotation and label do not match.
+     */
+    readonly holds?: (manifest: Manifest) => Promise<boolean>;
     /** The platform whose image of an index carries the label. */
     readonly platform: string;
     /** Whether a tag holding other content may be overwritten (false under immutableTags). */
@@ -51,15 +63,17 @@ export class TagHeldError extends RegistryError {
  */
 export async function publishTag(client: RegistryClient, request: PublishTagRequest): Promise<PublishTagResult> {
     const { repository, tag, content, platform } = request;
-    const source = request.source === undefined ? undefined : await client.readSource(repository, request.source, request.sourceDigest);
+    const source =
+        request.manifest ??
+        (request.source === undefined ? undefined : await client.readSource(repository, request.source, request.sourceDigest));
     if (source) {
         const sourceContent = await readContent(client, repository, source, content.key, platform);
-        if (sourceContent.contentDigest !== content.digest) {
+        if (sourceContent.contentDigest !== content.digest && !(await request.holds?.(source))) {
             throw client.error(
                 "digest-mismatch",
                 repository,
                 tag,
-                `the source ${request.source} holds ${describeHeld(sourceContent, content.key, platform)}, not content digest ${content.digest}; nothing was written. Run the preview again.`,
+                `the source ${request.source ?? source.digest} holds ${describeHeld(sourceContent, content.key, platform)}, not content digest ${content.digest}; nothing was written. Run the preview again.`,
             );
         }
     }
@@ -67,7 +81,7 @@ export async function publishTag(client: RegistryClient, request: PublishTagRequ
     const current = await client.getManifest(repository, tag);
     if (current) {
         const held = await readContent(client, repository, current, content.key, platform);
-        if (held.contentDigest === content.digest) return { digest: current.digest, written: false };
+        if (held.contentDigest === content.digest || (await request.holds?.(current))) return { digest: current.digest, written: false };
         if (!request.overwrite) {
             const path = parseRepository(repository).path;
             throw new TagHeldError(

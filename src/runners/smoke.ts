@@ -1,6 +1,7 @@
 import type { Accelerator } from "../images/catalog";
 import type { StagedContext } from "../images/context";
 import type { ImageSpec } from "../images/spec";
+import type { SmokeChecks } from "./smokeChecks";
 
 /**
  * The smoke test of a published image: what Truss's model images rely on, checked in a
@@ -122,9 +123,15 @@ function gpuDeviceCheck(): string {
 /**
  * Every check of an image, in order. The image's own contract first (os, python, pip, venv,
  * tools, imports, CUDA libraries), the GPU device itself last: it is the only check that needs
- * the runner's driver rather than the image.
+ * the runner's driver rather than the image. `variant` (smokeChecksFor) defaults to the full
+ * test of the image's accelerator; `gpu-libraries`, for a GPU image on a runner without an
+ * NVIDIA GPU, keeps every library check and drops the two that need the device.
  */
-export function smokeChecks(spec: ImageSpec, imports: SmokeImports = { packages: [], control: [] }): SmokeCheck[] {
+export function smokeChecks(
+    spec: ImageSpec,
+    imports: SmokeImports = { packages: [], control: [] },
+    variant: SmokeChecks = spec.accelerator,
+): SmokeCheck[] {
     const py = PYTHON_PATHS[spec.accelerator];
     const checks: SmokeCheck[] = [
         { name: "a Debian or Ubuntu /etc/os-release", command: `grep -Eq '^(ID|ID_LIKE)=.*(debian|ubuntu)' /etc/os-release` },
@@ -162,9 +169,13 @@ export function smokeChecks(spec: ImageSpec, imports: SmokeImports = { packages:
                 command: `case ":\${LD_LIBRARY_PATH:-}:" in *:${CUPTI_DIR}:*) ;; *) false ;; esac`,
             },
             ...CUDA_LIBRARIES.map((lib) => ({ name: `load ${lib}`, command: `${py} -c 'import ctypes; ctypes.CDLL("${lib}")'` })),
-            { name: "the GPU is visible to CUDA", command: `${py} -c ${singleQuoted(gpuDeviceCheck())}` },
-            { name: "nvidia-smi lists a GPU", command: `nvidia-smi -L` },
         );
+        if (variant === "gpu") {
+            checks.push(
+                { name: "the GPU is visible to CUDA", command: `${py} -c ${singleQuoted(gpuDeviceCheck())}` },
+                { name: "nvidia-smi lists a GPU", command: `nvidia-smi -L` },
+            );
+        }
     }
     return checks;
 }
@@ -174,9 +185,9 @@ export function smokeChecks(spec: ImageSpec, imports: SmokeImports = { packages:
  * and the first failure exits non-zero with `SMOKE TEST FAILED: <check>`. It needs only /bin/sh
  * and what it checks.
  */
-export function smokeTestScript(spec: ImageSpec, imports?: SmokeImports): string {
+export function smokeTestScript(spec: ImageSpec, imports?: SmokeImports, variant: SmokeChecks = spec.accelerator): string {
     const lines = ["set -u", `fail() { echo "SMOKE TEST FAILED: $*"; exit 1; }`];
-    for (const check of smokeChecks(spec, imports)) {
+    for (const check of smokeChecks(spec, imports, variant)) {
         lines.push(`echo ${singleQuoted(`== ${check.name}`)}`, `{ ${check.command}; } || fail ${singleQuoted(check.name)}`);
     }
     lines.push(`echo "== smoke test passed"`);
@@ -189,20 +200,26 @@ function singleQuoted(text: string): string {
 
 /**
  * `docker run` arguments (after `docker`) for the smoke test of `image` (a reference by
- * digest): no network (the checks need none), the GPUs for GPU images, and /bin/sh as the
- * entrypoint whatever the image declares.
+ * digest): no network (the checks need none), the GPUs for the full GPU test (not for
+ * `gpu-libraries`, whose runner has none to give), and /bin/sh as the entrypoint whatever the
+ * image declares.
  */
-export function smokeTestDockerArgs(image: string, spec: ImageSpec, imports?: SmokeImports): string[] {
+export function smokeTestDockerArgs(
+    image: string,
+    spec: ImageSpec,
+    imports?: SmokeImports,
+    variant: SmokeChecks = spec.accelerator,
+): string[] {
     return [
         "run",
         "--rm",
         "--network",
         "none",
-        ...(spec.accelerator === "gpu" ? ["--gpus", "all"] : []),
+        ...(variant === "gpu" ? ["--gpus", "all"] : []),
         "--entrypoint",
         "/bin/sh",
         image,
         "-c",
-        smokeTestScript(spec, imports),
+        smokeTestScript(spec, imports, variant),
     ];
 }

@@ -14,7 +14,7 @@ import { repositoryName, stagingReference } from "../../src/images/naming";
 import { PlannedImage, planImages } from "../../src/publish/plannedImages";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { mockOutputs, recorded, valueOf } from "../support/pulumiMocks";
-import { declareMockStack } from "../support/stacks";
+import { declareMockStack, flatConfig } from "../support/stacks";
 import {
     ensureStubParents,
     STUB_APT_INSTALLED,
@@ -167,7 +167,11 @@ async function inBatches<T>(items: readonly T[], size: number, work: (item: T) =
 describe("integration: the docker build the tests run is the one the Pulumi program declares", () => {
     it("passes exactly the inputs of each docker.Image of the prod stack on the fixture Truss checkout (declared under mocks, builders.network host)", async () => {
         const IMAGE_TYPE = "docker:index/image:Image";
-        const stack = declareMockStack("prod", { overrides: { "truss-base-images:builders": { mode: "local", network: "host" } } });
+        // linux/amd64 alone: prod's linux/arm64 images would need QEMU emulation on this daemon, which it lacks.
+        const matrix = { ...(JSON.parse(flatConfig("prod")["truss-base-images:matrix"]) as object), platforms: ["linux/amd64"] };
+        const stack = declareMockStack("prod", {
+            overrides: { "truss-base-images:builders": { mode: "local", network: "host" }, "truss-base-images:matrix": matrix },
+        });
         mockOutputs(IMAGE_TYPE, (args) => ({
             repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
         }));

@@ -110,6 +110,22 @@ describe("smoke tests (real Docker daemon, stub images)", function () {
         assert.deepStrictEqual(passedHeaders, names.slice(0, names.indexOf("the GPU is visible to CUDA") + 1));
     });
 
+    it("the library-only variant (gpu-libraries) of the stub GPU reload image passes every check, without --gpus, on this machine without a GPU", async () => {
+        const r = await runSmokeTest({
+            image: goodGpu,
+            spec: GPU_RELOAD,
+            imports: IMPORTS,
+            checks: "gpu-libraries",
+            endpoint: { host: LOCAL },
+            runner: "local",
+            timeoutSeconds: 60,
+        });
+        const { passedHeaders } = outcome(r.output);
+        const names = smokeChecks(GPU_RELOAD, IMPORTS, "gpu-libraries").map((c) => c.name);
+        assert.ok(names.includes("load libcudart.so.12"), "the CUDA libraries are checked");
+        assert.deepStrictEqual(passedHeaders, [...names, "smoke test passed"]);
+    });
+
     for (const [spec, good, breaks] of [
         [CPU, goodCpu, CPU_BREAKS],
         [GPU_RELOAD, goodGpu, GPU_BREAKS],

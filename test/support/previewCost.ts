@@ -2,13 +2,15 @@
 // behind a slow registry: shared by the benchmark and the test that holds the target.
 import type { Catalog } from "../../src/images/catalog";
 import { LABELS } from "../../src/images/labels";
-import { stagingTag } from "../../src/images/naming";
 import type { StackConfig } from "../../src/config/stackConfig";
 import { planImages } from "../../src/publish/plannedImages";
 import { CLI_PASSWORD_FROM, planPublish, registryClientFor } from "../../src/publish/publishPlan";
 import { registryTagProvider } from "../../src/pulumi/registryTag";
 import type { RegistryTagInputs } from "../../src/pulumi/registryTagProvider";
-import { DEFAULT_PLATFORM, publishTag, RegistryClient } from "../../src/registry";
+import { publishIndex, publishTag, RegistryClient } from "../../src/registry";
+import { registryIndexProvider } from "../../src/pulumi/registryIndex";
+import type { RegistryIndexInputs } from "../../src/pulumi/registryIndexProvider";
+import type * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_USER, startRegistry } from "./registry";
 import { pushImage, putManifest } from "./registryImages";
 import { startRegistryProxy } from "./registryProxy";
@@ -20,7 +22,11 @@ export function prodConfig(registry: StackConfig["registry"], versionTag?: strin
     return { catalog, config: { ...config, registry, ...(versionTag ? { versionTag } : {}) } };
 }
 
-/** Publishes every image of a config the way `pulumi up` does: a push to the staging tag, then publishTag. */
+/**
+ * Publishes every image of a config the way `pulumi up` does: each platform image pushed to its
+ * (final) staging tag, then publishTag for a single image, or publishIndex (which writes through
+ * publishTag) for a tag of several platforms.
+ */
 export async function publishAll(
     registryUrl: string,
     host: string,
@@ -31,23 +37,36 @@ export async function publishAll(
     const client = new RegistryClient({ server: host, credentials });
     for (const image of planImages(config, catalog)) {
         const path = image.repository.slice(host.length + 1);
-        await pushImage({ url: registryUrl, credentials }, path, stagingTag(image.contentDigest), {
-            labels: { [LABELS.contentDigest]: image.contentDigest },
-            layerText: image.reference,
-        });
+        const content = { key: LABELS.contentDigest, digest: image.contentDigest };
+        const entries: { platform: string; digest: string }[] = [];
+        for (const p of image.platforms) {
+            const pushed = await pushImage({ url: registryUrl, credentials }, path, p.finalStagingTag, {
+                labels: { [LABELS.contentDigest]: p.contentDigest },
+                architecture: p.platform.split("/")[1],
+                layerText: `${image.reference} ${p.platform}`,
+            });
+            entries.push({ platform: p.platform, digest: pushed.digest });
+        }
+        if (image.platforms.length > 1) {
+            await publishIndex(client, { repository: image.repository, tag: image.tag, entries, content, overwrite: false });
+            continue;
+        }
         await publishTag(client, {
             repository: image.repository,
             tag: image.tag,
-            source: stagingTag(image.contentDigest),
-            content: { key: LABELS.contentDigest, digest: image.contentDigest },
-            platform: DEFAULT_PLATFORM,
+            source: image.platforms[0].finalStagingTag,
+            content,
+            platform: image.platforms[0].platform,
             overwrite: false,
         });
     }
 }
 
 export interface PreviewCost {
+    /** Published tags (each an index when the stack has several platforms). */
     readonly images: number;
+    /** Platform images behind those tags. */
+    readonly platformImages: number;
     /** Requests the registry (through a counting proxy) and its token service received. */
     readonly planRequests: number;
     readonly diffRequests: number;
@@ -57,8 +76,8 @@ export interface PreviewCost {
 
 /**
  * One preview of the prod matrix against a token-auth registry holding the current version
- * (published by our own code): the plan the program runs, then every RegistryTag diff the
- * engine runs. Counts every request the registry and the token service see.
+ * (published by our own code: prod's tags are indexes of two platform images): the plan the
+ * program runs, then every RegistryIndex (or RegistryTag) diff the engine runs. Counts every request the registry and the token service see.
  */
 export async function measurePreview(): Promise<PreviewCost> {
     const registry = await startRegistry({ auth: "token" });
@@ -80,25 +99,39 @@ export async function measurePreview(): Promise<PreviewCost> {
         const planRequests = proxy.requests.length;
         const planTokens = tokens.length;
         for (const image of plan.images) {
-            const news: RegistryTagInputs = {
+            const access = {
                 server: config.registry.server,
                 username: DEFAULT_USER.username,
                 password: DEFAULT_USER.password,
                 repository: image.repository,
                 tag: image.tag,
                 contentDigest: image.contentDigest,
-                platform: image.staged.platform,
                 immutable: config.immutableTags,
                 timeoutSeconds: config.registryTimeoutSeconds,
             };
-            const olds = { ...news, reference: image.reference, digest: image.digest };
-            const diff = await registryTagProvider.diff?.(`${image.reference}`, olds, news);
+            let diff: pulumi.dynamic.DiffResult | undefined;
+            if (image.platforms.length > 1) {
+                const news: RegistryIndexInputs = {
+                    ...access,
+                    platforms: image.platforms.map((p) => ({ platform: p.platform, contentDigest: p.contentDigest })),
+                    entries: [],
+                };
+                diff = await registryIndexProvider.diff?.(image.reference, { ...news, digest: image.digest as string }, news);
+            } else {
+                const news: RegistryTagInputs = { ...access, platform: image.staged.platform };
+                diff = await registryTagProvider.diff?.(
+                    image.reference,
+                    { ...news, reference: image.reference, digest: image.digest },
+                    news,
+                );
+            }
             if (diff?.changes) throw new Error(`${image.reference}: the diff of an unchanged tag reports changes`);
         }
         const diffRequests = proxy.requests.length - planRequests + (tokens.length - planTokens);
         const total = proxy.requests.length + tokens.length;
         return {
             images: plan.images.length,
+            platformImages: plan.images.reduce((n, i) => n + i.platforms.length, 0),
             planRequests: planRequests + planTokens,
             diffRequests,
             tokenRequests: tokens.length,
@@ -127,12 +160,8 @@ export async function measureSlowPlan(opts: { latencyMs: number; otherTags: numb
     const registry = await startRegistry();
     try {
         const previous = prodConfig({ server: registry.host, namespace: "baseten" }, "v0.2.1");
-        for (const image of planImages(previous.config, previous.catalog)) {
-            await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), image.tag, {
-                labels: { [LABELS.contentDigest]: image.contentDigest },
-                layerText: image.reference,
-            });
-        }
+        // Published as this program publishes prod: each tag an annotated index of its platform images.
+        await publishAll(registry.url, registry.host, previous.config, previous.catalog, undefined);
         if (opts.otherTags > 0) {
             for (const repo of ["baseten/truss-server-base", "baseten/truss-training-base"]) {
                 const filler = await pushImage({ url: registry.url }, repo, "filler", { labels: {} });

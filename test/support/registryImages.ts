@@ -19,6 +19,8 @@ export interface SeedImage {
     readonly index?: boolean;
     /** The content of the one layer's file (distinguishes images with equal labels). */
     readonly layerText?: string;
+    /** The config's architecture (os is linux); amd64 when absent. */
+    readonly architecture?: string;
 }
 
 export interface SeededManifest {
@@ -141,7 +143,7 @@ async function imageManifest(seeder: Seeder, repo: string, image: SeedImage): Pr
     const layer = gzipSync(layerTar);
     const config = Buffer.from(
         JSON.stringify({
-            architecture: "amd64",
+            architecture: image.architecture ?? "amd64",
             os: "linux",
             config: { Labels: image.labels },
             rootfs: { type: "layers", diff_ids: [sha256(layerTar)] },

@@ -93,8 +93,10 @@ describe("npm run plan", function () {
         const items = JSON.parse(same.stdout);
         assert.equal(items.length, 4);
         for (const item of items) {
-            assert.deepEqual(Object.keys(item).sort(), ["action", "contentDigest", "image", "parent", "pool", "tag"]);
+            assert.deepEqual(Object.keys(item).sort(), ["action", "contentDigest", "image", "parent", "platforms", "pool", "tag"]);
             assert.equal(item.action, "unchanged");
+            // One platform: the tag holds that image, whose content digest is the tag's.
+            assert.deepEqual(item.platforms, [{ platform: "linux/amd64", contentDigest: item.contentDigest, pool: item.pool }]);
         }
 
         const bumped = project("t", stackConfig(registry, "v1.0.1", {}, ns));

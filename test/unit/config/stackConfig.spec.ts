@@ -45,12 +45,19 @@ describe("stack configuration", () => {
                 versionTag: "dev",
                 registry: { server: "localhost:5000", namespace: "baseten" },
                 hasRegistryPassword: false,
-                matrix: { jobTypes: ["server", "training"], pythonVersions: ["3.9"], gpu: [false, true], liveReload: [false] },
+                matrix: {
+                    jobTypes: ["server", "training"],
+                    pythonVersions: ["3.9"],
+                    gpu: [false, true],
+                    liveReload: [false],
+                    platforms: ["linux/amd64"],
+                },
                 push: true,
                 builders: { mode: "local" },
                 immutableTags: false,
                 registryTimeoutSeconds: 60,
                 parents: {},
+                compression: "gzip",
                 requirePinnedParents: false,
             });
         });
@@ -239,7 +246,7 @@ describe("stack configuration", () => {
             assert.ok(line, err.message);
             assert.match(
                 line,
-                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, truss, registry, registryPassword, matrix, push, builders, immutableTags, registryTimeoutSeconds, parents/,
+                /unknown key \(did you mean "matrix"\?\); allowed keys here: versionTag, truss, registry, registryPassword, matrix, push, builders, immutableTags, compression, registryTimeoutSeconds, parents, requirePinnedParents/,
             );
             // The key it meant is then missing, and says so.
             assert.deepStrictEqual(

@@ -38,13 +38,19 @@ describe("reading Pulumi.<stack>.yaml without the Pulumi CLI", () => {
         assert.deepStrictEqual(dev.other, {});
     });
 
-    it("reads the committed prod stack: Docker Hub, basetenservice, the Truss checkout at ../truss defining tag and pythons", () => {
+    it("reads the committed prod stack: Docker Hub, basetenservice, the Truss checkout at ../truss defining tag and pythons, both platforms with eStargz", () => {
         const prod = readStackFile(PROJECT_DIR, "prod");
         assert.strictEqual(prod.source, "Pulumi.prod.yaml");
         assert.deepStrictEqual(prod.config.truss, { checkout: "../truss" });
         assert.strictEqual(prod.config.versionTag, undefined, "the version tag is the checkout's");
         assert.deepStrictEqual(prod.config.registry, { server: "docker.io", namespace: "baseten", username: "basetenservice" });
-        assert.deepStrictEqual(prod.config.matrix, { jobTypes: ["server"], gpu: [false, true], liveReload: [false] });
+        assert.deepStrictEqual(prod.config.matrix, {
+            jobTypes: ["server"],
+            gpu: [false, true],
+            liveReload: [false],
+            platforms: ["linux/amd64", "linux/arm64"],
+        });
+        assert.strictEqual(prod.config.compression, "estargz");
     });
 
     it("secure: values become SECRET_PRESENT; keys of other namespaces are kept apart", () => {

@@ -88,19 +88,48 @@ class Recorder {
 
 interface Options extends AwsMockOptions {
     readonly builders?: Record<string, unknown>;
+    /** matrix.platforms instead of prod's (linux/amd64 and linux/arm64). */
+    readonly platforms?: readonly string[];
     readonly preview?: boolean;
 }
 
 /** The prod stack file with its ec2 builders (adjusted by `builders`), config as the engine passes it. */
-function prodConfig(builders: Record<string, unknown> = {}): Record<string, string> {
+function prodConfig(builders: Record<string, unknown> = {}, platforms?: readonly string[]): Record<string, string> {
     const committed = flatConfig("prod");
     const b = { ...JSON.parse(committed["truss-base-images:builders"]), sshPublicKey: KEY, allowedCidrs: [], ...builders };
-    return flatConfig("prod", { "truss-base-images:builders": b, "truss-base-images:registryPassword": FAKE_PASSWORD });
+    const matrix = platforms ? { "truss-base-images:matrix": { ...JSON.parse(committed["truss-base-images:matrix"]), platforms } } : {};
+    return flatConfig("prod", { "truss-base-images:builders": b, "truss-base-images:registryPassword": FAKE_PASSWORD, ...matrix });
+}
+
+/** One platform's build of a tag: its resource name, staging reference and the runner it must build on. */
+interface PlatformUnit {
+    readonly image: PlannedImage;
+    readonly name: string;
+    readonly reference: string;
+    readonly runner: string;
+}
+
+/** Every platform build of the plan: linux/arm64 on the arm64 pool, linux/amd64 on `amd64Runner`'s pick (gpu or cpu by default). */
+function platformUnits(
+    plan: readonly PlannedImage[],
+    amd64Runner: (image: PlannedImage) => string = (i) => (i.spec.accelerator === "gpu" ? "gpu-0" : "cpu-0"),
+): PlatformUnit[] {
+    return plan.flatMap((image) =>
+        image.platforms.map((p) => {
+            const arch = p.platform.split("/")[1];
+            return {
+                image,
+                name: `${image.resourceName}-${arch}`,
+                reference: `${image.repository}:${p.stagingTag}`,
+                runner: arch === "arm64" ? "arm64-0" : amd64Runner(image),
+            };
+        }),
+    );
 }
 
 function start(opts: Options): Recorder {
     resetMocks({
-        config: prodConfig(opts.builders),
+        config: prodConfig(opts.builders, opts.platforms),
         secretKeys: ["truss-base-images:registryPassword"],
         preview: opts.preview,
         stack: "prod",
@@ -175,9 +204,9 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         assert.deepStrictEqual(names(T.power), ["runner-arm64-0-power", "runner-cpu-0-power", "runner-gpu-0-power"]);
         assert.deepStrictEqual(names(T.gate), ["runner-arm64-0-ready", "runner-cpu-0-ready", "runner-gpu-0-ready"]);
         assert.deepStrictEqual(names(T.provider), ["runner-arm64-0-docker", "runner-cpu-0-docker", "runner-gpu-0-docker"]);
-        // The prod matrix on the fixture Truss checkout: 6 pythons x cpu/gpu server images.
-        assert.strictEqual(names(T.image).length, 12);
-        assert.strictEqual(names(T.smoke).length, 12);
+        // The prod matrix on the fixture Truss checkout: 6 pythons x cpu/gpu server images, each for amd64 and arm64.
+        assert.strictEqual(names(T.image).length, 24);
+        assert.strictEqual(names(T.smoke).length, 24);
     });
 
     it("every instance: IMDSv2 only with hop limit 1, an encrypted gp3 root volume of the configured size, stops on shutdown", async () => {
@@ -255,17 +284,15 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         assert.strictEqual((await describeOutput(host("cpu-0"))).known, true);
     });
 
-    it("every GPU image builds with a GPU runner's provider, every CPU image with the CPU runner's", async () => {
+    it("every amd64 GPU image builds with a GPU runner's provider, every amd64 CPU image with the CPU runner's, every arm64 image with the arm64 runner's", async () => {
         const { stack, rec } = await prodStack();
-        for (const image of stack.plan) {
-            const d = rec.get(T.image, image.resourceName);
+        const units = platformUnits(stack.plan);
+        assert.strictEqual(units.length, 24);
+        for (const unit of units) {
+            const d = rec.get(T.image, unit.name);
             const provider = d.opts.provider as pulumi.ProviderResource;
-            assert.ok(provider, `${image.reference} has no explicit provider`);
-            assert.strictEqual(
-                await providerName(provider),
-                image.spec.accelerator === "gpu" ? "runner-gpu-0-docker" : "runner-cpu-0-docker",
-                image.reference,
-            );
+            assert.ok(provider, `${unit.name} has no explicit provider`);
+            assert.strictEqual(await providerName(provider), `runner-${unit.runner}-docker`, unit.name);
         }
     });
 
@@ -274,9 +301,13 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             builders: { cpu: undefined, gpu: { instanceType: "g5.xlarge", count: 2, volumeSizeGiB: 200 } },
         });
         const used = new Set<string>();
-        for (const image of stack.plan) {
-            const name = await providerName(rec.get(T.image, image.resourceName).opts.provider as pulumi.ProviderResource);
-            assert.match(name ?? "", /^runner-gpu-[01]-docker$/, image.reference);
+        for (const unit of platformUnits(stack.plan)) {
+            const name = await providerName(rec.get(T.image, unit.name).opts.provider as pulumi.ProviderResource);
+            if (unit.runner === "arm64-0") {
+                assert.strictEqual(name, "runner-arm64-0-docker", unit.name);
+                continue;
+            }
+            assert.match(name ?? "", /^runner-gpu-[01]-docker$/, unit.name);
             used.add(name!);
         }
         assert.strictEqual(used.size, 2, "both GPU runners build");
@@ -284,12 +315,11 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 
     it("every image depends on the readiness gate of the runner it builds on", async () => {
         const { stack, rec } = await prodStack();
-        for (const image of stack.plan) {
-            const d = rec.get(T.image, image.resourceName);
+        for (const { name, runner } of platformUnits(stack.plan)) {
+            const d = rec.get(T.image, name);
             const deps = (d.opts.dependsOn ?? []) as pulumi.Resource[];
-            const runner = image.spec.accelerator === "gpu" ? "gpu-0" : "cpu-0";
             const gate = rec.get(T.gate, `runner-${runner}-ready`).resource;
-            assert.ok(deps.includes(gate), `${image.reference} does not wait for runner ${runner}`);
+            assert.ok(deps.includes(gate), `${name} does not wait for runner ${runner}`);
         }
     });
 
@@ -309,17 +339,16 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 
     it("smoke tests depend on the pushes and run on the image's runner, by the pushed digest, importing its requirements, again only when it changes", async () => {
         const { stack, rec } = await prodStack();
-        for (const image of stack.plan) {
-            const d = rec.get(T.smoke, `${image.resourceName}-smoke`);
+        for (const { image, name, reference, runner } of platformUnits(stack.plan)) {
+            const d = rec.get(T.smoke, `${name}-smoke`);
             const deps = (d.opts.dependsOn ?? []) as pulumi.Resource[];
-            assert.ok(deps.includes(stack.builds[image.reference].image), `${image.reference}: the smoke test does not wait for the push`);
-            const inputs = inputsOf(T.smoke, `${image.resourceName}-smoke`);
+            assert.ok(deps.includes(stack.builds[reference].image), `${name}: the smoke test does not wait for the push`);
+            const inputs = inputsOf(T.smoke, `${name}-smoke`);
             assert.strictEqual(inputs.image, `${image.repository}@${DIGEST}`);
             assert.strictEqual(inputs.digest, DIGEST);
             assert.deepStrictEqual(inputs.spec, { ...image.spec });
             // The fixture checkout's server requirements: aiofiles, numpy, pyyaml, python-json-logger.
             assert.deepStrictEqual(inputs.imports, { packages: ["aiofiles", "numpy", "yaml", "pythonjsonlogger"], control: [] });
-            const runner = image.spec.accelerator === "gpu" ? "gpu-0" : "cpu-0";
             assert.strictEqual(inputs.runner, runner);
             assert.strictEqual(inputs.host, `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
         }
@@ -343,7 +372,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         await rec.settle();
         snapshot();
         assert.strictEqual(rec.ofType(T.smoke).length, 0);
-        assert.strictEqual(rec.ofType(T.image).length, 12);
+        assert.strictEqual(rec.ofType(T.image).length, 24);
     });
 
     describe("security", () => {
@@ -631,6 +660,24 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
         assert.ok(rec.ofType(T.provider).some(([n]) => n === "runner-arm64-1-docker"));
     });
 
+    it("GPU images on an arm64 pool without an NVIDIA GPU get the library-only smoke test; on g5g (prod) and on amd64 GPU runners the full one", async () => {
+        const declaredChecks = async (opts: Options) => {
+            const { stack } = await prodStack(opts);
+            return platformUnits(stack.plan).map((u) => ({ ...u, checks: inputsOf(T.smoke, `${u.name}-smoke`).checks }));
+        };
+        const c7g = await declaredChecks({ builders: { arm64: ARM64 } });
+        assert.strictEqual(c7g.length, 24);
+        for (const u of c7g) {
+            const expected = u.image.spec.accelerator === "gpu" && u.runner === "arm64-0" ? "gpu-libraries" : undefined;
+            assert.strictEqual(u.checks, expected, u.name);
+        }
+        assert.ok(
+            c7g.some((u) => u.checks === "gpu-libraries"),
+            "the prod matrix has arm64 GPU images",
+        );
+        for (const u of await declaredChecks({})) assert.strictEqual(u.checks, undefined, `${u.name}: g5g has a GPU`);
+    });
+
     it("adding the arm64 pool moves no amd64 image to another runner", async () => {
         const providerOf = async (opts: Options) => {
             const { plan, runners } = await runnersFor(() => "build", opts);
@@ -638,7 +685,7 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
             for (const image of plan) out.set(image.reference, await providerName(runners.providerFor(image)!));
             return out;
         };
-        const before = await providerOf({ builders: { ...TWO_GPUS, arm64: undefined } });
+        const before = await providerOf({ builders: { ...TWO_GPUS, arm64: undefined }, platforms: ["linux/amd64"] });
         const after = await providerOf(WITH_ARM64);
         assert.strictEqual(before.size, 12);
         assert.deepStrictEqual([...after.entries()], [...before.entries()]);

@@ -11,6 +11,7 @@ import * as YAML from "yaml";
 
 const IMAGE_TYPE = "docker:index/image:Image";
 const TAG_TYPE = "pulumi-nodejs:dynamic/truss-base-images:RegistryTag";
+const INDEX_TYPE = "pulumi-nodejs:dynamic/truss-base-images:RegistryIndex";
 /** What the fake RegistryTag reports the published tag holds (the staging manifest plus an annotation). */
 const PUBLISHED_DIGEST = `sha256:${"cd".repeat(32)}`;
 
@@ -36,6 +37,7 @@ interface Declared {
     readonly stack: MockStack;
     readonly images: readonly RecordedResource[];
     readonly tags: readonly RecordedResource[];
+    readonly indexes: readonly RecordedResource[];
     readonly output: Record<string, unknown>;
 }
 
@@ -44,7 +46,13 @@ async function declareAndPush(name: string, opts: Parameters<typeof declareMockS
     const stack = declareMockStack(name, opts);
     fakePushDigests();
     const output = await valueOf(stack.output);
-    return { stack, images: images(), tags: recorded().filter((r) => r.type === TAG_TYPE), output };
+    return {
+        stack,
+        images: images(),
+        tags: recorded().filter((r) => r.type === TAG_TYPE),
+        indexes: recorded().filter((r) => r.type === INDEX_TYPE),
+        output,
+    };
 }
 
 // Written out independently of the naming code: these are the names Truss looks up.
@@ -171,16 +179,23 @@ describe("stack declarations (Pulumi mocks)", () => {
             prod = await declareAndPush("prod", {});
         });
 
-        it("declares the Truss checkout's matrix (the fixture checkout): 12 images, one docker.Image each pushing to its staging tag on Docker Hub", () => {
-            assert.deepEqual(prod.images.map((r) => r.inputs.imageName as string).sort(), prod.stack.plan.map(staging).sort());
+        it("declares the Truss checkout's matrix (the fixture checkout): 12 tags, each an index of a linux/amd64 and a linux/arm64 docker.Image pushing to its staging tag on Docker Hub", () => {
+            const platformImages = prod.stack.plan.flatMap((p) => p.platforms.map((x) => ({ repository: p.repository, ...x })));
+            assert.equal(platformImages.length, 24);
+            assert.deepEqual(prod.images.map((r) => r.inputs.imageName as string).sort(), platformImages.map(staging).sort());
             assert.deepEqual(prod.stack.plan.map((p) => p.reference).sort(), prodReferences());
             assert.deepEqual(Object.keys(prod.output).sort(), prodReferences());
-            for (const r of prod.images) assert.equal((r.inputs.build as any).platform, "linux/amd64");
+            for (const p of platformImages) {
+                const image = prod.images.find((r) => r.inputs.imageName === staging(p))!;
+                assert.equal((image.inputs.build as any).platform, p.platform);
+            }
+            assert.equal(prod.tags.length, 0, "no single-image tags: every tag is an index");
+            assert.equal(prod.indexes.length, 12);
         });
 
         it("passes the registry password as a secret and never puts it in the outputs", async () => {
             const { stack } = prod;
-            assert.equal(prod.images.length, 12);
+            assert.equal(prod.images.length, 24);
             for (const r of prod.images) {
                 // What the engine receives: the registry block as a whole is marked secret.
                 const sent = r.inputs.registry as Record<string, any>;
@@ -193,7 +208,7 @@ describe("stack declarations (Pulumi mocks)", () => {
                 assert.equal(sent.value.server, "docker.io");
             }
             const declared = [...stack.options.values()].filter((o) => o.type === IMAGE_TYPE);
-            assert.equal(declared.length, 12);
+            assert.equal(declared.length, 24);
             for (const d of declared) {
                 const password = d.props.registry.password as pulumi.Output<string>;
                 assert.ok(pulumi.Output.isInstance(password), "the password reaches docker.Image as an Output, never a plain string");

@@ -108,6 +108,27 @@ describe("smoke test commands", () => {
         assert.strictEqual(args[args.length - 1], script);
     });
 
+    it("GPU images on a runner without an NVIDIA GPU (gpu-libraries): no --gpus, no cuInit, no nvidia-smi; every library check kept", () => {
+        const imports = { packages: ["yaml"], control: ["flask", "werkzeug"] };
+        const full = smokeChecks(gpuReload, imports);
+        const libraries = smokeChecks(gpuReload, imports, "gpu-libraries");
+        assert.deepStrictEqual(
+            libraries.map((c) => c.name),
+            full.slice(0, -2).map((c) => c.name),
+            "the full test without its last two checks, in the same order",
+        );
+        const script = smokeTestScript(gpuReload, imports, "gpu-libraries");
+        assert.strictEqual(shellcheck(script), "");
+        for (const lib of CUDA_LIBRARIES) assert.ok(script.includes(`ctypes.CDLL("${lib}")`), `does not load ${lib}`);
+        assert.ok(!script.includes("cuInit"));
+        assert.ok(!script.includes("nvidia-smi"));
+        const args = smokeTestDockerArgs(IMAGE, gpuReload, imports, "gpu-libraries");
+        assert.ok(!args.includes("--gpus"), "there is no GPU to give the container");
+        assert.deepStrictEqual(args.slice(0, 6), ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh"]);
+        assert.strictEqual(args[args.length - 1], script);
+        assert.deepStrictEqual(smokeChecks(cpu, imports, "cpu"), smokeChecks(cpu, imports), "CPU images: one variant");
+    });
+
     it("the GPU device check is valid python (parsed by this machine's python3)", () => {
         const check = smokeChecks(gpuReload).find((c) => c.name === "the GPU is visible to CUDA")!;
         const code = /-c '([\s\S]*)'$/.exec(check.command)?.[1];

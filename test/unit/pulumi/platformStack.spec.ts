@@ -1,0 +1,240 @@
+import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { offlinePlan, PublishPlan } from "../../../src/publish/publishPlan";
+import { readStackConfig } from "../../../src/pulumi/config";
+import { declareStack } from "../../../src/pulumi/stack";
+import { estargzScript } from "../../../src/runners/estargz";
+import { mockAwsLookups } from "../../support/aws";
+import { mockOutputs, resetMocks, valueOf } from "../../support/pulumiMocks";
+import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
+
+const IMAGE = "docker:index/image:Image";
+const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/truss-base-images:${kind}`;
+const BOTH = ["linux/amd64", "linux/arm64"];
+
+interface Declared {
+    readonly plan: PublishPlan;
+    readonly resources: { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions }[];
+    readonly output: pulumi.Output<unknown>;
+}
+
+/** What the mock answers as an EstargzImage's converted digest: a function of its target. */
+const convertedDigestOf = (target: string): string => `sha256:${createHash("sha256").update(target).digest("hex")}`;
+
+/** Declares the committed prod stack (secret faked) with overrides, under mocks, optionally editing its plan. */
+function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPlan) => PublishPlan): Declared {
+    const config = flatConfig("prod", overrides);
+    config["truss-base-images:registryPassword"] = FAKE_PASSWORD;
+    resetMocks({ config, secretKeys: ["truss-base-images:registryPassword"], stack: "prod" });
+    mockAwsLookups();
+    mockOutputs(DYNAMIC("EstargzImage"), (args) => ({ digest: convertedDigestOf(String(args.inputs.target)) }));
+    mockOutputs(IMAGE, (args) => ({
+        repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
+    }));
+    const stack = readStackConfig();
+    let plan = offlinePlan(stack.config, stack.catalog);
+    if (edit) plan = edit(plan);
+    const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-platforms-"));
+    const resources: Declared["resources"] = [];
+    const declared = declareStack(stack, plan, projectDir, {
+        transformations: [
+            (args) => {
+                resources.push({ type: args.type, name: args.name, props: args.props, opts: args.opts as pulumi.CustomResourceOptions });
+                return undefined;
+            },
+        ],
+    });
+    fs.rmSync(projectDir, { recursive: true, force: true });
+    return { plan, resources, output: declared.output };
+}
+
+const providerName = (r: { opts: pulumi.CustomResourceOptions }): Promise<string | undefined> =>
+    valueOf((r.opts.provider as pulumi.ProviderResource).urn).then((u) => u.split("::").pop());
+
+const ofType = (d: Declared, type: string, prefix = "") => d.resources.filter((r) => r.type === type && r.name.startsWith(prefix));
+const dynamic = (d: Declared, kind: "RegistryIndex" | "EstargzImage" | "RegistryTag") =>
+    d.resources.filter((r) => r.type === DYNAMIC(kind));
+
+describe("multi-platform stacks (Pulumi mocks)", () => {
+    it("an ec2 stack asking for linux/arm64 without an arm64 pool stops with one config error naming builders.arm64", () => {
+        const builders = { ...(flatBuilders() as Record<string, unknown>) };
+        delete builders.arm64;
+        assert.throws(
+            () => declareProd({ "truss-base-images:matrix": { ...prodMatrix(), platforms: BOTH }, "truss-base-images:builders": builders }),
+            (e: Error) =>
+                pulumi.RunError.isInstance(e) && /builders\.arm64: is required: matrix\.platforms includes linux\/arm64/.test(e.message),
+        );
+    });
+
+    it("declares one docker.Image per platform into its staging tag: amd64 on the runner it always had, arm64 on the arm64 pool", async () => {
+        const single = declareProd({ "truss-base-images:matrix": amd64Only(), "truss-base-images:compression": "gzip" });
+        const singlePlan = single.plan.images;
+        const singleProvider = new Map<string, string | undefined>();
+        for (const r of ofType(single, IMAGE)) singleProvider.set(r.props.imageName, await providerName(r));
+
+        // Prod's platforms, gzip: so each amd64 digest is comparable with the single-platform gzip one.
+        const multi = declareProd({ "truss-base-images:compression": "gzip" });
+        const images = ofType(multi, IMAGE);
+        assert.equal(images.length, 24, "12 tags x 2 platforms");
+        for (const item of multi.plan.images) {
+            const before = singlePlan.find((p) => p.reference === item.reference)!;
+            assert.equal(item.platforms.length, 2);
+            for (const p of item.platforms) {
+                const image = images.find((r) => r.props.imageName === `${item.repository}:build-${p.contentDigest.slice(7)}`);
+                assert.ok(image, `a build of ${item.reference} for ${p.platform} into its staging tag`);
+                assert.equal(image.props.build.platform, p.platform);
+                assert.equal(image.props.build.args.TRUSS_BASE_CONTENT_DIGEST, p.contentDigest);
+                const provider = await providerName(image);
+                if (p.platform === "linux/amd64") {
+                    assert.equal(
+                        p.contentDigest,
+                        before.contentDigest,
+                        `adding linux/arm64 changes no amd64 content digest (${item.reference})`,
+                    );
+                    assert.equal(
+                        provider,
+                        singleProvider.get(`${before.repository}:build-${before.contentDigest.slice(7)}`),
+                        `the amd64 image of ${item.reference} stays on its runner`,
+                    );
+                } else {
+                    assert.notEqual(p.contentDigest, before.contentDigest, "the platform is part of the content digest");
+                    assert.equal(provider, "runner-arm64-0-docker", "arm64 builds natively on the arm64 pool");
+                }
+            }
+        }
+        assert.equal(singleProvider.size, 12);
+    });
+
+    it("writes every published tag only through its index step, after every platform's image and smoke test (gzip)", async () => {
+        const multi = declareProd({ "truss-base-images:compression": "gzip" });
+        const published = new Set(multi.plan.images.map((i) => i.reference));
+        for (const r of ofType(multi, IMAGE))
+            assert.ok(!published.has(r.props.imageName), `${r.props.imageName} is never a build's target`);
+        assert.equal(dynamic(multi, "RegistryTag").length, 0, "no RegistryTag: the index step writes the tags");
+        const indexes = dynamic(multi, "RegistryIndex");
+        assert.equal(indexes.length, 12);
+        for (const item of multi.plan.images) {
+            const index = indexes.find((r) => r.name === `${item.resourceName}-index`)!;
+            assert.equal(index.props.tag, item.tag);
+            assert.equal(index.props.repository, item.repository);
+            assert.equal(index.props.contentDigest, item.contentDigest, "the index is annotated with the tag's content digest");
+            assert.deepStrictEqual(
+                index.props.platforms,
+                item.platforms.map((p) => ({ platform: p.platform, contentDigest: p.contentDigest })),
+            );
+            const entries = await valueOf(pulumi.output(index.props.entries as unknown[]));
+            assert.deepEqual(
+                (entries as { platform: string }[]).map((e) => e.platform),
+                BOTH,
+            );
+            const waits = (index.opts.dependsOn as pulumi.Resource[]).map((d) => (d as unknown as { __name: string }).__name);
+            for (const arch of ["amd64", "arm64"]) {
+                assert.ok(waits.includes(`${item.resourceName}-${arch}`), `the index waits for the ${arch} image`);
+                assert.ok(waits.includes(`${item.resourceName}-${arch}-smoke`), `the index waits for the ${arch} smoke test`);
+            }
+            assert.equal(index.opts.retainOnDelete, true);
+            assert.equal(index.props.immutable, true, "prod's immutableTags: the index step never replaces a tag");
+        }
+        const out = (await valueOf(multi.output)) as Record<string, { contentDigest: string }>;
+        for (const item of multi.plan.images) assert.equal(out[item.reference].contentDigest, item.contentDigest);
+    });
+
+    it("prod as committed (eStargz): converts each platform image on the runner that built it, and indexes the converted images", async () => {
+        const multi = declareProd({});
+        const conversions = dynamic(multi, "EstargzImage");
+        assert.equal(conversions.length, 24);
+        for (const c of conversions) {
+            assert.match(c.props.target, /:build-[a-f0-9]{64}-estargz$/);
+            assert.equal(c.props.target, `${c.props.source}-estargz`);
+            const endpoint = await valueOf(pulumi.output(c.props.endpoint as { host: string; sshOpts: string[] }));
+            assert.match(endpoint.host, /^ssh:\/\/ubuntu@203\.0\.113\.\d+$/);
+            const build = ofType(multi, IMAGE).find((r) => r.props.imageName === c.props.source)!;
+            const buildProvider = await providerName(build);
+            const docker = multi.resources.find((r) => r.type === "pulumi:providers:docker" && r.name === buildProvider);
+            assert.ok(docker);
+            assert.equal(endpoint.host, await valueOf(pulumi.output(docker.props.host as string)), "on the runner that built it");
+            assert.equal(c.props.sudo, true, "containerd's socket is root's on the runners");
+            assert.equal(c.props.plainHttp, false, "Docker Hub is reached over https");
+            const script = estargzScript({
+                source: c.props.source,
+                target: c.props.target,
+                platform: c.props.platform,
+                plainHttp: false,
+                sudo: true,
+            });
+            assert.ok(script.includes(`sudo -n ctr-remote image convert --estargz --oci --platform ${c.props.platform}`));
+            assert.ok(!JSON.stringify(endpoint).includes(FAKE_PASSWORD), "the password is no part of the command line");
+        }
+        const converted = dynamic(multi, "RegistryIndex");
+        assert.equal(converted.length, 12);
+        for (const index of converted) {
+            const deps = index.opts.dependsOn as pulumi.Resource[];
+            assert.equal(deps.length, 2);
+            for (const d of deps) assert.ok(conversions.some((c) => c.name === (d as unknown as { __name: string }).__name));
+            const entries = (await valueOf(pulumi.output(index.props.entries as unknown[]))) as { platform: string; digest: string }[];
+            const targets = conversions.filter((c) => deps.some((d) => (d as unknown as { __name: string }).__name === c.name));
+            assert.deepStrictEqual(
+                entries.map((e) => e.digest).sort(),
+                targets.map((c) => convertedDigestOf(c.props.target)).sort(),
+                "the index lists the converted images",
+            );
+        }
+    });
+
+    it("one platform with compression estargz: built into its staging tag, converted, and RegistryTag copies the converted image to the tag", async () => {
+        const single = declareProd({ "truss-base-images:matrix": amd64Only() });
+        const images = ofType(single, IMAGE);
+        assert.equal(images.length, 12);
+        assert.equal(dynamic(single, "RegistryIndex").length, 0, "a single image: no index");
+        assert.equal(dynamic(single, "RegistryTag").length, 12);
+        const conversions = dynamic(single, "EstargzImage");
+        for (const item of single.plan.images) {
+            const [p] = item.platforms;
+            assert.equal(p.finalStagingTag, `${p.stagingTag}-estargz`);
+            const image = images.find((r) => r.props.imageName === `${item.repository}:${p.stagingTag}`);
+            assert.ok(image, `${item.reference} builds into its staging tag`);
+            const conversion = conversions.find((c) => c.props.source === image.props.imageName)!;
+            const tag = dynamic(single, "RegistryTag").find((r) => r.name === `${item.resourceName}-tag`)!;
+            assert.equal(tag.props.tag, item.tag);
+            assert.equal(tag.props.source, `${item.repository}:${p.finalStagingTag}`);
+            assert.equal(tag.props.contentDigest, p.contentDigest);
+            assert.equal(await valueOf(tag.props.sourceDigest), convertedDigestOf(conversion.props.target), "the converted image's digest");
+        }
+    });
+
+    it("after a partial failure, builds only the platform whose image is not staged, and indexes the staged one by its digest", async () => {
+        const staged = `sha256:${"cd".repeat(32)}`;
+        const multi = declareProd({}, (plan) => ({
+            ...plan,
+            images: plan.images.map((i) => ({ ...i, stagedDigests: { "linux/amd64": staged } })),
+        }));
+        const images = ofType(multi, IMAGE);
+        assert.equal(images.length, 12);
+        for (const r of images) assert.equal(r.props.build.platform, "linux/arm64");
+        for (const index of dynamic(multi, "RegistryIndex")) {
+            const entries = (await valueOf(pulumi.output(index.props.entries as unknown[]))) as { platform: string; digest: string }[];
+            assert.deepEqual(
+                entries.find((e) => e.platform === "linux/amd64"),
+                { platform: "linux/amd64", digest: staged },
+            );
+        }
+    });
+});
+
+function flatBuilders(): unknown {
+    return JSON.parse(flatConfig("prod")["truss-base-images:builders"]);
+}
+
+/** The committed prod matrix (the Truss checkout's server images, cpu and gpu). */
+function prodMatrix(): Record<string, unknown> {
+    return JSON.parse(flatConfig("prod")["truss-base-images:matrix"]);
+}
+
+/** Prod's matrix with linux/amd64 alone. */
+function amd64Only(): Record<string, unknown> {
+    return { ...prodMatrix(), platforms: ["linux/amd64"] };
+}
