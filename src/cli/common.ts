@@ -2,6 +2,7 @@
 // validated config and its image definition, the registry client, and turning a UserError into
 // its message and exit code 1.
 import * as path from "path";
+import { parseArgs, ParseArgsConfig } from "util";
 import { SECRET_PRESENT, StackConfig } from "../config/stackConfig";
 import { loadStack } from "../config/definition";
 import { readStackFile, StackFile } from "../config/stackFile";
@@ -95,4 +96,42 @@ export function runAsMain(run: (argv: string[]) => Promise<number>): void {
             process.exitCode = 1;
         },
     );
+}
+
+/** The options every command takes: the stack, the Truss checkout, JSON output and help. */
+const COMMON_OPTIONS = {
+    stack: { type: "string", short: "s" },
+    truss: { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h" },
+} as const;
+
+type CommandOptions<O extends NonNullable<ParseArgsConfig["options"]>> = ReturnType<
+    typeof parseArgs<{ options: typeof COMMON_OPTIONS & O; strict: true; allowPositionals: false }>
+>["values"];
+
+/**
+ * Parses a command's arguments (the common options and its own). A usage error prints the
+ * message and the usage and yields `usageExit`; `--help` prints the usage and yields 0.
+ */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"]>>(
+    argv: string[],
+    own: O,
+    usage: string,
+    io: CliIO,
+    usageExit: number,
+): { values: CommandOptions<O> } | { exit: number } {
+    let values: CommandOptions<O>;
+    try {
+        values = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...own }, strict: true, allowPositionals: false })
+            .values as CommandOptions<O>;
+    } catch (e) {
+        io.stderr(`${(e as Error).message}\n${usage}\n`);
+        return { exit: usageExit };
+    }
+    if ((values as { help?: boolean }).help) {
+        io.stdout(`${usage}\n`);
+        return { exit: 0 };
+    }
+    return { values };
 }

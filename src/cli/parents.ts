@@ -2,8 +2,7 @@
 // image the catalog can build (after the stack's `parents` overrides), their pins in
 // images/parents.lock, and, with --check or --update, what their tags point to now upstream.
 import * as path from "path";
-import { parseArgs } from "util";
-import { readCliStack } from "./common";
+import { parseCommandArgs, readCliStack } from "./common";
 import { UserError } from "../errors";
 import { formatParentLock, lockDate, lockPath, readParentLock, UNPINNED, writeParentLock } from "../images/parentLock";
 import {
@@ -126,29 +125,15 @@ function jsonOf(statuses: readonly ParentStatus[], lockFile: string, updated: st
 
 /** Runs the parents CLI; returns the exit code. */
 export async function runParents(argv: string[], io: ParentsIO = processIO): Promise<number> {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                stack: { type: "string", short: "s" },
-                truss: { type: "string" },
-                check: { type: "boolean", default: false },
-                update: { type: "boolean", default: false },
-                json: { type: "boolean", default: false },
-                help: { type: "boolean", short: "h" },
-            },
-            strict: true,
-            allowPositionals: false,
-        }).values;
-    } catch (e) {
-        io.stderr(`${(e as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        io.stdout(`${USAGE}\n`);
-        return 0;
-    }
+    const parsed = parseCommandArgs(
+        argv,
+        { check: { type: "boolean", default: false }, update: { type: "boolean", default: false } },
+        USAGE,
+        io,
+        2,
+    );
+    if ("exit" in parsed) return parsed.exit;
+    const args = parsed.values;
     if (args.check && args.update) {
         io.stderr(`--check and --update cannot be given together: --check only reports, --update rewrites the lock.\n${USAGE}\n`);
         return 2;

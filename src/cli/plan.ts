@@ -3,10 +3,9 @@
 // needs no Pulumi CLI, and of the registry only read access (anonymous, or the password in
 // TRUSS_REGISTRY_PASSWORD).
 import * as path from "path";
-import { parseArgs } from "util";
 import { writeContext } from "../images/context";
 import { planPublish } from "../publish/publishPlan";
-import { CliIO, passwordNote, processIO, readCliStack, runAsMain, withUserErrors } from "./common";
+import { CliIO, parseCommandArgs, passwordNote, processIO, readCliStack, runAsMain, withUserErrors } from "./common";
 import { planItems, planTable, summaryLine } from "./render";
 import { readParentLock } from "../images/parentLock";
 import { parentWarnings } from "../publish/parentPins";
@@ -29,28 +28,9 @@ export type PlanIO = CliIO;
 
 /** Runs the plan CLI; returns the exit code. */
 export async function runPlan(argv: string[], io: CliIO = processIO): Promise<number> {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                stack: { type: "string", short: "s" },
-                truss: { type: "string" },
-                contexts: { type: "string" },
-                json: { type: "boolean", default: false },
-                help: { type: "boolean", short: "h" },
-            },
-            strict: true,
-            allowPositionals: false,
-        }).values;
-    } catch (e) {
-        io.stderr(`${(e as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        io.stdout(`${USAGE}\n`);
-        return 0;
-    }
+    const parsed = parseCommandArgs(argv, { contexts: { type: "string" } }, USAGE, io, 2);
+    if ("exit" in parsed) return parsed.exit;
+    const args = parsed.values;
     return withUserErrors(io, async () => {
         const stack = readCliStack(io, args.stack, args.truss);
         const plan = await planPublish(stack.config, stack.catalog, stack.client);

@@ -3,10 +3,9 @@
 // images/) makes with what the registry holds under its version tag, and prints one verdict.
 // Exit codes: 0 up-to-date, 2 publish, 3 bump-needed or needless-bump, 1 bad input or registry
 // error.
-import { parseArgs } from "util";
 import { planPublish } from "../publish/publishPlan";
 import { releaseVerdict } from "../publish/releaseVerdict";
-import { CliIO, passwordNote, processIO, readCliStack, runAsMain, withUserErrors } from "./common";
+import { CliIO, parseCommandArgs, passwordNote, processIO, readCliStack, runAsMain, withUserErrors } from "./common";
 import { planItems, planTable } from "./render";
 
 const USAGE = `usage: npm run release-check -- --stack <name> [--truss <path>] [--json]
@@ -22,27 +21,9 @@ const USAGE = `usage: npm run release-check -- --stack <name> [--truss <path>] [
 
 /** Runs the release check; returns the exit code. */
 export async function runReleaseCheck(argv: string[], io: CliIO = processIO): Promise<number> {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                stack: { type: "string", short: "s" },
-                truss: { type: "string" },
-                json: { type: "boolean", default: false },
-                help: { type: "boolean", short: "h" },
-            },
-            strict: true,
-            allowPositionals: false,
-        }).values;
-    } catch (e) {
-        io.stderr(`${(e as Error).message}\n${USAGE}\n`);
-        return 1;
-    }
-    if (args.help) {
-        io.stdout(`${USAGE}\n`);
-        return 0;
-    }
+    const parsed = parseCommandArgs(argv, {}, USAGE, io, 1);
+    if ("exit" in parsed) return parsed.exit;
+    const args = parsed.values;
     return withUserErrors(io, async () => {
         const stack = readCliStack(io, args.stack, args.truss);
         // The question is what the registry holds, whatever the stack's push setting.
