@@ -113,19 +113,32 @@ export function stageImage(
     if (spec.liveReload) {
         files.push({ path: "control/requirements.txt", mode: FILE_MODE, content: read(catalog.liveReload.requirements) });
     }
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return staged({ spec, files, buildArgs, parent, lock, platform, compression, unpinned: pinned.unpinned });
+}
 
-    const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
-    const builtFrom = digest ? pinnedReference(parent, digest) : parent;
+/** A staged context from its parts: files sorted, the parent pinned as the lock says, the content digest over all of it. */
+function staged(p: {
+    spec: ImageSpec;
+    files: StagedFile[];
+    buildArgs: Record<string, string>;
+    parent: string;
+    lock: ParentLock;
+    platform: string;
+    compression: Compression;
+    unpinned: string[];
+}): StagedContext {
+    const files = [...p.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const digest = namesDigest(p.parent) ? undefined : pinOf(p.lock, p.parent);
+    const builtFrom = digest ? pinnedReference(p.parent, digest) : p.parent;
     return {
-        spec,
+        spec: p.spec,
         files,
-        buildArgs,
+        buildArgs: p.buildArgs,
         parent: builtFrom,
-        platform,
-        ...(compression === "gzip" ? {} : { compression }),
-        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform, compression),
-        unpinnedParents: pinned.unpinned,
+        platform: p.platform,
+        ...(p.compression === "gzip" ? {} : { compression: p.compression }),
+        contentDigest: contentDigestOf(files, p.buildArgs, builtFrom, p.platform, p.compression),
+        unpinnedParents: p.unpinned,
     };
 }
 
@@ -191,21 +204,8 @@ function stageTrussImage(
             content: catalog.files.get(f.from) ?? fs.readFileSync(path.join(checkout.dir, ...f.from.split("/"))),
         })),
     ];
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const parent = resolveParent(catalog, spec, parents);
-    const digest = namesDigest(parent) ? undefined : pinOf(lock, parent);
-    const builtFrom = digest ? pinnedReference(parent, digest) : parent;
-    const buildArgs: Record<string, string> = {};
-    return {
-        spec,
-        files,
-        buildArgs,
-        parent: builtFrom,
-        platform,
-        ...(compression === "gzip" ? {} : { compression }),
-        contentDigest: contentDigestOf(files, buildArgs, builtFrom, platform, compression),
-        unpinnedParents: pinned.unpinned,
-    };
+    return staged({ spec, files, buildArgs: {}, parent, lock, platform, compression, unpinned: pinned.unpinned });
 }
 
 function ensureTrailingNewline(b: Buffer): Buffer {
