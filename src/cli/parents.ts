@@ -1,8 +1,7 @@
 // `npm run parents -- --stack <name> [--check | --update] [--json]`: the parent images of every
 // image the catalog can build (after the stack's `parents` overrides), their pins in
 // images/parents.lock, and, with --check or --update, what their tags point to now upstream.
-import * as path from "path";
-import { parseCommandArgs, readCliStack } from "./common";
+import { CliIO, parseCommandArgs, processIO, readCliStack } from "./common";
 import { UserError } from "../errors";
 import { formatParentLock, lockDate, lockPath, readParentLock, UNPINNED, writeParentLock } from "../images/parentLock";
 import {
@@ -30,24 +29,10 @@ const USAGE = `usage: npm run parents -- --stack <name> [--truss <path>] [--chec
             Exits 0, or 1 on the errors above (the lines that could be resolved are written).
   --json    prints the parents as JSON instead of text.`;
 
-/** Where the parents CLI reads from and writes to: the real process, or a test's. */
-export interface ParentsIO {
-    readonly projectDir: string;
-    readonly env: NodeJS.ProcessEnv;
-    readonly stdout: (text: string) => void;
-    readonly stderr: (text: string) => void;
-    /** The images folder (catalog and lock); the repository's by default. */
-    readonly imagesDir?: string;
+/** Where the parents CLI reads from and writes to; a test may also give the parents' registry clients. */
+export interface ParentsIO extends CliIO {
     readonly clientFor?: ClientFor;
-    readonly now?: () => Date;
 }
-
-const processIO: ParentsIO = {
-    projectDir: path.resolve(__dirname, "..", ".."),
-    env: process.env,
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
-};
 
 const shortDigest = (d: string | undefined): string => (d === undefined ? UNPINNED : d.slice(0, "sha256:".length + 12));
 
