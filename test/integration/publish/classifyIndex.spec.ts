@@ -290,6 +290,8 @@ describe("multi-platform tags against a real registry", function () {
     /** The RegistryIndex provider as Pulumi's dynamic provider host loads it: serialized. */
     async function serializedIndexProvider(): Promise<pulumi.dynamic.ResourceProvider<RegistryIndexInputs>> {
         const serialized = await pulumi.runtime.serializeFunction(() => registryIndexProvider);
+        // Under the project, so that the serialized provider finds node_modules; .build/ is not in a fresh clone.
+        fs.mkdirSync(path.join(PROJECT_DIR, ".build"), { recursive: true });
         const dir = fs.mkdtempSync(path.join(PROJECT_DIR, ".build", "provider-"));
         try {
             const file = path.join(dir, "provider.js");
