@@ -1,11 +1,7 @@
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ReadinessGate } from "../../../src/pulumi/readiness";
-import { SmokeTest, smokeTestProvider } from "../../../src/pulumi/smokeTest";
+import { SmokeTest } from "../../../src/pulumi/smokeTest";
 import { mockOutputs, recorded, resetMocks, valueOf } from "../../support/pulumiMocks";
 import { estimateState } from "../../support/stateSize";
 import { declareMockStack, flatConfig } from "../../support/stacks";
@@ -69,22 +65,5 @@ describe("dynamic providers in the state (Pulumi mocks)", () => {
         assert.ok(pulumi.Output.isInstance(smoke.testedDigest), "testedDigest is an Output");
         assert.equal(await valueOf(smoke.testedDigest), digest);
         assert.equal(await valueOf(gate.dockerVersion), "26.1.5");
-    });
-
-    it("a serialized provider run from the project folder loads its code from there when the folder that declared the stack is gone (plain node, no ts-node)", async () => {
-        const root = path.resolve(__dirname, "..", "..", "..");
-        const serialized = await pulumi.runtime.serializeFunction(() => smokeTestProvider);
-        assert.ok(serialized.text.includes(JSON.stringify(root)), "the declaring folder is the stored fallback");
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "moved-provider-"));
-        try {
-            const file = path.join(dir, "provider.js");
-            fs.writeFileSync(file, serialized.text.split(JSON.stringify(root)).join(JSON.stringify(path.join(dir, "gone"))));
-            const driver = `require(${JSON.stringify(file)}).${serialized.exportName}().diff("id", { digest: "sha256:a" }, { digest: "sha256:b" })
-                .then((r) => process.stdout.write(JSON.stringify(r)))`;
-            const out = execFileSync(process.execPath, ["-e", driver], { cwd: root, encoding: "utf8", timeout: 60_000 });
-            assert.deepEqual(JSON.parse(out), { changes: true, replaces: ["digest"], deleteBeforeReplace: false });
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
     });
 });

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { planImages, PlannedImage, PublishAction } from "../../../src/publish/plannedImages";
 import { renderUserData } from "../../../src/runners/userData";
 import { workTicketProvider } from "../../../src/pulumi/buildRunner";
-import { declareRunners } from "../../../src/pulumi/runners";
+import { declareRunners, Runners } from "../../../src/pulumi/runners";
 import { readinessGateProvider } from "../../../src/pulumi/readiness";
 import { smokeTestProvider } from "../../../src/pulumi/smokeTest";
 import { readStackConfig } from "../../../src/pulumi/config";
@@ -166,22 +166,38 @@ async function prodStack(opts: Options = {}): Promise<{ stack: DeclaredStack; re
     return { stack, rec };
 }
 
+type RunnersDeclaration = { rec: Recorder; plan: PlannedImage[]; runners: Runners };
+const declaredRunners = new Map<string, { declaration: RunnersDeclaration; seen: typeof seen }>();
+
 /**
  * Declares only the runners, for a plan whose actions the test chooses (the registry check is
- * another module's job); `extend` may add images to the plan.
+ * another module's job); `extend` may add images to the plan. Declared once per distinct
+ * `actions`, `opts` and `extend` (by their text), like prodStack.
  */
 async function runnersFor(
     actions: (image: PlannedImage) => PublishAction,
     opts: Options = {},
     extend: (plan: PlannedImage[]) => PlannedImage[] = (plan) => plan,
-) {
+): Promise<RunnersDeclaration> {
+    const key = [
+        actions.toString(),
+        extend.toString(),
+        JSON.stringify(opts, (_k, v: unknown) => (v === undefined ? "<undefined>" : v)),
+    ].join("\n");
+    const cached = declaredRunners.get(key);
+    if (cached) {
+        seen = cached.seen;
+        return cached.declaration;
+    }
     const rec = start(opts);
     const { config, catalog } = readStackConfig();
     const plan = extend(planImages(config, catalog).map((p) => ({ ...p, action: actions(p) })));
     const runners = declareRunners(config, plan, rec.opts);
     await rec.settle();
     snapshot();
-    return { rec, plan, runners };
+    const declaration = { rec, plan, runners };
+    declaredRunners.set(key, { declaration, seen });
+    return declaration;
 }
 
 function inputsOf(type: string, name: string): Record<string, any> {
