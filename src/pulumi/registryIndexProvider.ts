@@ -1,12 +1,12 @@
 // The RegistryIndex provider's implementation. It is loaded by path in the provider's process
 // (see leanProvider.ts), never serialized into the state, so it may import what it needs.
 import type * as pulumi from "@pulumi/pulumi";
+import { providerRegistryClient } from "./providerRegistryClients";
 import { LABELS } from "../images/labels";
 import type { ContentDigest } from "../images/spec";
 import { TagConflictError } from "../publish/classify";
 import { compareManifest } from "../publish/classifyIndex";
-import { PROGRAM_PASSWORD_FROM } from "../publish/publishPlan";
-import { publishIndex, publishTag, RegistryClient, tagStatus, TagHeldError } from "../registry";
+import { publishIndex, publishTag, tagStatus, TagHeldError } from "../registry";
 
 /** The provider's view of a RegistryIndex: plain values (the password stays a secret in the state). */
 export interface RegistryIndexInputs {
@@ -37,27 +37,9 @@ export interface RegistryIndexOutputs extends RegistryIndexInputs {
     readonly digest: string;
 }
 
-const clients = new Map<string, RegistryClient>();
-
-function clientFor(inputs: RegistryIndexInputs): RegistryClient {
-    const credentials = inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined;
-    const key = JSON.stringify([inputs.server, inputs.username, inputs.password, inputs.timeoutSeconds]);
-    let client = clients.get(key);
-    if (!client) {
-        client = new RegistryClient({
-            server: inputs.server,
-            credentials,
-            credentialsSource: { configuredUser: inputs.username, passwordFrom: PROGRAM_PASSWORD_FROM },
-            timeoutSeconds: inputs.timeoutSeconds,
-        });
-        clients.set(key, client);
-    }
-    return client;
-}
-
 /** Writes the index of the entries, or copies the re-tag source, or checks the tag: all through publishTag. */
 async function publish(inputs: RegistryIndexInputs): Promise<string> {
-    const client = clientFor(inputs);
+    const client = providerRegistryClient(inputs);
     const content = { key: LABELS.contentDigest, digest: inputs.contentDigest };
     const overwrite = !inputs.immutable;
     try {
@@ -123,7 +105,7 @@ export const registryIndexProvider: pulumi.dynamic.ResourceProvider<RegistryInde
     },
     async read(id, props) {
         if (!props) return { id, props };
-        const status = await tagStatus(clientFor(props), props.repository, props.tag, props.digest);
+        const status = await tagStatus(providerRegistryClient(props), props.repository, props.tag, props.digest);
         if (status.state === "missing") return { id: "" };
         return { id, props: status.state === "present" ? props : { ...props, digest: status.digest } };
     },

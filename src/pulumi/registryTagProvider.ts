@@ -1,10 +1,10 @@
 // The RegistryTag provider's implementation. It is loaded by path in the provider's process
 // (see leanProvider.ts), never serialized into the state, so it may import what it needs.
 import type * as pulumi from "@pulumi/pulumi";
+import { providerRegistryClient } from "./providerRegistryClients";
 import { LABELS } from "../images/labels";
 import { TagConflictError } from "../publish/classify";
-import { PROGRAM_PASSWORD_FROM } from "../publish/publishPlan";
-import { DEFAULT_PLATFORM, publishTag, RegistryClient, tagStatus, TagHeldError } from "../registry";
+import { DEFAULT_PLATFORM, publishTag, tagStatus, TagHeldError } from "../registry";
 
 /**
  * The provider's view of a RegistryTag: plain values (the engine unwraps secrets before a
@@ -38,29 +38,10 @@ export interface RegistryTagOutputs extends RegistryTagInputs {
     readonly digest: string;
 }
 
-/** Clients by registry and user: one process serves every RegistryTag of an update, and shares tokens and manifests. */
-const clients = new Map<string, RegistryClient>();
-
-function clientFor(inputs: RegistryTagInputs): RegistryClient {
-    const credentials = inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined;
-    const key = JSON.stringify([inputs.server, inputs.username, inputs.password, inputs.timeoutSeconds]);
-    let client = clients.get(key);
-    if (!client) {
-        client = new RegistryClient({
-            server: inputs.server,
-            credentials,
-            credentialsSource: { configuredUser: inputs.username, passwordFrom: PROGRAM_PASSWORD_FROM },
-            timeoutSeconds: inputs.timeoutSeconds,
-        });
-        clients.set(key, client);
-    }
-    return client;
-}
-
 async function publish(inputs: RegistryTagInputs): Promise<RegistryTagOutputs> {
     const platform = inputs.platform ?? DEFAULT_PLATFORM;
     try {
-        const { digest } = await publishTag(clientFor(inputs), {
+        const { digest } = await publishTag(providerRegistryClient(inputs), {
             repository: inputs.repository,
             tag: inputs.tag,
             source: inputs.source,
@@ -147,7 +128,7 @@ export const registryTagProvider: pulumi.dynamic.ResourceProvider<RegistryTagInp
 
     async read(id, props) {
         if (!props) return { id, props };
-        const status = await tagStatus(clientFor(props), props.repository, props.tag, props.digest);
+        const status = await tagStatus(providerRegistryClient(props), props.repository, props.tag, props.digest);
         if (status.state === "missing") return { id: "" };
         return { id, props: status.state === "present" ? props : { ...props, digest: status.digest } };
     },
