@@ -1,12 +1,11 @@
 // The RegistryIndex provider's implementation. It is loaded by path in the provider's process
 // (see leanProvider.ts), never serialized into the state, so it may import what it needs.
 import type * as pulumi from "@pulumi/pulumi";
-import { providerRegistryClient } from "./providerRegistryClients";
+import { conflictOf, providerRegistryClient, publishedTagDiff, readPublishedTag } from "./publishedTagLifecycle";
 import { LABELS } from "../images/labels";
 import type { ContentDigest } from "../images/spec";
-import { TagConflictError } from "../publish/classify";
 import { compareManifest } from "../publish/classifyIndex";
-import { publishIndex, publishTag, tagStatus, TagHeldError } from "../registry";
+import { publishIndex, publishTag, TagHeldError } from "../registry";
 
 /** The provider's view of a RegistryIndex: plain values (the password stays a secret in the state). */
 export interface RegistryIndexInputs {
@@ -63,23 +62,9 @@ async function publish(inputs: RegistryIndexInputs): Promise<string> {
         return digest;
     } catch (e) {
         if (!(e instanceof TagHeldError)) throw e;
-        throw new TagConflictError([
-            {
-                reference: `${inputs.repository}:${inputs.tag}`,
-                published: e.published.contentDigest,
-                shape: e.published.shape,
-                planned: inputs.contentDigest,
-                digest: e.published.digest,
-                platform: inputs.platforms[0].platform,
-            },
-        ]);
+        throw conflictOf(e, inputs, inputs.platforms[0].platform);
     }
 }
-
-/** Properties whose change means another tag or other content: a new write, never an overwrite. */
-const IDENTITY: readonly (keyof RegistryIndexInputs)[] = ["server", "repository", "tag", "contentDigest"];
-/** How to reach the registry or what may be overwritten: a change is an update (checked again). */
-const ACCESS: readonly (keyof RegistryIndexInputs)[] = ["username", "password", "immutable"];
 
 /**
  * The index provider, mapping Pulumi's lifecycle onto publishIndex/publishTag:
@@ -92,9 +77,7 @@ const ACCESS: readonly (keyof RegistryIndexInputs)[] = ["username", "password", 
  */
 export const registryIndexProvider: pulumi.dynamic.ResourceProvider<RegistryIndexInputs, RegistryIndexOutputs> = {
     async diff(_id, olds, news) {
-        const replaces: string[] = IDENTITY.filter((k) => olds[k] !== news[k]);
-        const changes = replaces.length > 0 || ACCESS.some((k) => olds[k] !== news[k]);
-        return { changes, replaces, deleteBeforeReplace: false };
+        return publishedTagDiff(olds, news);
     },
     async create(inputs) {
         const digest = await publish(inputs);
@@ -103,10 +86,5 @@ export const registryIndexProvider: pulumi.dynamic.ResourceProvider<RegistryInde
     async update(_id, _olds, news) {
         return { outs: { ...news, digest: await publish(news) } };
     },
-    async read(id, props) {
-        if (!props) return { id, props };
-        const status = await tagStatus(providerRegistryClient(props), props.repository, props.tag, props.digest);
-        if (status.state === "missing") return { id: "" };
-        return { id, props: status.state === "present" ? props : { ...props, digest: status.digest } };
-    },
+    read: readPublishedTag,
 };

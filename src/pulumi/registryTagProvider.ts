@@ -1,10 +1,9 @@
 // The RegistryTag provider's implementation. It is loaded by path in the provider's process
 // (see leanProvider.ts), never serialized into the state, so it may import what it needs.
 import type * as pulumi from "@pulumi/pulumi";
-import { providerRegistryClient } from "./providerRegistryClients";
+import { conflictOf, providerRegistryClient, publishedTagDiff, readPublishedTag } from "./publishedTagLifecycle";
 import { LABELS } from "../images/labels";
-import { TagConflictError } from "../publish/classify";
-import { DEFAULT_PLATFORM, publishTag, tagStatus, TagHeldError } from "../registry";
+import { DEFAULT_PLATFORM, publishTag, TagHeldError } from "../registry";
 
 /**
  * The provider's view of a RegistryTag: plain values (the engine unwraps secrets before a
@@ -53,28 +52,10 @@ async function publish(inputs: RegistryTagInputs): Promise<RegistryTagOutputs> {
         return { ...inputs, reference: `${inputs.repository}:${inputs.tag}`, digest };
     } catch (e) {
         if (!(e instanceof TagHeldError)) throw e;
-        // The same message as the plan's, for a tag that appeared with other content since.
-        throw new TagConflictError([
-            {
-                reference: `${inputs.repository}:${inputs.tag}`,
-                published: e.published.contentDigest,
-                shape: e.published.shape,
-                planned: inputs.contentDigest,
-                digest: e.published.digest,
-                platform,
-            },
-        ]);
+        throw conflictOf(e, inputs, platform);
     }
 }
 
-/** Properties whose change means another tag or other content: a new write, never an overwrite. */
-const IDENTITY: readonly (keyof RegistryTagInputs)[] = ["server", "repository", "tag", "contentDigest"];
-/**
- * Properties that say how to reach the registry or what may be overwritten: a change is an
- * update (checked again). `source` and `sourceDigest` are in neither list: they matter only
- * while the tag is absent, so an image built once and `unchanged` afterwards shows no change.
- */
-const ACCESS: readonly (keyof RegistryTagInputs)[] = ["username", "password", "immutable"];
 /** How the engine passes a value that is unknown during a preview (@pulumi/pulumi's runtime/rpc unknownValue). */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -112,9 +93,7 @@ export const registryTagProvider: pulumi.dynamic.ResourceProvider<RegistryTagInp
     },
 
     async diff(_id, olds, news) {
-        const replaces: string[] = IDENTITY.filter((k) => olds[k] !== news[k]);
-        const changes = replaces.length > 0 || ACCESS.some((k) => olds[k] !== news[k]);
-        return { changes, replaces, deleteBeforeReplace: false };
+        return publishedTagDiff(olds, news);
     },
 
     async create(inputs) {
@@ -126,12 +105,7 @@ export const registryTagProvider: pulumi.dynamic.ResourceProvider<RegistryTagInp
         return { outs: await publish(news) };
     },
 
-    async read(id, props) {
-        if (!props) return { id, props };
-        const status = await tagStatus(providerRegistryClient(props), props.repository, props.tag, props.digest);
-        if (status.state === "missing") return { id: "" };
-        return { id, props: status.state === "present" ? props : { ...props, digest: status.digest } };
-    },
+    read: readPublishedTag,
 
     async delete() {
         // Never delete a published tag: dropping the resource only drops it from the state.
