@@ -16,7 +16,7 @@ export default tseslint.config(
     {
         // Plain-node scripts that run before npm ci, and the dynamic providers' loader, which runs
         // before ts-node is registered (CommonJS, no types, nothing to await).
-        files: ["scripts/**/*.js", "src/pulumi/providerHost.js"],
+        files: ["scripts/**/*.js", "src/pulumi/providerHost/**/*.js"],
         ...tseslint.configs.disableTypeChecked,
         languageOptions: {
             ...tseslint.configs.disableTypeChecked.languageOptions,

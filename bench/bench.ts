@@ -278,9 +278,12 @@ function printState(): void {
             `  serialized dynamic provider ${type.split(":").pop()}: ${bytes} bytes   (target: at most ${limit}: ${verdict(bytes <= limit)})`,
         );
     }
+    console.log("  (every dynamic resource stores the same provider: a require of the installed truss-base-images-provider-host package)");
     const kb = lastState.bytes / 1024;
     console.log(
-        `  estimated state: ${kb.toFixed(0)} KB (inputs and outputs of every resource, plus 500 bytes each for URNs and dependencies; an estimate, not a checkpoint)   (target: under 300 KB: ${verdict(kb < 300)})`,
+        `  estimated state: ${kb.toFixed(0)} KB (inputs and outputs of every resource, plus 500 bytes each for URNs and dependencies; ` +
+            `secrets counted as the mocks record them, shorter than a real checkpoint's ciphertext; an estimate, not a checkpoint)   ` +
+            `(target: under 300 KB: ${verdict(kb < 300)})`,
     );
 }
 

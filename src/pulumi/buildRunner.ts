@@ -1,4 +1,3 @@
-import { randomUUID } from "crypto";
 import * as docker from "@pulumi/docker";
 import * as ec2 from "@pulumi/aws/ec2";
 import * as ec2transitgateway from "@pulumi/aws/ec2transitgateway";
@@ -10,11 +9,12 @@ import type { PoolConfig, RunnerAccess, RunnerPool } from "../config/runners";
 import { amiQueryFor } from "../runners/amis";
 import { runnerId, RunnerId } from "../runners/pools";
 import { READY_TIMEOUT_SECONDS } from "../runners/readiness";
-import { sshDockerHost, sshOptions } from "../runners/ssh";
+import { SshAccess, sshAccessOf, sshDockerHost, sshOptions } from "../runners/ssh";
 import { SSM_MANAGED_POLICY_ARN, ssmHostAlias, ssmProxyCommand } from "../runners/ssm";
 import { runnerTags } from "../runners/tags";
 import { renderUserData } from "../runners/userData";
 import { ReadinessGate } from "./readiness";
+import { WorkTicket } from "./workTicket";
 
 export interface BuildRunnerArgs {
     /**
@@ -69,33 +69,14 @@ export interface Runner {
      * `ssh://<sshUser>@<project>-<stack>-runner-<name>` (access ssm): always known.
      */
     readonly host: pulumi.Output<string>;
+    /** The Docker provider's ssh options: `sshOptions(sshAccess)`. */
     readonly sshOpts: readonly string[];
+    /** The private key and tunnel the options are made from; what the readiness gate and smoke tests store. */
+    readonly sshAccess: SshAccess;
     /** The Docker provider of this runner: builds and pushes run on its daemon. */
     readonly provider: docker.Provider;
     /** Images that build on this runner depend on it. */
     readonly ready: ReadinessGate;
-}
-
-/**
- * Marks "this update builds on the runner": replaced in every update that does, and
- * unchanged in every other. The runner's InstanceState is replaced with it, and creating an
- * InstanceState starts a stopped instance; an unchanged one would not, since its recorded
- * state ("running") still matches the program after the runner stopped itself.
- */
-export const workTicketProvider: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const building = Array.isArray(news.builds) && news.builds.length > 0;
-        return building ? { changes: true, replaces: ["builds"], deleteBeforeReplace: false } : { changes: false };
-    },
-    async create(inputs: Record<string, unknown>) {
-        return { id: randomUUID(), outs: inputs };
-    },
-};
-
-class WorkTicket extends pulumi.dynamic.Resource {
-    constructor(name: string, args: { runner: string; builds: string[] }, opts?: pulumi.CustomResourceOptions) {
-        super(workTicketProvider, name, args, opts, undefined, "WorkTicket");
-    }
 }
 
 /**
@@ -246,10 +227,11 @@ export class BuildRunner extends pulumi.ComponentResource {
             );
 
             const target = { project: args.project, stack: args.stack, runner: id.name, region: args.region };
-            const sshOpts = sshOptions({
+            const sshAccess = sshAccessOf({
                 privateKeyPath: args.sshPrivateKeyPath,
                 proxyCommand: ssm ? ssmProxyCommand(target) : undefined,
             });
+            const sshOpts = sshOptions(sshAccess);
             const host = ssm
                 ? pulumi.output(sshDockerHost(args.sshUser, ssmHostAlias(target)))
                 : this.addressHost(id, tags, eip, args.sshUser);
@@ -267,7 +249,7 @@ export class BuildRunner extends pulumi.ComponentResource {
                 {
                     runner: id.name,
                     host,
-                    sshOpts,
+                    ...(Object.keys(sshAccess).length > 0 ? { ssh: sshAccess } : {}),
                     access: args.access,
                     waitForCloudInit: true,
                     requireRuntime: nvidiaGpu ? "nvidia" : undefined,
@@ -286,7 +268,7 @@ export class BuildRunner extends pulumi.ComponentResource {
                 { host, sshOpts, disableDockerDaemonCheck: true },
                 { parent: this },
             );
-            runners.push({ id, instance, eip, host, sshOpts, provider, ready });
+            runners.push({ id, instance, eip, host, sshOpts, sshAccess, provider, ready });
         }
         this.runners = runners;
         this.registerOutputs({

@@ -1,15 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { leanProvider } from "./leanProvider";
+import type { SshAccess } from "../runners/ssh";
+import { dynamicProvider, implementedBy } from "./leanProvider";
 
 export type { EstargzImageInputs, EstargzImageOutputs } from "./estargzImageProvider";
-
-/** What Pulumi stores with every EstargzImage: a path to estargzImageProvider.ts, not its code. */
-export const estargzImageProvider = leanProvider("src/pulumi/estargzImageProvider", "estargzImageProvider", [
-    "diff",
-    "create",
-    "update",
-    "delete",
-]);
 
 export interface EstargzImageArgs {
     readonly source: pulumi.Input<string>;
@@ -17,7 +10,7 @@ export interface EstargzImageArgs {
     readonly target: pulumi.Input<string>;
     readonly platform: pulumi.Input<string>;
     /** The build's Docker endpoint over ssh (a runner); this machine when absent. */
-    readonly endpoint?: pulumi.Input<{ host: pulumi.Input<string>; sshOpts: pulumi.Input<string>[] }>;
+    readonly endpoint?: pulumi.Input<{ host: pulumi.Input<string>; ssh?: SshAccess }>;
     readonly plainHttp: pulumi.Input<boolean>;
     readonly sudo: pulumi.Input<boolean>;
     readonly username?: pulumi.Input<string>;
@@ -32,9 +25,13 @@ export class EstargzImage extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: EstargzImageArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            estargzImageProvider,
+            dynamicProvider(),
             name,
-            { ...args, password: args.password === undefined ? undefined : pulumi.secret(args.password), digest: undefined },
+            implementedBy("EstargzImage", {
+                ...args,
+                password: args.password === undefined ? undefined : pulumi.secret(args.password),
+                digest: undefined,
+            }),
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
             "truss-base-images",
             "EstargzImage",

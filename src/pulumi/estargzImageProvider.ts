@@ -1,8 +1,9 @@
-// The EstargzImage provider's implementation. It is loaded by path in the provider's process
-// (see leanProvider.ts), never serialized into the state.
+// The EstargzImage provider's implementation. The provider host loads it by name in the provider's process
+// (providerImplementations.ts, leanProvider.ts), never serialized into the state.
 import type * as pulumi from "@pulumi/pulumi";
 import { spawn } from "child_process";
 import { estargzCommand, estargzScript } from "../runners/estargz";
+import { dockerEndpoint, SshAccess } from "../runners/ssh";
 
 /** The provider's view of an EstargzImage: plain values (the password stays a secret in the state). */
 export interface EstargzImageInputs {
@@ -14,7 +15,7 @@ export interface EstargzImageInputs {
     readonly target: string;
     readonly platform: string;
     /** Where the conversion runs: the build's Docker endpoint over ssh (a runner); this machine when absent. */
-    readonly endpoint?: { readonly host: string; readonly sshOpts: string[] };
+    readonly endpoint?: { readonly host: string; readonly ssh?: SshAccess };
     /** Talk to the registry over plain HTTP (a loopback registry). */
     readonly plainHttp: boolean;
     /** Run ctr with `sudo -n` (containerd's socket is root's on the runners). */
@@ -40,7 +41,7 @@ const IDENTITY: readonly (keyof EstargzImageInputs)[] = ["source", "sourceDigest
 function convert(inputs: EstargzImageInputs): Promise<string> {
     const { source, target, platform, plainHttp, sudo, address } = inputs;
     const command = estargzCommand(
-        inputs.endpoint,
+        inputs.endpoint && dockerEndpoint(inputs.endpoint.host, inputs.endpoint.ssh),
         estargzScript({ source, target, platform, plainHttp, sudo, ...(address ? { address } : {}) }),
     );
     return new Promise((resolve, reject) => {

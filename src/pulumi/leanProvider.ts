@@ -1,28 +1,61 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
+import * as fs from "fs";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
-
-export type ProviderMethod = "check" | "diff" | "create" | "read" | "update" | "delete";
-
-/** The project folder on the machine that declares the stack; only a fallback (see below). */
-const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+import type { ImplementationName } from "./providerImplementations";
 
 /**
- * A dynamic provider that Pulumi stores in a few hundred bytes instead of everything its code
- * reaches. Pulumi serializes a provider object by value, with every function and module it
- * captures, into each resource's inputs and outputs; only what lives in node_modules is
- * captured by reference. So each method is one line that captures a module path and an export
- * name and hands the call to `providerHost.js`, found from the current directory (where the
- * engine starts providers), else from where the stack was declared; that file finds the project
- * folder the same way, registers ts-node and calls the implementation. The function below is
- * stored verbatim in the state: it is kept short and without comments on purpose.
- *
- * `modulePath` is relative to the project folder, without extension, e.g. `src/pulumi/registryTagProvider`.
+ * Pulumi stores a dynamic resource's provider in its inputs and outputs, serialized with every
+ * function and module it reaches, except modules that live in node_modules: those it stores as a
+ * `require`. So every dynamic resource here has one provider, the package in
+ * `src/pulumi/providerHost/`, which npm installs as a copy in node_modules (`install-links=true`
+ * in `.npmrc`): each resource stores a `require` of it (about 250 bytes) and the name of its
+ * implementation (`implementedBy`), and the host loads that implementation by name
+ * (`providerImplementations.ts`) in the provider's process.
  */
-export function leanProvider(modulePath: string, exportName: string, methods: readonly ProviderMethod[]): pulumi.dynamic.ResourceProvider {
-    const s = [PROJECT_ROOT, modulePath, exportName];
-    const provider: Partial<Record<ProviderMethod, (...a: unknown[]) => unknown>> = {};
-    for (const m of methods)
-        provider[m] = (...a) => require(require.resolve("./src/pulumi/providerHost", { paths: [process.cwd(), s[0]] }))(s, m, a);
-    return provider as pulumi.dynamic.ResourceProvider;
+export const HOST_PACKAGE = "truss-base-images-provider-host";
+export const IMPLEMENTATION_KEY = "__implementation";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+const HOST_SOURCE = path.join(PROJECT_ROOT, "src", "pulumi", "providerHost", "index.js");
+
+let host: pulumi.dynamic.ResourceProvider | undefined;
+
+/**
+ * What is wrong with the installed host at `installed` (a real path), given its source: a
+ * link to the source rather than a copy in node_modules (Pulumi would then store its code in
+ * every dynamic resource), or a copy that differs from the source (an edited host needs
+ * `npm ci` to reach node_modules); undefined when it is fine.
+ */
+export function installedHostProblem(installed: string, source: string): string | undefined {
+    if (!installed.split(path.sep).includes("node_modules")) {
+        return (
+            `${HOST_PACKAGE} resolves to ${installed}, a link to its source rather than a copy in node_modules, so Pulumi would store ` +
+            `its code in every dynamic resource. The project's .npmrc sets install-links=true; run npm ci with npm 9 or later.`
+        );
+    }
+    if (fs.existsSync(source) && !fs.readFileSync(installed).equals(fs.readFileSync(source))) {
+        return `${installed} differs from ${source}: the copy in node_modules is what Pulumi runs. Run npm ci to install the edited host.`;
+    }
+    return undefined;
+}
+
+/** The provider of every dynamic resource, checked once (installedHostProblem). */
+export function dynamicProvider(): pulumi.dynamic.ResourceProvider {
+    if (host) return host;
+    let installed: string;
+    try {
+        installed = fs.realpathSync(require.resolve(HOST_PACKAGE, { paths: [PROJECT_ROOT] }));
+    } catch {
+        throw new Error(`${HOST_PACKAGE} (src/pulumi/providerHost) is not installed in ${PROJECT_ROOT}/node_modules: run npm ci there.`);
+    }
+    const problem = installedHostProblem(installed, HOST_SOURCE);
+    if (problem) throw new Error(problem);
+    host = require(installed) as pulumi.dynamic.ResourceProvider;
+    return host;
+}
+
+/** A dynamic resource's inputs with the name of its implementation, which the host dispatches on. */
+export function implementedBy<T extends object>(name: ImplementationName, inputs: T): T & { [IMPLEMENTATION_KEY]: ImplementationName } {
+    return { ...inputs, [IMPLEMENTATION_KEY]: name };
 }

@@ -3,8 +3,8 @@ import { homedir } from "os";
 import * as pulumi from "@pulumi/pulumi";
 import type { RunnerAccess } from "../config/runners";
 import { notReadyMessage, parseDockerInfo, readFailure, readinessSteps, ReadinessStep } from "../runners/readiness";
-import { DockerEndpoint, KNOWN_HOSTS_FILE, parseSshHost, SSH_STATE_DIR } from "../runners/ssh";
-import { leanProvider } from "./leanProvider";
+import { DockerEndpoint, dockerEndpoint, KNOWN_HOSTS_FILE, parseSshHost, SshAccess, SSH_STATE_DIR } from "../runners/ssh";
+import { dynamicProvider, implementedBy } from "./leanProvider";
 import { runProcess } from "./process";
 
 /** What the readiness gate checks, and for how long. */
@@ -144,7 +144,7 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
 interface GateInputs {
     readonly runner: string;
     readonly host: string;
-    readonly sshOpts: string[];
+    readonly ssh?: SshAccess;
     readonly access?: RunnerAccess;
     readonly waitForCloudInit: boolean;
     readonly requireRuntime?: string;
@@ -167,7 +167,7 @@ async function checkIfBuilding(inputs: GateInputs): Promise<Record<string, unkno
     }
     const ready = await waitUntilReady({
         runner: inputs.runner,
-        endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
+        endpoint: dockerEndpoint(inputs.host, inputs.ssh),
         access: inputs.access,
         waitForCloudInit: inputs.waitForCloudInit,
         requireRuntime: inputs.requireRuntime,
@@ -196,16 +196,13 @@ export const readinessGateImplementation: pulumi.dynamic.ResourceProvider = {
     },
 };
 
-/** What Pulumi stores with each resource: a path to this file and the name above, not the code (see leanProvider.ts). */
-export const readinessGateProvider = leanProvider("src/pulumi/readiness", "readinessGateImplementation", ["diff", "create", "update"]);
-
 export interface ReadinessGateArgs {
     /** The runner's name for messages, e.g. gpu-0. */
     readonly runner: pulumi.Input<string>;
     /** The Docker provider's host: `ssh://<user>@<address or Session Manager alias>`. */
     readonly host: pulumi.Input<string>;
-    /** The Docker provider's ssh options, verbatim. */
-    readonly sshOpts: pulumi.Input<pulumi.Input<string>[]>;
+    /** The runner's private key and tunnel, if any: the Docker provider's ssh options are made from them (sshOptions). */
+    readonly ssh?: SshAccess;
     /** How the runner is reached (`ssh` or `ssm`), for the hints of failures. */
     readonly access?: pulumi.Input<RunnerAccess>;
     /** Wait for cloud-init (true for EC2 runners). */
@@ -233,6 +230,13 @@ export class ReadinessGate extends pulumi.dynamic.Resource {
     declare public readonly dockerVersion: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ReadinessGateArgs, opts?: pulumi.CustomResourceOptions) {
-        super(readinessGateProvider, name, { ...args, dockerVersion: undefined }, opts, undefined, "ReadinessGate");
+        super(
+            dynamicProvider(),
+            name,
+            implementedBy("ReadinessGate", { ...args, dockerVersion: undefined }),
+            opts,
+            undefined,
+            "ReadinessGate",
+        );
     }
 }

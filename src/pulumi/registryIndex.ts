@@ -1,18 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { leanProvider } from "./leanProvider";
+import { dynamicProvider, implementedBy } from "./leanProvider";
 
 export type { RegistryIndexInputs, RegistryIndexOutputs } from "./registryIndexProvider";
-
-/**
- * What Pulumi stores with every RegistryIndex: a path to registryIndexProvider.ts, not its code.
- * No `delete`: without one the engine deletes nothing, and published tags are never deleted.
- */
-export const registryIndexProvider = leanProvider("src/pulumi/registryIndexProvider", "registryIndexProvider", [
-    "diff",
-    "create",
-    "update",
-    "read",
-]);
 
 export interface RegistryIndexArgs {
     readonly server: pulumi.Input<string>;
@@ -37,7 +26,7 @@ export interface RegistryIndexArgs {
  * A published multi-platform tag: the OCI index of its platform images (their staging tags'
  * manifests), annotated with the tag's content digest and written by the same check-then-write
  * as RegistryTag (src/registry/publish.ts) once every image is in place; or, for a re-tag, a
- * copy of an older tag's index.
+ * copy of an older tag's index. Never deleted (registryIndexProvider.ts has no `delete`).
  */
 export class RegistryIndex extends pulumi.dynamic.Resource {
     declare public readonly digest: pulumi.Output<string>;
@@ -45,9 +34,13 @@ export class RegistryIndex extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: RegistryIndexArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            registryIndexProvider,
+            dynamicProvider(),
             name,
-            { ...args, password: args.password === undefined ? undefined : pulumi.secret(args.password), digest: undefined },
+            implementedBy("RegistryIndex", {
+                ...args,
+                password: args.password === undefined ? undefined : pulumi.secret(args.password),
+                digest: undefined,
+            }),
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
             "truss-base-images",
             "RegistryIndex",

@@ -1,19 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { leanProvider } from "./leanProvider";
+import { dynamicProvider, implementedBy } from "./leanProvider";
 
 export type { RegistryTagInputs, RegistryTagOutputs } from "./registryTagProvider";
-
-/**
- * What Pulumi stores with every RegistryTag: a path to registryTagProvider.ts, not its code.
- * No `delete`: without one the engine deletes nothing, and published tags are never deleted.
- */
-export const registryTagProvider = leanProvider("src/pulumi/registryTagProvider", "registryTagProvider", [
-    "check",
-    "diff",
-    "create",
-    "update",
-    "read",
-]);
 
 export interface RegistryTagArgs {
     /** The registry server as configured, e.g. `docker.io` or `localhost:5000`. */
@@ -43,7 +31,8 @@ export interface RegistryTagArgs {
  * A published tag that holds known content. It is the only writer of published tags: right
  * before writing it checks that the tag is absent or already holds the content, then copies
  * the source's manifest (a build's staging tag, or another tag for a re-tag) to it. Never
- * deleted. The password is a secret input and a secret output.
+ * deleted (registryTagProvider.ts's `delete` does nothing). The password is a secret input
+ * and a secret output.
  */
 export class RegistryTag extends pulumi.dynamic.Resource {
     // `declare`: the base constructor sets these; a class field would reset them to undefined.
@@ -57,9 +46,9 @@ export class RegistryTag extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: RegistryTagArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            registryTagProvider,
+            dynamicProvider(),
             name,
-            {
+            implementedBy("RegistryTag", {
                 server: args.server,
                 username: args.username,
                 password: args.password === undefined ? undefined : pulumi.secret(args.password),
@@ -73,7 +62,7 @@ export class RegistryTag extends pulumi.dynamic.Resource {
                 timeoutSeconds: args.timeoutSeconds,
                 reference: undefined,
                 digest: undefined,
-            },
+            }),
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
             "truss-base-images",
             "RegistryTag",

@@ -12,6 +12,7 @@ import type { BaseImage } from "./baseImage";
 import { BuildRunner, Runner } from "./buildRunner";
 import { SmokeTest } from "./smokeTest";
 import { smokeImportsOf } from "../runners/smoke";
+import type { SshAccess } from "../runners/ssh";
 
 /**
  * Where each image is built, as the stack's resources see it: the Docker provider to build
@@ -27,8 +28,8 @@ export interface Runners {
     networkFor(image: PlannedImage): string | undefined;
     /** Declares the smoke test of a pushed image on the runner that built it; undefined where there is none. */
     declareSmokeTest(image: PlannedImage, built: BaseImage): SmokeTest | undefined;
-    /** The Docker host (`ssh://user@host`) and ssh options of the runner that builds it; undefined for the local daemon. */
-    endpointFor(image: PlannedImage): { host: pulumi.Output<string>; sshOpts: readonly string[] } | undefined;
+    /** The Docker host (`ssh://user@host`) and ssh access (key, tunnel) of the runner that builds it; undefined for the local daemon. */
+    endpointFor(image: PlannedImage): { host: pulumi.Output<string>; ssh: SshAccess } | undefined;
 }
 
 /**
@@ -108,7 +109,7 @@ function declareEc2Runners(
         networkFor: () => undefined,
         endpointFor: (image) => {
             const runner = runnerFor(image);
-            return { host: runner.host, sshOpts: runner.sshOpts };
+            return { host: runner.host, ssh: runner.sshAccess };
         },
         declareSmokeTest: (image, built) => {
             if (!config.push) return undefined;
@@ -125,7 +126,7 @@ function declareEc2Runners(
                     ...(checks === "gpu-libraries" ? { checks } : {}),
                     runner: runner.id.name,
                     host: runner.host,
-                    sshOpts: [...runner.sshOpts],
+                    ...(Object.keys(runner.sshAccess).length > 0 ? { ssh: runner.sshAccess } : {}),
                     timeoutSeconds: SMOKE_TIMEOUT_SECONDS,
                 },
                 { ...opts, dependsOn: [built.image] },

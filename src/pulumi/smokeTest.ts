@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { showCommand, tailLines } from "../runners/commandLine";
-import { dockerCommand, DockerEndpoint } from "../runners/ssh";
+import { dockerCommand, DockerEndpoint, dockerEndpoint, SshAccess } from "../runners/ssh";
 import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
 import type { SmokeChecks } from "../runners/smokeChecks";
 import type { ImageSpec } from "../images/spec";
-import { leanProvider } from "./leanProvider";
+import { dynamicProvider, implementedBy } from "./leanProvider";
 import { runProcess } from "./process";
 
 /** What one smoke test runs, and where. */
@@ -62,7 +62,7 @@ interface SmokeInputs {
     readonly checks?: SmokeChecks;
     readonly runner: string;
     readonly host: string;
-    readonly sshOpts?: string[];
+    readonly ssh?: SshAccess;
     readonly timeoutSeconds: number;
 }
 
@@ -72,7 +72,7 @@ async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
         spec: inputs.spec,
         imports: inputs.imports,
         ...(inputs.checks ? { checks: inputs.checks } : {}),
-        endpoint: { host: inputs.host, sshOpts: inputs.sshOpts },
+        endpoint: dockerEndpoint(inputs.host, inputs.ssh),
         runner: inputs.runner,
         timeoutSeconds: inputs.timeoutSeconds,
     });
@@ -83,7 +83,7 @@ async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
  * The smoke test's provider: it runs when the image's digest changes and at no other time (a
  * runner's address or options changing is no reason to test a published image again). A new
  * digest replaces the resource, so create is the one method that tests; there is no update or
- * delete, which keeps what the state stores per image small (see leanProvider.ts).
+ * delete.
  */
 export const smokeTestImplementation: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
@@ -94,9 +94,6 @@ export const smokeTestImplementation: pulumi.dynamic.ResourceProvider = {
         return { id: String(inputs.digest), outs };
     },
 };
-
-/** What Pulumi stores with each resource: a path to this file and the name above, not the code (see leanProvider.ts). */
-export const smokeTestProvider = leanProvider("src/pulumi/smokeTest", "smokeTestImplementation", ["diff", "create"]);
 
 export interface SmokeTestArgs {
     /** The pushed image by digest: `<repository>@sha256:...`. */
@@ -111,9 +108,10 @@ export interface SmokeTestArgs {
     readonly checks?: SmokeChecks;
     /** The runner's name, for messages. */
     readonly runner: pulumi.Input<string>;
-    /** The runner's Docker host and ssh options, as its Docker provider has them. */
+    /** The runner's Docker host, as its Docker provider has it. */
     readonly host: pulumi.Input<string>;
-    readonly sshOpts?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The runner's private key and tunnel, if any: the provider's ssh options are made from them (sshOptions). */
+    readonly ssh?: SshAccess;
     readonly timeoutSeconds: pulumi.Input<number>;
 }
 
@@ -124,14 +122,14 @@ export class SmokeTest extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            smokeTestProvider,
+            dynamicProvider(),
             name,
-            {
+            implementedBy("SmokeTest", {
                 ...args,
                 spec: { ...args.spec },
                 imports: args.imports && { packages: [...args.imports.packages], control: [...args.imports.control] },
                 testedDigest: undefined,
-            },
+            }),
             opts,
             undefined,
             "SmokeTest",

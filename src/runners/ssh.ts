@@ -26,7 +26,7 @@ export const SSH_CONNECT_TIMEOUT_SECONDS = 15;
  * - a ProxyCommand when the runner is reached through a tunnel (Session Manager) rather than
  *   by its address.
  */
-export function sshOptions(opts: { readonly privateKeyPath?: string; readonly proxyCommand?: string }): string[] {
+export function sshOptions(opts: SshAccess): string[] {
     const o = (kv: string) => ["-o", kv];
     return [
         ...o("BatchMode=yes"),
@@ -41,6 +41,30 @@ export function sshOptions(opts: { readonly privateKeyPath?: string; readonly pr
         ...(opts.privateKeyPath ? ["-i", opts.privateKeyPath, ...o("IdentitiesOnly=yes")] : []),
         ...(opts.proxyCommand ? o(`ProxyCommand=${opts.proxyCommand}`) : []),
     ];
+}
+
+/**
+ * What differs between operators and stacks in the ssh options: the private key to use and the
+ * tunnel. The dynamic resources store this rather than the whole option list (about 400 bytes
+ * each) and get the options from `sshOptions` where they run, which gives the same text as the
+ * Docker provider has.
+ */
+export interface SshAccess {
+    readonly privateKeyPath?: string;
+    readonly proxyCommand?: string;
+}
+
+/** The access with only the fields that are set (what a resource stores: nothing at all in the common case). */
+export function sshAccessOf(opts: { readonly privateKeyPath?: string; readonly proxyCommand?: string }): SshAccess {
+    return {
+        ...(opts.privateKeyPath ? { privateKeyPath: opts.privateKeyPath } : {}),
+        ...(opts.proxyCommand ? { proxyCommand: opts.proxyCommand } : {}),
+    };
+}
+
+/** A runner's Docker endpoint from its host and access: the options of `sshOptions` for ssh:// hosts, none for others. */
+export function dockerEndpoint(host: string, access: SshAccess = {}): DockerEndpoint {
+    return parseSshHost(host) ? { host, sshOpts: sshOptions(access) } : { host };
 }
 
 /** `ssh://ubuntu@203.0.113.10`: the Docker host of a runner (an address, or a name a ProxyCommand resolves). */

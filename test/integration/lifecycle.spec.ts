@@ -10,7 +10,7 @@ import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/config/
 import { writeContext } from "../../src/images/context";
 import { CLI_PASSWORD_FROM, planPublish, PublishPlan, registryClientFor } from "../../src/publish/publishPlan";
 import { readStackFile } from "../../src/config/stackFile";
-import { registryTagProvider } from "../../src/pulumi/registryTag";
+import { hosted } from "../support/dynamicProviders";
 import { stagingReference } from "../../src/images/naming";
 import { copyImages, editFile } from "../support/fixtures";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
@@ -71,7 +71,7 @@ describe("integration: publishing across versions (real daemon, real registry)",
             } else if (image.action === "retag") {
                 source = { source: image.source, sourceDigest: image.digest };
             }
-            await registryTagProvider.create!({
+            await hosted("RegistryTag").create({
                 server: registry.host,
                 repository: image.repository,
                 tag: image.tag,

@@ -7,7 +7,7 @@
 import * as assert from "assert";
 import type { ImageSpec } from "../../src/images/spec";
 import { CONTROL_PYTHON, CUPTI_DIR, PYTHON_PATHS, smokeChecks, smokeTestScript, SmokeImports } from "../../src/runners/smoke";
-import { runSmokeTest, smokeTestProvider } from "../../src/pulumi/smokeTest";
+import { runSmokeTest } from "../../src/pulumi/smokeTest";
 import { docker, ensureDockerDaemon } from "../support/docker";
 import { callSerialized } from "../support/dynamicProviders";
 import { buildGoodImage, buildVariant, siteOf } from "../support/smokeImages";
@@ -171,12 +171,10 @@ describe("smoke tests (real Docker daemon, stub images)", function () {
             host: LOCAL,
             timeoutSeconds: 60,
         };
-        const passed = await callSerialized(smokeTestProvider, "create", [inputs]);
+        const passed = await callSerialized("SmokeTest", "create", [inputs]);
         assert.ok(passed.ok, passed.error);
         assert.strictEqual(passed.result.outs.testedDigest, inputs.digest);
-        const failed = await callSerialized(smokeTestProvider, "create", [
-            { ...inputs, imports: { packages: ["missing_module"], control: [] } },
-        ]);
+        const failed = await callSerialized("SmokeTest", "create", [{ ...inputs, imports: { packages: ["missing_module"], control: [] } }]);
         assert.strictEqual(failed.ok, false);
         assert.match(failed.error ?? "", /No module named 'missing_module'/);
     });

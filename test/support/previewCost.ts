@@ -5,16 +5,15 @@ import { LABELS } from "../../src/images/labels";
 import type { StackConfig } from "../../src/config/stackConfig";
 import { planImages } from "../../src/publish/plannedImages";
 import { CLI_PASSWORD_FROM, planPublish, registryClientFor } from "../../src/publish/publishPlan";
-import { registryTagProvider } from "../../src/pulumi/registryTag";
 import type { RegistryTagInputs } from "../../src/pulumi/registryTagProvider";
 import { publishIndex, publishTag, RegistryClient } from "../../src/registry";
-import { registryIndexProvider } from "../../src/pulumi/registryIndex";
 import type { RegistryIndexInputs } from "../../src/pulumi/registryIndexProvider";
 import type * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_USER, startRegistry } from "./registry";
 import { pushImage, putManifest } from "./registryImages";
 import { startRegistryProxy } from "./registryProxy";
 import { committedStack } from "./fixtures";
+import { hosted } from "./dynamicProviders";
 
 export function prodConfig(registry: StackConfig["registry"], versionTag?: string): { config: StackConfig; catalog: Catalog } {
     // prod's images come from a Truss checkout: here, the fixture checkout the tests use.
@@ -116,10 +115,10 @@ export async function measurePreview(): Promise<PreviewCost> {
                     platforms: image.platforms.map((p) => ({ platform: p.platform, contentDigest: p.contentDigest })),
                     entries: [],
                 };
-                diff = await registryIndexProvider.diff?.(image.reference, { ...news, digest: image.digest as string }, news);
+                diff = await hosted("RegistryIndex").diff(image.reference, { ...news, digest: image.digest as string }, news);
             } else {
                 const news: RegistryTagInputs = { ...access, platform: image.staged.platform };
-                diff = await registryTagProvider.diff?.(
+                diff = await hosted("RegistryTag").diff(
                     image.reference,
                     { ...news, reference: image.reference, digest: image.digest },
                     news,

@@ -2,18 +2,15 @@
 // index of staged platform images, and classifying tags that hold indexes. The images are seeded
 // through the HTTP API by test/support/registryImages.ts, written independently of src/registry.
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { LABELS } from "../../../src/images/labels";
 import type { ContentDigest, ImageSpec } from "../../../src/images/spec";
 import { classify, ClassifyInput, immutableTagConflicts } from "../../../src/publish/classify";
 import { estargzStagingTag, stagingTag } from "../../../src/images/naming";
-import { registryIndexProvider, RegistryIndexInputs } from "../../../src/pulumi/registryIndex";
+import type { RegistryIndexInputs } from "../../../src/pulumi/registryIndex";
+import { loadSerialized } from "../../support/dynamicProviders";
 import { publishIndex, RegistryClient, RegistryError } from "../../../src/registry";
-import { PROJECT_DIR } from "../../support/fixtures";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage, putManifest, rawManifest, SeededManifest, Seeder } from "../../support/registryImages";
-import * as pulumi from "@pulumi/pulumi";
 
 const REPO = "baseten/truss-server-base";
 const SPEC: ImageSpec = { jobType: "server", python: "3.9", accelerator: "cpu", liveReload: false };
@@ -151,7 +148,7 @@ describe("multi-platform tags against a real registry", function () {
         const c = await classifyOne("3.9-v2");
         assert.equal(c.action, "retag");
         assert.match(c.source ?? "", /:3\.9-v(1|8)$/);
-        const provider = await serializedIndexProvider();
+        const provider = await loadSerialized("RegistryIndex");
         const inputs: RegistryIndexInputs = {
             server: registry.host,
             username: DEFAULT_USER.username,
@@ -176,7 +173,7 @@ describe("multi-platform tags against a real registry", function () {
     });
 
     it("the lean index step writes a built tag, then shows no change once the tag is unchanged, and replaces it for other content or another tag", async () => {
-        const provider = await serializedIndexProvider();
+        const provider = await loadSerialized("RegistryIndex");
         const base = {
             server: registry.host,
             username: DEFAULT_USER.username,
@@ -286,19 +283,4 @@ describe("multi-platform tags against a real registry", function () {
             assert.match(c.source ?? "", /:3\.9-v(1|2|8)$/);
         });
     });
-
-    /** The RegistryIndex provider as Pulumi's dynamic provider host loads it: serialized. */
-    async function serializedIndexProvider(): Promise<pulumi.dynamic.ResourceProvider<RegistryIndexInputs>> {
-        const serialized = await pulumi.runtime.serializeFunction(() => registryIndexProvider);
-        // Under the project, so that the serialized provider finds node_modules; .build/ is not in a fresh clone.
-        fs.mkdirSync(path.join(PROJECT_DIR, ".build"), { recursive: true });
-        const dir = fs.mkdtempSync(path.join(PROJECT_DIR, ".build", "provider-"));
-        try {
-            const file = path.join(dir, "provider.js");
-            fs.writeFileSync(file, serialized.text);
-            return (require(file) as { handler: () => pulumi.dynamic.ResourceProvider<RegistryIndexInputs> }).handler();
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
-    }
 });

@@ -8,7 +8,7 @@ import * as path from "path";
 import { LABELS } from "../../../src/images/labels";
 import type { ContentDigest } from "../../../src/images/spec";
 import { estargzStagingTag, stagingTag } from "../../../src/images/naming";
-import { estargzImageProvider, EstargzImageInputs } from "../../../src/pulumi/estargzImage";
+import type { EstargzImageInputs } from "../../../src/pulumi/estargzImage";
 import { publishIndex, RegistryClient } from "../../../src/registry";
 import { startContainerd, TestContainerd } from "../../support/containerd";
 import { docker, ensureDockerDaemon } from "../../support/docker";
@@ -75,7 +75,7 @@ describe("eStargz conversion of an image built by the local daemon (small busybo
             username: DEFAULT_USER.username,
             password: DEFAULT_USER.password,
         };
-        const result = await callSerialized(estargzImageProvider, "create", [inputs]);
+        const result = await callSerialized("EstargzImage", "create", [inputs]);
         assert.ok(result.ok, result.error);
         const digest = result.result.outs.digest as string;
 
@@ -135,7 +135,7 @@ describe("eStargz conversion of an image built by the local daemon (small busybo
             sudo: false,
             address: containerd.address,
         };
-        const result = await callSerialized(estargzImageProvider, "create", [missing]);
+        const result = await callSerialized("EstargzImage", "create", [missing]);
         assert.equal(result.ok, false);
         assert.match(result.error ?? "", /to eStargz failed \(exit [1-9]/);
         assert.match(result.error ?? "", /ctr-remote \(package stargz-snapshotter\)/);

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryTag, registryTagProvider, RegistryTagInputs, RegistryTagOutputs } from "../../../src/pulumi/registryTag";
+import { RegistryTag, RegistryTagInputs, RegistryTagOutputs } from "../../../src/pulumi/registryTag";
 import { manifestAnnotation, parseManifest } from "../../../src/registry";
 import { callSerialized } from "../../support/dynamicProviders";
 import { describeOutput, recorded, resetMocks } from "../../support/pulumiMocks";
@@ -50,6 +50,7 @@ describe("RegistryTag (Pulumi mocks)", () => {
             sourceDigest: "sha256:" + "a".repeat(64),
             immutable: true,
             timeoutSeconds: 60,
+            __implementation: "RegistryTag",
         });
     });
 
@@ -86,15 +87,15 @@ describe("the RegistryTag provider, serialized by Pulumi and run in another proc
     });
     after(async () => registry?.stop());
 
-    it("create writes the tag from the staging tag with the content annotation; diff and read leave it; there is no delete", async () => {
+    it("create writes the tag from the staging tag with the content annotation; diff and read leave it; delete leaves it too (through the serialized provider)", async () => {
         const cd = content("1");
         const staged = await pushImage(seeder(), repoPath, `build-${"1".repeat(64)}`, { labels: { [KEY]: cd } });
         const news = inputs("3.9-v2", cd, `${registry.host}/${repoPath}:build-${"1".repeat(64)}`, staged.digest);
-        const checked = await callSerialized(registryTagProvider, "check", [{}, news]);
-        assert.deepStrictEqual(checked, { ok: true, result: { inputs: news, failures: [] } });
-        const created = await callSerialized(registryTagProvider, "create", [news]);
+        const checked = await callSerialized("RegistryTag", "check", [{}, news]);
+        assert.deepStrictEqual(checked, { ok: true, result: { inputs: { ...news, __implementation: "RegistryTag" }, failures: [] } });
+        const created = await callSerialized("RegistryTag", "create", [news]);
         assert.ok(created.ok, created.error);
-        const { id, outs } = created.result as { id: string; outs: RegistryTagOutputs };
+        const { id, outs } = created.result as { id: string; outs: RegistryTagOutputs & { __implementation: string } };
         assert.strictEqual(id, `${registry.host}/${repoPath}:3.9-v2`);
         const served = await rawManifest(seeder(), repoPath, "3.9-v2");
         assert.ok(served);
@@ -102,15 +103,17 @@ describe("the RegistryTag provider, serialized by Pulumi and run in another proc
         assert.strictEqual(manifestAnnotation(parseManifest(served.bytes, served.mediaType), KEY), cd);
         const tokensBefore = registry.tokenServer?.requests.length;
         // The next preview declares it without a source (the image is unchanged): no change, no registry request.
-        assert.deepStrictEqual(await callSerialized(registryTagProvider, "diff", [id, outs, inputs("3.9-v2", cd)]), {
+        assert.deepStrictEqual(await callSerialized("RegistryTag", "diff", [id, outs, inputs("3.9-v2", cd)]), {
             ok: true,
             result: { changes: false, replaces: [], deleteBeforeReplace: false },
         });
         assert.strictEqual(registry.tokenServer?.requests.length, tokensBefore, "diff asked the registry nothing");
-        assert.deepStrictEqual(await callSerialized(registryTagProvider, "read", [id, outs]), { ok: true, result: { id, props: outs } });
-        assert.strictEqual(registryTagProvider.delete, undefined, "no delete: the engine deletes nothing, and the tag stays");
+        assert.deepStrictEqual(await callSerialized("RegistryTag", "read", [id, outs]), { ok: true, result: { id, props: outs } });
+        assert.strictEqual(outs.__implementation, "RegistryTag", "the state keeps the implementation's name, for delete and refresh");
+        assert.deepStrictEqual(await callSerialized("RegistryTag", "delete", [id, outs]), { ok: true });
+        assert.strictEqual((await rawManifest(seeder(), repoPath, "3.9-v2"))?.digest, served.digest, "delete leaves the published tag");
         // Its errors survive serialization too, name the program's password setting, and never the password.
-        const denied = await callSerialized(registryTagProvider, "create", [{ ...news, tag: "3.9-v4", password: "wrong-password-7" }]);
+        const denied = await callSerialized("RegistryTag", "create", [{ ...news, tag: "3.9-v4", password: "wrong-password-7" }]);
         assert.strictEqual(denied.ok, false);
         assert.match(denied.error as string, /HTTP 401 .*user "truss".*pulumi config set --secret registryPassword/);
         assert.ok(!(denied.error as string).includes("wrong-password-7"));
@@ -121,7 +124,7 @@ describe("the RegistryTag provider, serialized by Pulumi and run in another proc
         const staged = await pushImage(seeder(), repoPath, `build-${"2".repeat(64)}`, { labels: { [KEY]: cd } });
         const theirs = await pushImage(seeder(), repoPath, "3.10-v2", { labels: { [KEY]: content("3") } });
         const news = inputs("3.10-v2", cd, `build-${"2".repeat(64)}`, staged.digest);
-        const r = await callSerialized(registryTagProvider, "create", [news]);
+        const r = await callSerialized("RegistryTag", "create", [news]);
         assert.strictEqual(r.ok, false);
         assert.match(r.error as string, /1 tag is already published with different content, and immutableTags is on/);
         assert.match(
@@ -130,7 +133,7 @@ describe("the RegistryTag provider, serialized by Pulumi and run in another proc
         );
         assert.strictEqual((await rawManifest(seeder(), repoPath, "3.10-v2"))?.digest, theirs.digest, "nothing was overwritten");
         // Without immutableTags the same write replaces it.
-        const allowed = await callSerialized(registryTagProvider, "create", [{ ...news, immutable: false }]);
+        const allowed = await callSerialized("RegistryTag", "create", [{ ...news, immutable: false }]);
         assert.ok(allowed.ok, allowed.error);
         assert.notStrictEqual((await rawManifest(seeder(), repoPath, "3.10-v2"))?.digest, theirs.digest);
     });
@@ -139,15 +142,15 @@ describe("the RegistryTag provider, serialized by Pulumi and run in another proc
         const cd = content("4");
         const staged = await pushImage(seeder(), repoPath, `build-${"4".repeat(64)}`, { labels: { [KEY]: cd } });
         const news = inputs("3.11-v2", cd, `build-${"4".repeat(64)}`, staged.digest);
-        const created = await callSerialized(registryTagProvider, "create", [news]);
+        const created = await callSerialized("RegistryTag", "create", [news]);
         const { id, outs } = created.result as { id: string; outs: RegistryTagOutputs };
         const other = await pushImage(seeder(), repoPath, "3.11-v2", { labels: { a: "other" } });
-        assert.deepStrictEqual(await callSerialized(registryTagProvider, "read", [id, outs]), {
+        assert.deepStrictEqual(await callSerialized("RegistryTag", "read", [id, outs]), {
             ok: true,
             result: { id, props: { ...outs, digest: other.digest } },
         });
         const gone = { ...inputs("3.11-gone", cd), reference: "", digest: staged.digest };
-        assert.deepStrictEqual(await callSerialized(registryTagProvider, "read", [`${gone.repository}:3.11-gone`, gone]), {
+        assert.deepStrictEqual(await callSerialized("RegistryTag", "read", [`${gone.repository}:3.11-gone`, gone]), {
             ok: true,
             result: { id: "" },
         });
@@ -161,7 +164,7 @@ describe("the RegistryTag provider, serialized by Pulumi and run in another proc
             digest: content("7"),
         };
         const diff = async (news: Partial<RegistryTagInputs>) =>
-            (await callSerialized(registryTagProvider, "diff", ["id", olds, { ...olds, ...news }])).result;
+            (await callSerialized("RegistryTag", "diff", ["id", olds, { ...olds, ...news }])).result;
         assert.deepStrictEqual(await diff({ tag: "3.9-v9" }), { changes: true, replaces: ["tag"], deleteBeforeReplace: false });
         assert.deepStrictEqual(await diff({ contentDigest: content("8") }), {
             changes: true,
@@ -181,7 +184,7 @@ describe("the RegistryTag provider, serialized by Pulumi and run in another proc
     });
 
     it("check refuses a content digest that is not one", async () => {
-        const r = await callSerialized(registryTagProvider, "check", [{}, inputs("3.9-v2", "latest")]);
+        const r = await callSerialized("RegistryTag", "check", [{}, inputs("3.9-v2", "latest")]);
         assert.deepStrictEqual(r.result.failures, [
             { property: "contentDigest", reason: 'expected a content digest sha256:<64 hex>, got "latest"' },
         ]);

@@ -4,7 +4,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readinessGateProvider, waitUntilReady } from "../../../src/pulumi/readiness";
+import { waitUntilReady } from "../../../src/pulumi/readiness";
 import { ensureDockerDaemon } from "../../support/docker";
 import { callSerialized } from "../../support/dynamicProviders";
 
@@ -79,22 +79,21 @@ describe("readiness gate (real Docker daemon)", function () {
         const inputs = {
             runner: "local",
             host: LOCAL,
-            sshOpts: [],
             waitForCloudInit: false,
             timeoutSeconds: 30,
             builds: ["docker.io/baseten/truss-server-base:3.9-v1"],
         };
-        const passed = await callSerialized(readinessGateProvider, "create", [inputs]);
+        const passed = await callSerialized("ReadinessGate", "create", [inputs]);
         assert.ok(passed.ok, passed.error);
         assert.strictEqual(passed.result.id, "local-ready");
         assert.match(passed.result.outs.dockerVersion, /^\d+\.\d+/);
 
         const bad = { ...inputs, host: unusedSocket(), timeoutSeconds: 2 };
-        const failed = await callSerialized(readinessGateProvider, "create", [bad]);
+        const failed = await callSerialized("ReadinessGate", "create", [bad]);
         assert.strictEqual(failed.ok, false);
         assert.match(failed.error ?? "", /^Build runner local \(unix:\/\/.*\) was not ready within 2 s/);
 
-        const idle = await callSerialized(readinessGateProvider, "create", [{ ...bad, builds: [] }]);
+        const idle = await callSerialized("ReadinessGate", "create", [{ ...bad, builds: [] }]);
         assert.ok(idle.ok, "with nothing to build the gate does not dial the runner at all");
     });
 });

@@ -8,7 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readinessGateProvider, waitUntilReady } from "../../../src/pulumi/readiness";
+import { waitUntilReady } from "../../../src/pulumi/readiness";
 import { runProcess } from "../../../src/pulumi/process";
 import { shellQuote } from "../../../src/runners/commandLine";
 import { DockerEndpoint, KNOWN_HOSTS_FILE, SSH_STATE_DIR, sshCommand, sshDockerHost, sshOptions } from "../../../src/runners/ssh";
@@ -84,11 +84,12 @@ describe("runner transport on loopback: a real sshd in front of the local Docker
 
     it("access ssm: the gate, as Pulumi runs it, passes through the ProxyCommand, which found the instance by the runner's tags", async () => {
         const before = aws.calls().length;
-        const created = await callSerialized(readinessGateProvider, "create", [
+        const created = await callSerialized("ReadinessGate", "create", [
             {
                 runner: "gpu-0",
                 host: endpoints.ssm.host,
-                sshOpts: endpoints.ssm.sshOpts,
+                // What the stack stores: the key and the tunnel; the provider makes the ssh options from them.
+                ssh: { privateKeyPath: sshd.clientKey, proxyCommand: ssmProxyCommand(TARGET) },
                 access: "ssm",
                 waitForCloudInit: true,
                 timeoutSeconds: 60,

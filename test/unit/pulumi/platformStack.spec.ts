@@ -8,6 +8,7 @@ import { offlinePlan, PublishPlan } from "../../../src/publish/publishPlan";
 import { readStackConfig } from "../../../src/pulumi/config";
 import { declareStack } from "../../../src/pulumi/stack";
 import { estargzScript } from "../../../src/runners/estargz";
+import { SshAccess, sshOptions } from "../../../src/runners/ssh";
 import { mockAwsLookups } from "../../support/aws";
 import { mockOutputs, resetMocks, valueOf } from "../../support/pulumiMocks";
 import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
@@ -150,13 +151,18 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
         for (const c of conversions) {
             assert.match(c.props.target, /:build-[a-f0-9]{64}-estargz$/);
             assert.equal(c.props.target, `${c.props.source}-estargz`);
-            const endpoint = await valueOf(pulumi.output(c.props.endpoint as { host: string; sshOpts: string[] }));
+            const endpoint = await valueOf(pulumi.output(c.props.endpoint as { host: string; ssh?: SshAccess }));
             assert.match(endpoint.host, /^ssh:\/\/ubuntu@203\.0\.113\.\d+$/);
             const build = ofType(multi, IMAGE).find((r) => r.props.imageName === c.props.source)!;
             const buildProvider = await providerName(build);
             const docker = multi.resources.find((r) => r.type === "pulumi:providers:docker" && r.name === buildProvider);
             assert.ok(docker);
             assert.equal(endpoint.host, await valueOf(pulumi.output(docker.props.host as string)), "on the runner that built it");
+            assert.deepStrictEqual(
+                sshOptions(endpoint.ssh ?? {}),
+                JSON.parse(await valueOf(pulumi.output(docker.props.sshOpts as string))),
+                "dialled as the build was",
+            );
             assert.equal(c.props.sudo, true, "containerd's socket is root's on the runners");
             assert.equal(c.props.plainHttp, false, "Docker Hub is reached over https");
             const script = estargzScript({

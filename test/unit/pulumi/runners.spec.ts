@@ -5,10 +5,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { planImages, PlannedImage, PublishAction } from "../../../src/publish/plannedImages";
 import { renderUserData } from "../../../src/runners/userData";
-import { workTicketProvider } from "../../../src/pulumi/buildRunner";
 import { declareRunners, Runners } from "../../../src/pulumi/runners";
-import { readinessGateProvider } from "../../../src/pulumi/readiness";
-import { smokeTestProvider } from "../../../src/pulumi/smokeTest";
+import { sshOptions } from "../../../src/runners/ssh";
+import { hosted } from "../../support/dynamicProviders";
 import { readStackConfig } from "../../../src/pulumi/config";
 import { offlinePlan } from "../../../src/publish/publishPlan";
 import { declareStack, DeclaredStack } from "../../../src/pulumi/stack";
@@ -344,7 +343,8 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         const gate = inputsOf(T.gate, "runner-gpu-0-ready");
         const provider = inputsOf(T.provider, "runner-gpu-0-docker");
         assert.strictEqual(gate.host, provider.host);
-        assert.deepStrictEqual(gate.sshOpts, JSON.parse(provider.sshOpts));
+        assert.strictEqual(gate.sshOpts, undefined, "the gate stores the key and tunnel, not the options");
+        assert.deepStrictEqual(sshOptions(gate.ssh ?? {}), JSON.parse(provider.sshOpts), "the options the gate makes are the provider's");
         assert.strictEqual(gate.requireRuntime, "nvidia");
         assert.strictEqual(gate.waitForCloudInit, true);
         assert.strictEqual(gate.expectedHost, gate.host, "the address read back by tags is the stack's Elastic IP");
@@ -562,17 +562,17 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         });
 
         it("the work ticket is replaced, and the gate checks, exactly when there is something to build; a smoke test re-runs only for a new digest", async () => {
-            const ticket = (builds: string[]) => workTicketProvider.diff!("id", { builds: ["a"] }, { builds });
+            const ticket = (builds: string[]) => hosted("WorkTicket").diff("id", { builds: ["a"] }, { builds });
             assert.deepStrictEqual(await ticket([]), { changes: false });
             assert.deepStrictEqual(
                 await ticket(["a"]),
                 { changes: true, replaces: ["builds"], deleteBeforeReplace: false },
                 "the same work again: the runner may have stopped since",
             );
-            const gate = (builds: string[]) => readinessGateProvider.diff!("id", { builds: ["a"] }, { builds });
+            const gate = (builds: string[]) => hosted("ReadinessGate").diff("id", { builds: ["a"] }, { builds });
             assert.deepStrictEqual(await gate([]), { changes: false });
             assert.deepStrictEqual(await gate(["a"]), { changes: true });
-            const smoke = (olds: Record<string, string>, news: Record<string, string>) => smokeTestProvider.diff!("id", olds, news);
+            const smoke = (olds: Record<string, string>, news: Record<string, string>) => hosted("SmokeTest").diff("id", olds, news);
             assert.deepStrictEqual(
                 await smoke({ digest: DIGEST, host: "ssh://ubuntu@203.0.113.10" }, { digest: DIGEST, host: "ssh://ubuntu@203.0.113.99" }),
                 { changes: false },
@@ -751,7 +751,7 @@ describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
             const gate = inputsOf(T.gate, `runner-${runner}-ready`);
             assert.strictEqual(gate.access, "ssm");
             assert.strictEqual(gate.expectedHost, undefined, "no Elastic IP to compare with: the host is a name");
-            assert.deepStrictEqual(gate.sshOpts, sshOpts, "the gate dials exactly as the provider does");
+            assert.deepStrictEqual(sshOptions(gate.ssh), sshOpts, "the gate dials exactly as the provider does");
         }
         assert.ok(!seen.calls.some((c) => c.token === GET_EIPS), "no address look-up under Session Manager");
     });

@@ -2,10 +2,8 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { convertedDigest, EstargzConversion, estargzCommand, estargzScript } from "../../../src/runners/estargz";
 import { emulationProblem } from "../../../src/runners/emulation";
-import { estargzImageProvider } from "../../../src/pulumi/estargzImage";
 import { tempDir } from "../../support/fixtures";
 
 const conversion: EstargzConversion = {
@@ -78,12 +76,6 @@ describe("eStargz conversion command lines", () => {
                 "--address /tmp/c.sock content fetch --plain-http",
             ),
         );
-    });
-
-    it("the conversion provider serializes small: under 5 KB, with no registry client in it", async () => {
-        const esgz = await pulumi.runtime.serializeFunction(() => estargzImageProvider);
-        assert.ok(esgz.text.length < 5_000, `EstargzImage provider text is ${esgz.text.length} characters`);
-        assert.ok(!esgz.text.includes("RegistryClient"));
     });
 });
 

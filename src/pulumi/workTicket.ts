@@ -1,0 +1,25 @@
+import { randomUUID } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { dynamicProvider, implementedBy } from "./leanProvider";
+
+/**
+ * Marks "this update builds on the runner": replaced in every update that does, and
+ * unchanged in every other. The runner's InstanceState is replaced with it, and creating an
+ * InstanceState starts a stopped instance; an unchanged one would not, since its recorded
+ * state ("running") still matches the program after the runner stopped itself.
+ */
+export const workTicketImplementation: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
+        const building = Array.isArray(news.builds) && news.builds.length > 0;
+        return building ? { changes: true, replaces: ["builds"], deleteBeforeReplace: false } : { changes: false };
+    },
+    async create(inputs: Record<string, unknown>) {
+        return { id: randomUUID(), outs: inputs };
+    },
+};
+
+export class WorkTicket extends pulumi.dynamic.Resource {
+    constructor(name: string, args: { runner: string; builds: string[] }, opts?: pulumi.CustomResourceOptions) {
+        super(dynamicProvider(), name, implementedBy("WorkTicket", args), opts, undefined, "WorkTicket");
+    }
+}
