@@ -1,5 +1,4 @@
 import { strict as assert } from "assert";
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,27 +8,18 @@ import { readStackConfig } from "../../../src/pulumi/config";
 import { declareStack } from "../../../src/pulumi/stack";
 import { estargzScript } from "../../../src/runners/estargz";
 import { mockAwsLookups } from "../../support/aws";
-import { mockOutputs, resetMocks, valueOf } from "../../support/pulumiMocks";
-import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
+import { resetMocks, valueOf } from "../../support/pulumiMocks";
+import { convertedDigestOf, DeclaredResource, FAKE_PASSWORD, fakePushes, flatConfig, prodAsCommitted, settle } from "../../support/stacks";
 
 const IMAGE = "docker:index/image:Image";
 const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/truss-base-images:${kind}`;
 const BOTH = ["linux/amd64", "linux/arm64"];
 
 interface Declared {
-    readonly plan: PublishPlan;
-    readonly resources: {
-        type: string;
-        name: string;
-        props: Record<string, any>;
-        opts: pulumi.CustomResourceOptions;
-        resource: pulumi.Resource;
-    }[];
+    readonly plan: Pick<PublishPlan, "images">;
+    readonly resources: DeclaredResource[];
     readonly output: pulumi.Output<unknown>;
 }
-
-/** What the mock answers as an EstargzImage's converted digest: a function of its target. */
-const convertedDigestOf = (target: string): string => `sha256:${createHash("sha256").update(target).digest("hex")}`;
 
 /** Declares the committed prod stack (secret faked) with overrides, under mocks, optionally editing its plan. */
 function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPlan) => PublishPlan): Declared {
@@ -37,10 +27,7 @@ function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPl
     config["truss-base-images:registryPassword"] = FAKE_PASSWORD;
     resetMocks({ config, secretKeys: ["truss-base-images:registryPassword"], stack: "prod" });
     mockAwsLookups();
-    mockOutputs(DYNAMIC("EstargzImage"), (args) => ({ digest: convertedDigestOf(String(args.inputs.target)) }));
-    mockOutputs(IMAGE, (args) => ({
-        repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
-    }));
+    fakePushes();
     const stack = readStackConfig();
     let plan = offlinePlan(stack.config, stack.catalog);
     if (edit) plan = edit(plan);
@@ -64,18 +51,10 @@ function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPl
     return { plan, resources, output: declared.output };
 }
 
-/**
- * Waits until every resource of a declaration is registered and its output is known, so that
- * a group of tests can assert on it while other tests declare other stacks.
- */
-async function settled(d: Declared): Promise<Declared> {
-    let n = -1;
-    while (n !== d.resources.length) {
-        n = d.resources.length;
-        await Promise.all(d.resources.map((r) => valueOf(r.resource.urn)));
-    }
-    await valueOf(d.output);
-    return d;
+/** prod as committed: the declaration the specs share (test/support/stacks.ts), as this spec reads a declaration. */
+async function committedProd(): Promise<Declared> {
+    const stack = await prodAsCommitted();
+    return { plan: { images: stack.plan }, resources: [...stack.declared], output: stack.output };
 }
 
 const providerName = (r: { opts: pulumi.CustomResourceOptions }): Promise<string | undefined> =>
@@ -97,7 +76,7 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
     });
 
     it("prod as committed (eStargz): converts each platform image on the runner that built it, and indexes the converted images", async () => {
-        const multi = declareProd({});
+        const multi = await committedProd();
         const conversions = dynamic(multi, "EstargzImage");
         assert.equal(conversions.length, 24);
         for (const c of conversions) {
@@ -180,7 +159,8 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
     describe("prod's platforms with gzip", () => {
         let multi: Declared;
         before(async () => {
-            multi = await settled(declareProd({ "truss-base-images:compression": "gzip" }));
+            multi = declareProd({ "truss-base-images:compression": "gzip" });
+            await settle(multi.resources, multi.output);
         });
 
         it("declares one docker.Image per platform into its staging tag: amd64 on the runner it always had, arm64 on the arm64 pool", async () => {

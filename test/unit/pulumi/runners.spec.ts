@@ -23,7 +23,7 @@ import {
     resetMocks,
     valueOf,
 } from "../../support/pulumiMocks";
-import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
+import { FAKE_PASSWORD, flatConfig, prodAsCommitted } from "../../support/stacks";
 
 const T = {
     image: "docker:index/image:Image",
@@ -207,8 +207,13 @@ function once<D>(declare: () => Promise<D>): () => Promise<D> {
     return () => (declared ??= declare());
 }
 
-/** prod as committed (with the test operator's key; allowedCidrs: [] lets no one in), every image to build. */
-const PROD = once(() => prodStack());
+/** prod as committed (allowedCidrs: [] lets no one in), every image to build: the declaration the specs share. */
+const PROD = once(async (): Promise<StackDeclaration> => {
+    const stack = await prodAsCommitted();
+    const rec = new Recorder();
+    for (const d of stack.declared) rec.all.set(`${d.type}::${d.name}`, d);
+    return { rec, resources: stack.resources as Seen[], calls: stack.calls, stack };
+});
 /** The runners of prod as committed, every image to build in this update. */
 const BUILDING = once(() => runnersFor(() => "build"));
 /** The runners of prod as committed, nothing to build in this update. */
