@@ -3,15 +3,18 @@
 import * as pulumi from "@pulumi/pulumi";
 
 // Pulumi takes a stack trace for every resource (its source position) and every internal promise
-// (leak diagnostics), each with `new Error()` and no message. Mapped back to TypeScript by
-// ts-node's source-map hook, those traces were three quarters of the time to declare a stack
-// under mocks, and nothing here reads them. They get V8's plain format, ten frames deep; every
-// error with a message (an assertion, a thrown error) is still mapped to the TypeScript lines.
+// (leak diagnostics), each with `new Error()` and no message: thousands per declared stack. Mapped
+// back to TypeScript by ts-node's source-map hook, those traces were three quarters of the time to
+// declare a stack under mocks; in V8's plain format, ten frames deep, still a fifth of it. Nothing
+// here reads them (the mocks ignore source positions): they are just "Error", with the ten plain
+// frames only when PULUMI_DEBUG_PROMISE_LEAKS has Pulumi print leaked promises' traces. Every error
+// with a message (an assertion, a thrown error) is still mapped to the TypeScript lines.
 const mapToTypeScript = Error.prepareStackTrace;
+const leakTraceFrames = process.env.PULUMI_DEBUG_PROMISE_LEAKS ? 10 : 0;
 if (mapToTypeScript) {
     Error.prepareStackTrace = (error, frames) =>
         error instanceof Error && error.message === "" && error.constructor === Error
-            ? [String(error), ...frames.slice(0, 10).map((f) => `    at ${String(f)}`)].join("\n")
+            ? [String(error), ...frames.slice(0, leakTraceFrames).map((f) => `    at ${String(f)}`)].join("\n")
             : mapToTypeScript(error, frames);
 }
 

@@ -1,6 +1,7 @@
 // Declaring whole stacks under Pulumi's mock runtime: the committed stack files, flattened into
 // the string config the Pulumi engine hands a program, with secrets faked (the CLI that could
 // decrypt `secure:` values is not on our machines).
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,7 +13,7 @@ import { lookUpPublishPlan } from "../../src/pulumi/lookUpPlan";
 import { declareStack, DeclaredStack } from "../../src/pulumi/stack";
 import { mockAwsLookups } from "./aws";
 import { fixtureCheckout } from "./trussCheckouts";
-import { resetMocks } from "./pulumiMocks";
+import { mockOutputs, recorded, RecordedCall, recordedCalls, RecordedResource, resetMocks, valueOf } from "./pulumiMocks";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 export const FAKE_PASSWORD = "fake-docker-hub-token-for-tests";
@@ -33,9 +34,20 @@ export function flatConfig(stack: string, overrides: Record<string, unknown> = {
     return out;
 }
 
+/** A resource as the program declared it: type, name, options and inputs (Outputs and all), and the resource. */
+export interface DeclaredResource {
+    readonly type: string;
+    readonly name: string;
+    readonly opts: pulumi.CustomResourceOptions;
+    readonly props: Record<string, any>;
+    readonly resource: pulumi.Resource;
+}
+
 export interface MockStack extends DeclaredStack {
     /** Options and inputs (as the program passed them, Outputs and all) of every resource, by name. */
     readonly options: Map<string, { type: string; opts: pulumi.CustomResourceOptions; props: Record<string, any> }>;
+    /** Every resource the program declared, in order. */
+    readonly declared: readonly DeclaredResource[];
     readonly projectDir: string;
 }
 
@@ -68,15 +80,18 @@ function declare(stack: string, config: PulumiStackConfig, plan: PublishPlan): M
     const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), `truss-stack-${stack}-`));
     tempDirs.push(projectDir);
     const options = new Map<string, { type: string; opts: pulumi.CustomResourceOptions; props: Record<string, any> }>();
+    const resources: DeclaredResource[] = [];
     const declared = declareStack(config, plan, projectDir, {
         transformations: [
             (args) => {
-                options.set(args.name, { type: args.type, opts: args.opts as pulumi.CustomResourceOptions, props: args.props });
+                const opts = args.opts as pulumi.CustomResourceOptions;
+                options.set(args.name, { type: args.type, opts, props: args.props });
+                resources.push({ type: args.type, name: args.name, opts, props: args.props, resource: args.resource });
                 return undefined;
             },
         ],
     });
-    return { ...declared, options, projectDir };
+    return { ...declared, options, declared: resources, projectDir };
 }
 
 /**
@@ -96,4 +111,53 @@ export async function declareMockStackFromRegistry(
 ): Promise<MockStack & { plan: PublishPlan["images"] }> {
     const config = prepare(stack, opts)();
     return declare(stack, config, await lookUpPublishPlan(config));
+}
+
+/** The digest every push of a build reports under fakePushes. */
+export const PUSHED_DIGEST = `sha256:${"ab".repeat(32)}`;
+
+/** What an EstargzImage reports as its converted image's digest under fakePushes: a function of its target. */
+export const convertedDigestOf = (target: string): string => `sha256:${createHash("sha256").update(target).digest("hex")}`;
+
+/** What the registry would answer: each build's push (PUSHED_DIGEST) and each eStargz conversion (convertedDigestOf). */
+export function fakePushes(): void {
+    mockOutputs("docker:index/image:Image", (args) => ({
+        repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@${PUSHED_DIGEST}`,
+    }));
+    mockOutputs("pulumi-nodejs:dynamic/truss-base-images:EstargzImage", (args) => ({
+        digest: convertedDigestOf(String(args.inputs.target)),
+    }));
+}
+
+/** Waits until every declared resource is registered (also those declared meanwhile) and the output is known. */
+export async function settle(declared: readonly DeclaredResource[], output: pulumi.Output<unknown>): Promise<void> {
+    let n = -1;
+    while (n !== declared.length) {
+        n = declared.length;
+        await Promise.all(declared.map((d) => valueOf(d.resource.urn)));
+    }
+    await valueOf(output);
+}
+
+/** A declaration kept for groups of assertions: with a copy of what the mock engine saw, which the next declaration clears. */
+export interface KeptStack extends MockStack {
+    readonly resources: readonly RecordedResource[];
+    readonly calls: readonly RecordedCall[];
+}
+
+let committedProd: Promise<KeptStack> | undefined;
+
+/**
+ * Pulumi.prod.yaml as committed (the password faked as a secret; every image to build; pushes
+ * faked by fakePushes), declared once for the test process: every group of assertions on it, in
+ * any spec, reads the same declaration, registered and with its output resolved.
+ */
+export function prodAsCommitted(): Promise<KeptStack> {
+    committedProd ??= (async () => {
+        const stack = declareMockStack("prod");
+        fakePushes();
+        await settle(stack.declared, stack.output);
+        return { ...stack, resources: [...recorded()], calls: [...recordedCalls()] };
+    })();
+    return committedProd;
 }

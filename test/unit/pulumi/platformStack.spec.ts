@@ -1,5 +1,4 @@
 import { strict as assert } from "assert";
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -10,21 +9,18 @@ import { declareStack } from "../../../src/pulumi/stack";
 import { estargzScript } from "../../../src/runners/estargz";
 import { SshAccess, sshOptions } from "../../../src/runners/ssh";
 import { mockAwsLookups } from "../../support/aws";
-import { mockOutputs, resetMocks, valueOf } from "../../support/pulumiMocks";
-import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
+import { resetMocks, valueOf } from "../../support/pulumiMocks";
+import { convertedDigestOf, DeclaredResource, FAKE_PASSWORD, fakePushes, flatConfig, prodAsCommitted, settle } from "../../support/stacks";
 
 const IMAGE = "docker:index/image:Image";
 const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/truss-base-images:${kind}`;
 const BOTH = ["linux/amd64", "linux/arm64"];
 
 interface Declared {
-    readonly plan: PublishPlan;
-    readonly resources: { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions }[];
+    readonly plan: Pick<PublishPlan, "images">;
+    readonly resources: DeclaredResource[];
     readonly output: pulumi.Output<unknown>;
 }
-
-/** What the mock answers as an EstargzImage's converted digest: a function of its target. */
-const convertedDigestOf = (target: string): string => `sha256:${createHash("sha256").update(target).digest("hex")}`;
 
 /** Declares the committed prod stack (secret faked) with overrides, under mocks, optionally editing its plan. */
 function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPlan) => PublishPlan): Declared {
@@ -32,10 +28,7 @@ function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPl
     config["truss-base-images:registryPassword"] = FAKE_PASSWORD;
     resetMocks({ config, secretKeys: ["truss-base-images:registryPassword"], stack: "prod" });
     mockAwsLookups();
-    mockOutputs(DYNAMIC("EstargzImage"), (args) => ({ digest: convertedDigestOf(String(args.inputs.target)) }));
-    mockOutputs(IMAGE, (args) => ({
-        repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${"ab".repeat(32)}`,
-    }));
+    fakePushes();
     const stack = readStackConfig();
     let plan = offlinePlan(stack.config, stack.catalog);
     if (edit) plan = edit(plan);
@@ -44,13 +37,25 @@ function declareProd(overrides: Record<string, unknown>, edit?: (plan: PublishPl
     const declared = declareStack(stack, plan, projectDir, {
         transformations: [
             (args) => {
-                resources.push({ type: args.type, name: args.name, props: args.props, opts: args.opts as pulumi.CustomResourceOptions });
+                resources.push({
+                    type: args.type,
+                    name: args.name,
+                    props: args.props,
+                    opts: args.opts as pulumi.CustomResourceOptions,
+                    resource: args.resource,
+                });
                 return undefined;
             },
         ],
     });
     fs.rmSync(projectDir, { recursive: true, force: true });
     return { plan, resources, output: declared.output };
+}
+
+/** prod as committed: the declaration the specs share (test/support/stacks.ts), as this spec reads a declaration. */
+async function committedProd(): Promise<Declared> {
+    const stack = await prodAsCommitted();
+    return { plan: { images: stack.plan }, resources: [...stack.declared], output: stack.output };
 }
 
 const providerName = (r: { opts: pulumi.CustomResourceOptions }): Promise<string | undefined> =>
@@ -71,81 +76,8 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
         );
     });
 
-    it("declares one docker.Image per platform into its staging tag: amd64 on the runner it always had, arm64 on the arm64 pool", async () => {
-        const single = declareProd({ "truss-base-images:matrix": amd64Only(), "truss-base-images:compression": "gzip" });
-        const singlePlan = single.plan.images;
-        const singleProvider = new Map<string, string | undefined>();
-        for (const r of ofType(single, IMAGE)) singleProvider.set(r.props.imageName, await providerName(r));
-
-        // Prod's platforms, gzip: so each amd64 digest is comparable with the single-platform gzip one.
-        const multi = declareProd({ "truss-base-images:compression": "gzip" });
-        const images = ofType(multi, IMAGE);
-        assert.equal(images.length, 24, "12 tags x 2 platforms");
-        for (const item of multi.plan.images) {
-            const before = singlePlan.find((p) => p.reference === item.reference)!;
-            assert.equal(item.platforms.length, 2);
-            for (const p of item.platforms) {
-                const image = images.find((r) => r.props.imageName === `${item.repository}:build-${p.contentDigest.slice(7)}`);
-                assert.ok(image, `a build of ${item.reference} for ${p.platform} into its staging tag`);
-                assert.equal(image.props.build.platform, p.platform);
-                assert.equal(image.props.build.args.TRUSS_BASE_CONTENT_DIGEST, p.contentDigest);
-                const provider = await providerName(image);
-                if (p.platform === "linux/amd64") {
-                    assert.equal(
-                        p.contentDigest,
-                        before.contentDigest,
-                        `adding linux/arm64 changes no amd64 content digest (${item.reference})`,
-                    );
-                    assert.equal(
-                        provider,
-                        singleProvider.get(`${before.repository}:build-${before.contentDigest.slice(7)}`),
-                        `the amd64 image of ${item.reference} stays on its runner`,
-                    );
-                } else {
-                    assert.notEqual(p.contentDigest, before.contentDigest, "the platform is part of the content digest");
-                    assert.equal(provider, "runner-arm64-0-docker", "arm64 builds natively on the arm64 pool");
-                }
-            }
-        }
-        assert.equal(singleProvider.size, 12);
-    });
-
-    it("writes every published tag only through its index step, after every platform's image and smoke test (gzip)", async () => {
-        const multi = declareProd({ "truss-base-images:compression": "gzip" });
-        const published = new Set(multi.plan.images.map((i) => i.reference));
-        for (const r of ofType(multi, IMAGE))
-            assert.ok(!published.has(r.props.imageName), `${r.props.imageName} is never a build's target`);
-        assert.equal(dynamic(multi, "RegistryTag").length, 0, "no RegistryTag: the index step writes the tags");
-        const indexes = dynamic(multi, "RegistryIndex");
-        assert.equal(indexes.length, 12);
-        for (const item of multi.plan.images) {
-            const index = indexes.find((r) => r.name === `${item.resourceName}-index`)!;
-            assert.equal(index.props.tag, item.tag);
-            assert.equal(index.props.repository, item.repository);
-            assert.equal(index.props.contentDigest, item.contentDigest, "the index is annotated with the tag's content digest");
-            assert.deepStrictEqual(
-                index.props.platforms,
-                item.platforms.map((p) => ({ platform: p.platform, contentDigest: p.contentDigest })),
-            );
-            const entries = await valueOf(pulumi.output(index.props.entries as unknown[]));
-            assert.deepEqual(
-                (entries as { platform: string }[]).map((e) => e.platform),
-                BOTH,
-            );
-            const waits = (index.opts.dependsOn as pulumi.Resource[]).map((d) => (d as unknown as { __name: string }).__name);
-            for (const arch of ["amd64", "arm64"]) {
-                assert.ok(waits.includes(`${item.resourceName}-${arch}`), `the index waits for the ${arch} image`);
-                assert.ok(waits.includes(`${item.resourceName}-${arch}-smoke`), `the index waits for the ${arch} smoke test`);
-            }
-            assert.equal(index.opts.retainOnDelete, true);
-            assert.equal(index.props.immutable, true, "prod's immutableTags: the index step never replaces a tag");
-        }
-        const out = (await valueOf(multi.output)) as Record<string, { contentDigest: string }>;
-        for (const item of multi.plan.images) assert.equal(out[item.reference].contentDigest, item.contentDigest);
-    });
-
     it("prod as committed (eStargz): converts each platform image on the runner that built it, and indexes the converted images", async () => {
-        const multi = declareProd({});
+        const multi = await committedProd();
         const conversions = dynamic(multi, "EstargzImage");
         assert.equal(conversions.length, 24);
         for (const c of conversions) {
@@ -228,6 +160,85 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
                 { platform: "linux/amd64", digest: staged },
             );
         }
+    });
+
+    describe("prod's platforms with gzip", () => {
+        let multi: Declared;
+        before(async () => {
+            multi = declareProd({ "truss-base-images:compression": "gzip" });
+            await settle(multi.resources, multi.output);
+        });
+
+        it("declares one docker.Image per platform into its staging tag: amd64 on the runner it always had, arm64 on the arm64 pool", async () => {
+            const single = declareProd({ "truss-base-images:matrix": amd64Only(), "truss-base-images:compression": "gzip" });
+            const singlePlan = single.plan.images;
+            const singleProvider = new Map<string, string | undefined>();
+            for (const r of ofType(single, IMAGE)) singleProvider.set(r.props.imageName, await providerName(r));
+
+            // Prod's platforms, gzip (multi): so each amd64 digest is comparable with the single-platform gzip one.
+            const images = ofType(multi, IMAGE);
+            assert.equal(images.length, 24, "12 tags x 2 platforms");
+            for (const item of multi.plan.images) {
+                const before = singlePlan.find((p) => p.reference === item.reference)!;
+                assert.equal(item.platforms.length, 2);
+                for (const p of item.platforms) {
+                    const image = images.find((r) => r.props.imageName === `${item.repository}:build-${p.contentDigest.slice(7)}`);
+                    assert.ok(image, `a build of ${item.reference} for ${p.platform} into its staging tag`);
+                    assert.equal(image.props.build.platform, p.platform);
+                    assert.equal(image.props.build.args.TRUSS_BASE_CONTENT_DIGEST, p.contentDigest);
+                    const provider = await providerName(image);
+                    if (p.platform === "linux/amd64") {
+                        assert.equal(
+                            p.contentDigest,
+                            before.contentDigest,
+                            `adding linux/arm64 changes no amd64 content digest (${item.reference})`,
+                        );
+                        assert.equal(
+                            provider,
+                            singleProvider.get(`${before.repository}:build-${before.contentDigest.slice(7)}`),
+                            `the amd64 image of ${item.reference} stays on its runner`,
+                        );
+                    } else {
+                        assert.notEqual(p.contentDigest, before.contentDigest, "the platform is part of the content digest");
+                        assert.equal(provider, "runner-arm64-0-docker", "arm64 builds natively on the arm64 pool");
+                    }
+                }
+            }
+            assert.equal(singleProvider.size, 12);
+        });
+
+        it("writes every published tag only through its index step, after every platform's image and smoke test (gzip)", async () => {
+            const published = new Set(multi.plan.images.map((i) => i.reference));
+            for (const r of ofType(multi, IMAGE))
+                assert.ok(!published.has(r.props.imageName), `${r.props.imageName} is never a build's target`);
+            assert.equal(dynamic(multi, "RegistryTag").length, 0, "no RegistryTag: the index step writes the tags");
+            const indexes = dynamic(multi, "RegistryIndex");
+            assert.equal(indexes.length, 12);
+            for (const item of multi.plan.images) {
+                const index = indexes.find((r) => r.name === `${item.resourceName}-index`)!;
+                assert.equal(index.props.tag, item.tag);
+                assert.equal(index.props.repository, item.repository);
+                assert.equal(index.props.contentDigest, item.contentDigest, "the index is annotated with the tag's content digest");
+                assert.deepStrictEqual(
+                    index.props.platforms,
+                    item.platforms.map((p) => ({ platform: p.platform, contentDigest: p.contentDigest })),
+                );
+                const entries = await valueOf(pulumi.output(index.props.entries as unknown[]));
+                assert.deepEqual(
+                    (entries as { platform: string }[]).map((e) => e.platform),
+                    BOTH,
+                );
+                const waits = (index.opts.dependsOn as pulumi.Resource[]).map((d) => (d as unknown as { __name: string }).__name);
+                for (const arch of ["amd64", "arm64"]) {
+                    assert.ok(waits.includes(`${item.resourceName}-${arch}`), `the index waits for the ${arch} image`);
+                    assert.ok(waits.includes(`${item.resourceName}-${arch}-smoke`), `the index waits for the ${arch} smoke test`);
+                }
+                assert.equal(index.opts.retainOnDelete, true);
+                assert.equal(index.props.immutable, true, "prod's immutableTags: the index step never replaces a tag");
+            }
+            const out = (await valueOf(multi.output)) as Record<string, { contentDigest: string }>;
+            for (const item of multi.plan.images) assert.equal(out[item.reference].contentDigest, item.contentDigest);
+        });
     });
 });
 

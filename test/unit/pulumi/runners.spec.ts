@@ -22,7 +22,7 @@ import {
     resetMocks,
     valueOf,
 } from "../../support/pulumiMocks";
-import { FAKE_PASSWORD, flatConfig } from "../../support/stacks";
+import { FAKE_PASSWORD, flatConfig, prodAsCommitted } from "../../support/stacks";
 
 const T = {
     image: "docker:index/image:Image",
@@ -89,15 +89,22 @@ interface Options extends AwsMockOptions {
     readonly builders?: Record<string, unknown>;
     /** matrix.platforms instead of prod's (linux/amd64 and linux/arm64). */
     readonly platforms?: readonly string[];
+    /** push instead of prod's (true). */
+    readonly push?: boolean;
     readonly preview?: boolean;
 }
 
 /** The prod stack file with its ec2 builders (adjusted by `builders`), config as the engine passes it. */
-function prodConfig(builders: Record<string, unknown> = {}, platforms?: readonly string[]): Record<string, string> {
+function prodConfig(builders: Record<string, unknown> = {}, platforms?: readonly string[], push?: boolean): Record<string, string> {
     const committed = flatConfig("prod");
     const b = { ...JSON.parse(committed["truss-base-images:builders"]), sshPublicKey: KEY, allowedCidrs: [], ...builders };
     const matrix = platforms ? { "truss-base-images:matrix": { ...JSON.parse(committed["truss-base-images:matrix"]), platforms } } : {};
-    return flatConfig("prod", { "truss-base-images:builders": b, "truss-base-images:registryPassword": FAKE_PASSWORD, ...matrix });
+    return flatConfig("prod", {
+        "truss-base-images:builders": b,
+        "truss-base-images:registryPassword": FAKE_PASSWORD,
+        "truss-base-images:push": push,
+        ...matrix,
+    });
 }
 
 /** One platform's build of a tag: its resource name, staging reference and the runner it must build on. */
@@ -128,7 +135,7 @@ function platformUnits(
 
 function start(opts: Options): Recorder {
     resetMocks({
-        config: prodConfig(opts.builders, opts.platforms),
+        config: prodConfig(opts.builders, opts.platforms, opts.push),
         secretKeys: ["truss-base-images:registryPassword"],
         preview: opts.preview,
         stack: "prod",
@@ -138,80 +145,107 @@ function start(opts: Options): Recorder {
     return new Recorder();
 }
 
-/** What the mock engine saw in the last declaration (kept, so that declarations can be reused). */
 type Seen = RecordedResource & { readonly inputs: Record<string, any> };
-let seen: { resources: readonly Seen[]; calls: readonly RecordedCall[] } = { resources: [], calls: [] };
-const snapshot = () => (seen = { resources: [...recorded()] as Seen[], calls: [...recordedCalls()] });
-const all = (type: string) => seen.resources.filter((r) => r.type === type);
 
-/** Declarations by their options: a stack is declared once per group of assertions. */
-const declared = new Map<string, { stack: DeclaredStack; rec: Recorder; seen: typeof seen }>();
+/**
+ * One declaration under mocks, kept for the group of assertions made on it: the program's
+ * resources (`rec`) and what the mock engine saw, copied, since the next declaration clears it.
+ */
+interface Declaration {
+    readonly rec: Recorder;
+    readonly resources: readonly Seen[];
+    readonly calls: readonly RecordedCall[];
+}
 
-/** Declares the whole prod stack under mocks, or reuses the declaration of the same options. */
-async function prodStack(opts: Options = {}): Promise<{ stack: DeclaredStack; rec: Recorder }> {
-    const key = JSON.stringify(opts, (_k, v: unknown) => (v === undefined ? "<undefined>" : v));
-    const cached = declared.get(key);
-    if (cached) {
-        seen = cached.seen;
-        return cached;
-    }
+/** Waits until the declaration is registered, and keeps what the mock engine saw. */
+async function record(rec: Recorder): Promise<Declaration> {
+    await rec.settle();
+    return { rec, resources: [...recorded()] as Seen[], calls: [...recordedCalls()] };
+}
+
+const all = (d: Declaration, type: string) => d.resources.filter((r) => r.type === type);
+
+function inputsOf(d: Declaration, type: string, name: string): Record<string, any> {
+    const r = d.resources.find((x) => x.type === type && x.name === name);
+    assert.ok(r, `${type} ${name} was not registered`);
+    return r.inputs;
+}
+
+type StackDeclaration = Declaration & { readonly stack: DeclaredStack };
+
+/** Declares the whole prod stack under mocks. */
+async function prodStack(opts: Options = {}): Promise<StackDeclaration> {
     const rec = start(opts);
     const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-"));
     const config = readStackConfig();
     const stack = declareStack(config, offlinePlan(config.config, config.catalog), projectDir, rec.opts);
-    await rec.settle();
-    snapshot();
-    declared.set(key, { stack, rec, seen });
-    return { stack, rec };
+    return { ...(await record(rec)), stack };
 }
 
-type RunnersDeclaration = { rec: Recorder; plan: PlannedImage[]; runners: Runners };
-const declaredRunners = new Map<string, { declaration: RunnersDeclaration; seen: typeof seen }>();
+type RunnersDeclaration = Declaration & { readonly plan: PlannedImage[]; readonly runners: Runners };
 
 /**
  * Declares only the runners, for a plan whose actions the test chooses (the registry check is
- * another module's job); `extend` may add images to the plan. Declared once per distinct
- * `actions`, `opts` and `extend` (by their text), like prodStack.
+ * another module's job); `extend` may add images to the plan.
  */
 async function runnersFor(
     actions: (image: PlannedImage) => PublishAction,
     opts: Options = {},
     extend: (plan: PlannedImage[]) => PlannedImage[] = (plan) => plan,
 ): Promise<RunnersDeclaration> {
-    const key = [
-        actions.toString(),
-        extend.toString(),
-        JSON.stringify(opts, (_k, v: unknown) => (v === undefined ? "<undefined>" : v)),
-    ].join("\n");
-    const cached = declaredRunners.get(key);
-    if (cached) {
-        seen = cached.seen;
-        return cached.declaration;
-    }
     const rec = start(opts);
     const { config, catalog } = readStackConfig();
     const plan = extend(planImages(config, catalog).map((p) => ({ ...p, action: actions(p) })));
     const runners = declareRunners(config, plan, rec.opts);
-    await rec.settle();
-    snapshot();
-    const declaration = { rec, plan, runners };
-    declaredRunners.set(key, { declaration, seen });
-    return declaration;
+    return { ...(await record(rec)), plan, runners };
 }
 
-function inputsOf(type: string, name: string): Record<string, any> {
-    const r = seen.resources.find((x) => x.type === type && x.name === name);
-    assert.ok(r, `${type} ${name} was not registered`);
-    return r.inputs;
+/** A declaration that several groups of assertions share: declared on first use, then kept. */
+function once<D>(declare: () => Promise<D>): () => Promise<D> {
+    let declared: Promise<D> | undefined;
+    return () => (declared ??= declare());
 }
+
+/** prod as committed (allowedCidrs: [] lets no one in), every image to build: the declaration the specs share. */
+const PROD = once(async (): Promise<StackDeclaration> => {
+    const stack = await prodAsCommitted();
+    const rec = new Recorder();
+    for (const d of stack.declared) rec.all.set(`${d.type}::${d.name}`, d);
+    return { rec, resources: stack.resources as Seen[], calls: stack.calls, stack };
+});
+/** The runners of prod as committed, every image to build in this update. */
+const BUILDING = once(() => runnersFor(() => "build"));
+/** The runners of prod as committed, nothing to build in this update. */
+const IDLE = once(() => runnersFor(() => "unchanged"));
+/** The AMI the operator's options set for the GPU pool. */
+const OPERATOR_AMI = "ami-0123456789abcdef0";
+/**
+ * The runners of prod with every option an operator may set for ssh access: allowed CIDR
+ * blocks (IPv4 and IPv6), a private key path, and a GPU pool (prod's instance type, count and
+ * volume) of spot instances with its own AMI. Each of these options changes resources that the
+ * others leave alone (security groups, ssh options, market options, the AMI look-up).
+ */
+const OPERATOR_OPTIONS = once(() =>
+    runnersFor(() => "unchanged", {
+        builders: {
+            allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"],
+            sshPrivateKeyPath: "~/.ssh/operator-only-key",
+            gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true, ami: OPERATOR_AMI },
+        },
+    }),
+);
 
 const providerName = async (p: pulumi.ProviderResource) => (await valueOf(p.urn)).split("::").pop();
 
 describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
-    it("declares a gpu, a cpu and an arm64 runner: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
-        await prodStack();
+    let prod: StackDeclaration;
+    before(async () => {
+        prod = await PROD();
+    });
+
+    it("declares a gpu, a cpu and an arm64 runner: instance, Elastic IP, power state, readiness gate, Docker provider", () => {
         const names = (type: string) =>
-            all(type)
+            all(prod, type)
                 .map((r) => r.name)
                 .sort();
         assert.deepStrictEqual(names(T.instance), ["runner-arm64-0", "runner-cpu-0", "runner-gpu-0"]);
@@ -224,9 +258,8 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         assert.strictEqual(names(T.smoke).length, 24);
     });
 
-    it("every instance: IMDSv2 only with hop limit 1, an encrypted gp3 root volume of the configured size, stops on shutdown", async () => {
-        await prodStack();
-        const instances = all(T.instance);
+    it("every instance: IMDSv2 only with hop limit 1, an encrypted gp3 root volume of the configured size, stops on shutdown", () => {
+        const instances = all(prod, T.instance);
         assert.strictEqual(instances.length, 3);
         const expected: Record<string, [string, number]> = {
             "runner-gpu-0": ["g6.xlarge", 200],
@@ -249,24 +282,22 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         }
     });
 
-    it("every instance has its own Elastic IP", async () => {
-        await prodStack();
-        const instances = all(T.instance);
-        const associations = all(T.association);
+    it("every instance has its own Elastic IP", () => {
+        const instances = all(prod, T.instance);
+        const associations = all(prod, T.association);
         assert.strictEqual(associations.length, instances.length);
         for (const i of instances) {
             const mine = associations.filter((a) => a.inputs.instanceId === i.id);
             assert.strictEqual(mine.length, 1, `${i.name} has ${mine.length} Elastic IPs`);
             const runner = i.name.replace("runner-", "");
             assert.strictEqual(mine[0].inputs.allocationId, `eipalloc-${runner}`);
-            assert.strictEqual(inputsOf(T.eip, `${i.name}-eip`).domain, "vpc");
+            assert.strictEqual(inputsOf(prod, T.eip, `${i.name}-eip`).domain, "vpc");
         }
     });
 
-    it("the Docker provider's host is ssh://<sshUser>@<the Elastic IP>, never the instance's launch address", async () => {
-        await prodStack();
+    it("the Docker provider's host is ssh://<sshUser>@<the Elastic IP>, never the instance's launch address", () => {
         for (const runner of ["gpu-0", "cpu-0"]) {
-            const p = inputsOf(T.provider, `runner-${runner}-docker`);
+            const p = inputsOf(prod, T.provider, `runner-${runner}-docker`);
             assert.strictEqual(p.host, `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
             assert.ok(!String(p.host).includes(fakeLaunchAddress(`runner-${runner}`)));
             assert.strictEqual(
@@ -280,14 +311,14 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("the provider's host is known at preview once the Elastic IPs exist, so no image shows a change for it", async () => {
-        const { rec } = await runnersFor(() => "unchanged", { preview: true });
+        const preview = await runnersFor(() => "unchanged", { preview: true });
         for (const runner of ["gpu-0", "cpu-0"]) {
-            const host = rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
+            const host = preview.rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
             assert.deepStrictEqual(await describeOutput(host), { known: true, secret: false }, runner);
             assert.strictEqual(await valueOf(host), `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
         }
         assert.ok(
-            seen.calls.some((c) => c.token === GET_EIPS),
+            preview.calls.some((c) => c.token === GET_EIPS),
             "the address is read back by the runner's tags",
         );
     });
@@ -300,7 +331,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     it("every amd64 GPU image builds with a GPU runner's provider, every amd64 CPU image with the CPU runner's, every arm64 image with the arm64 runner's", async () => {
-        const { stack, rec } = await prodStack();
+        const { stack, rec } = prod;
         const units = platformUnits(stack.plan);
         assert.strictEqual(units.length, 24);
         for (const unit of units) {
@@ -311,25 +342,8 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         }
     });
 
-    it("without a cpu pool, CPU images build on the GPU runners too", async () => {
-        const { stack, rec } = await prodStack({
-            builders: { cpu: undefined, gpu: { instanceType: "g5.xlarge", count: 2, volumeSizeGiB: 200 } },
-        });
-        const used = new Set<string>();
-        for (const unit of platformUnits(stack.plan)) {
-            const name = await providerName(rec.get(T.image, unit.name).opts.provider as pulumi.ProviderResource);
-            if (unit.runner === "arm64-0") {
-                assert.strictEqual(name, "runner-arm64-0-docker", unit.name);
-                continue;
-            }
-            assert.match(name ?? "", /^runner-gpu-[01]-docker$/, unit.name);
-            used.add(name!);
-        }
-        assert.strictEqual(used.size, 2, "both GPU runners build");
-    });
-
-    it("every image depends on the readiness gate of the runner it builds on", async () => {
-        const { stack, rec } = await prodStack();
+    it("every image depends on the readiness gate of the runner it builds on", () => {
+        const { stack, rec } = prod;
         for (const { name, runner } of platformUnits(stack.plan)) {
             const d = rec.get(T.image, name);
             const deps = (d.opts.dependsOn ?? []) as pulumi.Resource[];
@@ -338,28 +352,28 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         }
     });
 
-    it("the readiness gate checks the provider's very host and ssh options, after the runner is started", async () => {
-        const { rec } = await prodStack();
-        const gate = inputsOf(T.gate, "runner-gpu-0-ready");
-        const provider = inputsOf(T.provider, "runner-gpu-0-docker");
+    it("the readiness gate checks the provider's very host and ssh options, after the runner is started", () => {
+        const { rec } = prod;
+        const gate = inputsOf(prod, T.gate, "runner-gpu-0-ready");
+        const provider = inputsOf(prod, T.provider, "runner-gpu-0-docker");
         assert.strictEqual(gate.host, provider.host);
         assert.strictEqual(gate.sshOpts, undefined, "the gate stores the key and tunnel, not the options");
         assert.deepStrictEqual(sshOptions(gate.ssh ?? {}), JSON.parse(provider.sshOpts), "the options the gate makes are the provider's");
         assert.strictEqual(gate.requireRuntime, "nvidia");
         assert.strictEqual(gate.waitForCloudInit, true);
         assert.strictEqual(gate.expectedHost, gate.host, "the address read back by tags is the stack's Elastic IP");
-        assert.strictEqual(inputsOf(T.gate, "runner-cpu-0-ready").requireRuntime, undefined);
+        assert.strictEqual(inputsOf(prod, T.gate, "runner-cpu-0-ready").requireRuntime, undefined);
         const deps = (rec.get(T.gate, "runner-gpu-0-ready").opts.dependsOn ?? []) as pulumi.Resource[];
         assert.ok(deps.includes(rec.get(T.power, "runner-gpu-0-power").resource), "the gate waits for the runner to be started");
     });
 
-    it("smoke tests depend on the pushes and run on the image's runner, by the pushed digest, importing its requirements, again only when it changes", async () => {
-        const { stack, rec } = await prodStack();
+    it("smoke tests depend on the pushes and run on the image's runner, by the pushed digest, importing its requirements, again only when it changes", () => {
+        const { stack, rec } = prod;
         for (const { image, name, reference, runner } of platformUnits(stack.plan)) {
             const d = rec.get(T.smoke, `${name}-smoke`);
             const deps = (d.opts.dependsOn ?? []) as pulumi.Resource[];
             assert.ok(deps.includes(stack.builds[reference].image), `${name}: the smoke test does not wait for the push`);
-            const inputs = inputsOf(T.smoke, `${name}-smoke`);
+            const inputs = inputsOf(prod, T.smoke, `${name}-smoke`);
             assert.strictEqual(inputs.image, `${image.repository}@${DIGEST}`);
             assert.strictEqual(inputs.digest, DIGEST);
             assert.deepStrictEqual(inputs.spec, { ...image.spec });
@@ -370,31 +384,44 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         }
     });
 
-    it("with push: false, there is nothing published to smoke-test", async () => {
-        resetMocks({
-            config: { ...prodConfig(), "truss-base-images:push": "false" },
-            secretKeys: ["truss-base-images:registryPassword"],
-            stack: "prod",
+    describe("without a cpu pool (two GPU runners), and with push: false", () => {
+        let noCpuPool: StackDeclaration;
+        before(async () => {
+            noCpuPool = await prodStack({
+                builders: { cpu: undefined, gpu: { instanceType: "g5.xlarge", count: 2, volumeSizeGiB: 200 } },
+                push: false,
+            });
         });
-        mockAwsLookups();
-        const rec = new Recorder();
-        const config = readStackConfig();
-        declareStack(
-            config,
-            offlinePlan(config.config, config.catalog),
-            fs.mkdtempSync(path.join(os.tmpdir(), "truss-runners-")),
-            rec.opts,
-        );
-        await rec.settle();
-        snapshot();
-        assert.strictEqual(rec.ofType(T.smoke).length, 0);
-        assert.strictEqual(rec.ofType(T.image).length, 24);
+
+        it("without a cpu pool, CPU images build on the GPU runners too", async () => {
+            const { stack, rec } = noCpuPool;
+            const used = new Set<string>();
+            for (const unit of platformUnits(stack.plan)) {
+                const name = await providerName(rec.get(T.image, unit.name).opts.provider as pulumi.ProviderResource);
+                if (unit.runner === "arm64-0") {
+                    assert.strictEqual(name, "runner-arm64-0-docker", unit.name);
+                    continue;
+                }
+                assert.match(name ?? "", /^runner-gpu-[01]-docker$/, unit.name);
+                used.add(name!);
+            }
+            assert.strictEqual(used.size, 2, "both GPU runners build");
+        });
+
+        it("with push: false, there is nothing published to smoke-test", () => {
+            assert.strictEqual(noCpuPool.rec.ofType(T.smoke).length, 0);
+            assert.strictEqual(noCpuPool.rec.ofType(T.image).length, 24);
+        });
     });
 
     describe("security", () => {
-        it("by default (allowedCidrs: []) no security group lets anyone in; egress stays open for builds", async () => {
-            await prodStack();
-            const groups = all(T.securityGroup);
+        let options: RunnersDeclaration;
+        before(async () => {
+            options = await OPERATOR_OPTIONS();
+        });
+
+        it("by default (allowedCidrs: []) no security group lets anyone in; egress stays open for builds", () => {
+            const groups = all(prod, T.securityGroup);
             assert.strictEqual(groups.length, 3);
             for (const g of groups) {
                 assert.deepStrictEqual(g.inputs.ingress ?? [], [], g.name);
@@ -405,9 +432,8 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             }
         });
 
-        it("lets ssh in from exactly the configured blocks, IPv4 and IPv6, and nothing from the world", async () => {
-            await runnersFor(() => "unchanged", { builders: { allowedCidrs: ["203.0.113.7/32", "2001:db8::/48"] } });
-            for (const g of all(T.securityGroup)) {
+        it("lets ssh in from exactly the configured blocks, IPv4 and IPv6, and nothing from the world", () => {
+            for (const g of all(options, T.securityGroup)) {
                 const rules = g.inputs.ingress as any[];
                 assert.deepStrictEqual(
                     rules.map((r) => [r.protocol, r.fromPort, r.toPort, r.cidrBlocks ?? [], r.ipv6CidrBlocks ?? []]),
@@ -423,18 +449,18 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             const warnings: string[] = [];
             const warn = pulumi.log.warn;
             (pulumi.log as { warn: typeof warn }).warn = async (msg: string) => void warnings.push(msg);
+            let open: RunnersDeclaration;
             try {
-                await runnersFor(() => "unchanged", { builders: { allowedCidrs: ["0.0.0.0/0"] } });
+                open = await runnersFor(() => "unchanged", { builders: { allowedCidrs: ["0.0.0.0/0"] } });
             } finally {
                 (pulumi.log as { warn: typeof warn }).warn = warn;
             }
-            assert.ok(all(T.securityGroup).every((g) => g.inputs.ingress[0].cidrBlocks[0] === "0.0.0.0/0"));
+            assert.ok(all(open, T.securityGroup).every((g) => g.inputs.ingress[0].cidrBlocks[0] === "0.0.0.0/0"));
             assert.strictEqual(warnings.filter((w) => /open to the whole internet/.test(w)).length, 3, warnings.join("\n"));
         });
 
-        it("the instance role has no permissions: no policy attached, none inline", async () => {
-            await prodStack();
-            const roles = all(T.role);
+        it("the instance role has no permissions: no policy attached, none inline", () => {
+            const roles = all(prod, T.role);
             assert.strictEqual(roles.length, 3);
             for (const r of roles) {
                 assert.deepStrictEqual(JSON.parse(r.inputs.assumeRolePolicy).Statement, [
@@ -443,13 +469,12 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
                 assert.strictEqual(r.inputs.inlinePolicies, undefined);
                 assert.strictEqual(r.inputs.managedPolicyArns, undefined);
             }
-            assert.ok(!seen.resources.some((r) => /rolePolicy|policyAttachment/i.test(r.type)));
+            assert.ok(!prod.resources.some((r) => /rolePolicy|policyAttachment/i.test(r.type)));
         });
 
-        it("tags every AWS resource that takes tags with Name, project, stack and pool", async () => {
-            await prodStack();
+        it("tags every AWS resource that takes tags with Name, project, stack and pool", () => {
             const untaggable = new Set([T.association, T.power]);
-            const aws = seen.resources.filter((r) => r.type.startsWith("aws:") && !untaggable.has(r.type));
+            const aws = prod.resources.filter((r) => r.type.startsWith("aws:") && !untaggable.has(r.type));
             assert.ok(aws.length >= 10);
             for (const r of aws) {
                 const tags = r.inputs.tags ?? {};
@@ -457,28 +482,24 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
                 assert.strictEqual(tags.stack, "prod");
                 assert.strictEqual(tags.project, "truss-base-images");
             }
-            for (const i of all(T.instance)) assert.deepStrictEqual(i.inputs.rootBlockDevice.tags, i.inputs.tags);
+            for (const i of all(prod, T.instance)) assert.deepStrictEqual(i.inputs.rootBlockDevice.tags, i.inputs.tags);
         });
 
-        it("user data is the rendered setup, with the operator's public key and nothing secret", async () => {
-            await runnersFor(() => "unchanged", { builders: { sshPrivateKeyPath: "~/.ssh/operator-only-key" } });
-            const gpu = inputsOf(T.instance, "runner-gpu-0");
+        it("user data is the rendered setup, with the operator's public key and nothing secret", () => {
+            const gpu = inputsOf(options, T.instance, "runner-gpu-0");
             assert.strictEqual(
                 gpu.userData,
                 renderUserData({ pool: "gpu", nvidiaGpu: true, sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30 }),
             );
             assert.strictEqual(gpu.userDataReplaceOnChange, true);
-            for (const i of all(T.instance)) {
+            for (const i of all(options, T.instance)) {
                 assert.ok(!i.inputs.userData.includes(FAKE_PASSWORD));
                 assert.ok(!i.inputs.userData.includes("operator-only-key"), "the private key path is the operator's, not the runner's");
             }
         });
 
-        it("spot runners are persistent requests that stop rather than terminate", async () => {
-            await runnersFor(() => "unchanged", {
-                builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, spot: true } },
-            });
-            assert.deepStrictEqual(inputsOf(T.instance, "runner-gpu-0").instanceMarketOptions, {
+        it("spot runners are persistent requests that stop rather than terminate", () => {
+            assert.deepStrictEqual(inputsOf(options, T.instance, "runner-gpu-0").instanceMarketOptions, {
                 marketType: "spot",
                 spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" },
             });
@@ -486,9 +507,13 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
     });
 
     describe("AMIs", () => {
-        it("looks the AMIs up at their invoke token: Amazon's Deep Learning Base GPU AMI, Canonical's Ubuntu 22.04", async () => {
-            await prodStack();
-            const calls = seen.calls.filter((c) => c.token === GET_AMI);
+        let options: RunnersDeclaration;
+        before(async () => {
+            options = await OPERATOR_OPTIONS();
+        });
+
+        it("looks the AMIs up at their invoke token: Amazon's Deep Learning Base GPU AMI, Canonical's Ubuntu 22.04", () => {
+            const calls = prod.calls.filter((c) => c.token === GET_AMI);
             assert.strictEqual(calls.length, 3);
             const gpu = calls.find(
                 (c) =>
@@ -502,32 +527,35 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             assert.deepStrictEqual(filters.name, ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"]);
             assert.deepStrictEqual(filters.architecture, ["x86_64"]);
             assert.strictEqual(gpu.inputs.mostRecent, true);
-            assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, FAKE_AMIS.amazon.x86_64);
-            assert.strictEqual(inputsOf(T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"].x86_64);
+            assert.strictEqual(inputsOf(prod, T.instance, "runner-gpu-0").ami, FAKE_AMIS.amazon.x86_64);
+            assert.strictEqual(inputsOf(prod, T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"].x86_64);
         });
 
-        it("a new AMI release does not replace a runner: the looked-up id is ignored once the instance exists", async () => {
-            const { rec } = await prodStack();
+        it("a new AMI release does not replace a runner: the looked-up id is ignored once the instance exists", () => {
+            const { rec } = prod;
             for (const name of ["runner-gpu-0", "runner-cpu-0", "runner-arm64-0"])
                 assert.deepStrictEqual(rec.get(T.instance, name).opts.ignoreChanges, ["ami"]);
         });
 
-        it("an ami in config skips the look-up, and changing it replaces the runner (it is not ignored)", async () => {
-            const ami = "ami-0123456789abcdef0";
-            const { rec } = await runnersFor(() => "unchanged", {
-                builders: { gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami } },
-            });
-            const owners = seen.calls.filter((c) => c.token === GET_AMI).map((c) => (c.inputs.owners as string[])[0]);
+        it("an ami in config skips the look-up, and changing it replaces the runner (it is not ignored)", () => {
+            const { rec } = options;
+            const owners = options.calls.filter((c) => c.token === GET_AMI).map((c) => (c.inputs.owners as string[])[0]);
             assert.deepStrictEqual(owners, ["099720109477", "amazon"], "only the cpu and arm64 pools look their AMIs up");
-            assert.strictEqual(inputsOf(T.instance, "runner-gpu-0").ami, ami);
+            assert.strictEqual(inputsOf(options, T.instance, "runner-gpu-0").ami, OPERATOR_AMI);
             assert.deepStrictEqual(rec.get(T.instance, "runner-gpu-0").opts.ignoreChanges, []);
         });
     });
 
     describe("power: start a runner only for work", () => {
-        it("a runner's power state is replaced with its work ticket, and never updated: a refresh's \"stopped\" changes nothing", async () => {
-            for (const actions of [() => "build" as const, () => "unchanged" as const]) {
-                const { rec } = await runnersFor(actions);
+        let building: RunnersDeclaration;
+        let idle: RunnersDeclaration;
+        before(async () => {
+            building = await BUILDING();
+            idle = await IDLE();
+        });
+
+        it("a runner's power state is replaced with its work ticket, and never updated: a refresh's \"stopped\" changes nothing", () => {
+            for (const { rec } of [building, idle]) {
                 for (const runner of ["gpu-0", "cpu-0"]) {
                     const power = rec.get(T.power, `runner-${runner}-power`);
                     assert.strictEqual(power.props.state, "running");
@@ -537,28 +565,27 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             }
         });
 
-        it("a runner's ticket and gate carry the images it builds in this update, and nothing when it builds none", async () => {
-            const { plan } = await runnersFor(() => "build");
+        it("a runner's ticket and gate carry the images it builds in this update, and nothing when it builds none", () => {
+            const { plan } = building;
             const gpuBuilds = plan
                 .filter((p) => p.spec.accelerator === "gpu")
                 .map((p) => p.reference)
                 .sort();
-            assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, gpuBuilds);
-            assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, gpuBuilds);
-            await runnersFor(() => "unchanged");
+            assert.deepStrictEqual(inputsOf(building, T.gate, "runner-gpu-0-ready").builds, gpuBuilds);
+            assert.deepStrictEqual(inputsOf(building, T.ticket, "runner-gpu-0-work").builds, gpuBuilds);
             for (const runner of ["gpu-0", "cpu-0"]) {
-                assert.deepStrictEqual(inputsOf(T.gate, `runner-${runner}-ready`).builds, []);
-                assert.deepStrictEqual(inputsOf(T.ticket, `runner-${runner}-work`).builds, []);
+                assert.deepStrictEqual(inputsOf(idle, T.gate, `runner-${runner}-ready`).builds, []);
+                assert.deepStrictEqual(inputsOf(idle, T.ticket, `runner-${runner}-work`).builds, []);
             }
         });
 
         it("retagged images need no runner; one GPU image to build involves only the GPU runner", async () => {
             const target = "docker.io/baseten/truss-server-base:3.10-gpu-v0.13.0";
-            await runnersFor((p) => (p.reference === target ? "build" : "retag"));
-            assert.deepStrictEqual(inputsOf(T.gate, "runner-gpu-0-ready").builds, [target]);
-            assert.deepStrictEqual(inputsOf(T.ticket, "runner-gpu-0-work").builds, [target]);
-            assert.deepStrictEqual(inputsOf(T.gate, "runner-cpu-0-ready").builds, []);
-            assert.deepStrictEqual(inputsOf(T.ticket, "runner-cpu-0-work").builds, []);
+            const declared = await runnersFor((p) => (p.reference === target ? "build" : "retag"));
+            assert.deepStrictEqual(inputsOf(declared, T.gate, "runner-gpu-0-ready").builds, [target]);
+            assert.deepStrictEqual(inputsOf(declared, T.ticket, "runner-gpu-0-work").builds, [target]);
+            assert.deepStrictEqual(inputsOf(declared, T.gate, "runner-cpu-0-ready").builds, []);
+            assert.deepStrictEqual(inputsOf(declared, T.ticket, "runner-cpu-0-work").builds, []);
         });
 
         it("the work ticket is replaced, and the gate checks, exactly when there is something to build; a smoke test re-runs only for a new digest", async () => {
@@ -587,10 +614,11 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
 });
 
 const ARM64 = { instanceType: "c7g.2xlarge", count: 2, volumeSizeGiB: 100 };
-const ARM64_GPU = { instanceType: "g5g.xlarge", count: 1, volumeSizeGiB: 200 };
 /** Two GPU runners, so that an image could move between them. */
 const TWO_GPUS = { gpu: { instanceType: "g6.xlarge", count: 2, volumeSizeGiB: 200 } };
 const WITH_ARM64 = { builders: { ...TWO_GPUS, arm64: ARM64 } };
+/** The runners of prod with two GPU runners and two c7g arm64 runners (no GPU), every image to build. */
+const ARM64_POOL = once(() => runnersFor(() => "build", WITH_ARM64));
 
 /** The plan's images again, as linux/arm64 images planned for the arm64 pool (what per-platform planning yields). */
 function withArm64Images(plan: PlannedImage[]): PlannedImage[] {
@@ -604,10 +632,17 @@ function withArm64Images(plan: PlannedImage[]): PlannedImage[] {
 }
 
 describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with gpu, cpu and arm64 pools)", () => {
-    it("declares the arm64 runners like the others: instance, Elastic IP, power state, readiness gate, Docker provider", async () => {
-        await runnersFor(() => "unchanged", WITH_ARM64);
+    let arm64Pool: RunnersDeclaration;
+    /** prod as committed: its arm64 pool is one g5g (ARM64 with an NVIDIA GPU). */
+    let prodRunners: RunnersDeclaration;
+    before(async () => {
+        arm64Pool = await ARM64_POOL();
+        prodRunners = await IDLE();
+    });
+
+    it("declares the arm64 runners like the others: instance, Elastic IP, power state, readiness gate, Docker provider", () => {
         const names = (type: string) =>
-            all(type)
+            all(arm64Pool, type)
                 .map((r) => r.name)
                 .filter((n) => n.includes("arm64"))
                 .sort();
@@ -617,7 +652,7 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
         assert.deepStrictEqual(names(T.gate), ["runner-arm64-0-ready", "runner-arm64-1-ready"]);
         assert.deepStrictEqual(names(T.provider), ["runner-arm64-0-docker", "runner-arm64-1-docker"]);
         for (const name of ["runner-arm64-0", "runner-arm64-1"]) {
-            const i = inputsOf(T.instance, name);
+            const i = inputsOf(arm64Pool, T.instance, name);
             assert.deepStrictEqual(i.metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 });
             assert.deepStrictEqual(
                 [i.rootBlockDevice.encrypted, i.rootBlockDevice.volumeType, i.rootBlockDevice.volumeSize],
@@ -627,15 +662,14 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
             assert.strictEqual(i.instanceType, "c7g.2xlarge");
             assert.match(i.userData, /systemctl enable --now truss-idle-stop\.timer/, "the same idle stop");
             assert.strictEqual(
-                inputsOf(T.provider, `${name}-docker`).host,
+                inputsOf(arm64Pool, T.provider, `${name}-docker`).host,
                 `ssh://ubuntu@${fakeRunnerAddress(name.replace("runner-", ""))}`,
             );
         }
     });
 
-    it("arm64 runners boot arm64 AMIs: Canonical's Ubuntu 22.04 arm64 without a GPU, the ARM64 Deep Learning Base GPU AMI on g5g", async () => {
-        await runnersFor(() => "unchanged", WITH_ARM64);
-        const armCalls = seen.calls.filter(
+    it("arm64 runners boot arm64 AMIs: Canonical's Ubuntu 22.04 arm64 without a GPU, the ARM64 Deep Learning Base GPU AMI on g5g", () => {
+        const armCalls = arm64Pool.calls.filter(
             (c) =>
                 c.token === GET_AMI &&
                 (c.inputs.filters as { name: string; values: string[] }[]).some(
@@ -647,41 +681,48 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
             (c.inputs.filters as { name: string; values: string[] }[]).find((f) => f.name === "name")!.values;
         assert.deepStrictEqual(nameFilter(armCalls[0]), ["ubuntu/images/hvm-ssd*/ubuntu-jammy-22.04-arm64-server-*"]);
         for (const name of ["runner-arm64-0", "runner-arm64-1"])
-            assert.strictEqual(inputsOf(T.instance, name).ami, FAKE_AMIS["099720109477"].arm64);
-        assert.strictEqual(inputsOf(T.instance, "runner-gpu-1").ami, FAKE_AMIS.amazon.x86_64, "the amd64 pools keep x86_64 AMIs");
-        assert.strictEqual(inputsOf(T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"].x86_64);
-        assert.strictEqual(inputsOf(T.gate, "runner-arm64-0-ready").requireRuntime, undefined);
+            assert.strictEqual(inputsOf(arm64Pool, T.instance, name).ami, FAKE_AMIS["099720109477"].arm64);
+        assert.strictEqual(
+            inputsOf(arm64Pool, T.instance, "runner-gpu-1").ami,
+            FAKE_AMIS.amazon.x86_64,
+            "the amd64 pools keep x86_64 AMIs",
+        );
+        assert.strictEqual(inputsOf(arm64Pool, T.instance, "runner-cpu-0").ami, FAKE_AMIS["099720109477"].x86_64);
+        assert.strictEqual(inputsOf(arm64Pool, T.gate, "runner-arm64-0-ready").requireRuntime, undefined);
 
-        await runnersFor(() => "unchanged", { builders: { arm64: ARM64_GPU } });
-        const gpuCall = seen.calls.find((c) => c.token === GET_AMI && nameFilter(c)[0].includes("ARM64"));
+        const gpuCall = prodRunners.calls.find((c) => c.token === GET_AMI && nameFilter(c)[0].includes("ARM64"));
         assert.ok(gpuCall, "no look-up of the ARM64 Deep Learning AMI");
         assert.deepStrictEqual(gpuCall.inputs.owners, ["amazon"]);
         assert.deepStrictEqual(nameFilter(gpuCall), ["Deep Learning ARM64 Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"]);
-        assert.strictEqual(inputsOf(T.instance, "runner-arm64-0").ami, FAKE_AMIS.amazon.arm64);
-        assert.strictEqual(inputsOf(T.gate, "runner-arm64-0-ready").requireRuntime, "nvidia", "a g5g runner must offer the NVIDIA runtime");
-        assert.match(inputsOf(T.instance, "runner-arm64-0").userData, /nvidia-ctk runtime configure --runtime=docker/);
+        assert.strictEqual(inputsOf(prodRunners, T.instance, "runner-arm64-0").ami, FAKE_AMIS.amazon.arm64);
+        assert.strictEqual(
+            inputsOf(prodRunners, T.gate, "runner-arm64-0-ready").requireRuntime,
+            "nvidia",
+            "a g5g runner must offer the NVIDIA runtime",
+        );
+        assert.match(inputsOf(prodRunners, T.instance, "runner-arm64-0").userData, /nvidia-ctk runtime configure --runtime=docker/);
     });
 
     it("images planned for the arm64 pool build on arm64 runners, and the arm64 gates carry exactly them", async () => {
-        const { rec, plan } = await runnersFor(() => "build", { builders: { arm64: ARM64 } }, withArm64Images);
+        const declared = await runnersFor(() => "build", { builders: { arm64: ARM64 } }, withArm64Images);
+        const { rec, plan } = declared;
         const arm = plan.filter((p) => p.pool === "arm64");
         assert.strictEqual(arm.length, 12);
-        const gateBuilds = [0, 1].flatMap((i) => inputsOf(T.gate, `runner-arm64-${i}-ready`).builds as string[]);
+        const gateBuilds = [0, 1].flatMap((i) => inputsOf(declared, T.gate, `runner-arm64-${i}-ready`).builds as string[]);
         assert.deepStrictEqual(gateBuilds.sort(), arm.map((p) => p.reference).sort());
-        for (const i of [0, 1]) assert.ok(inputsOf(T.gate, `runner-arm64-${i}-ready`).builds.length > 0, `arm64-${i} builds nothing`);
+        for (const i of [0, 1])
+            assert.ok(inputsOf(declared, T.gate, `runner-arm64-${i}-ready`).builds.length > 0, `arm64-${i} builds nothing`);
         for (const runner of ["gpu-0", "cpu-0"]) {
-            for (const ref of inputsOf(T.gate, `runner-${runner}-ready`).builds as string[])
+            for (const ref of inputsOf(declared, T.gate, `runner-${runner}-ready`).builds as string[])
                 assert.ok(!ref.includes("arm64"), `${ref} on ${runner}`);
         }
         assert.ok(rec.ofType(T.provider).some(([n]) => n === "runner-arm64-1-docker"));
     });
 
     it("GPU images on an arm64 pool without an NVIDIA GPU get the library-only smoke test; on g5g (prod) and on amd64 GPU runners the full one", async () => {
-        const declaredChecks = async (opts: Options) => {
-            const { stack } = await prodStack(opts);
-            return platformUnits(stack.plan).map((u) => ({ ...u, checks: inputsOf(T.smoke, `${u.name}-smoke`).checks }));
-        };
-        const c7g = await declaredChecks({ builders: { arm64: ARM64 } });
+        const declaredChecks = (d: StackDeclaration) =>
+            platformUnits(d.stack.plan).map((u) => ({ ...u, checks: inputsOf(d, T.smoke, `${u.name}-smoke`).checks }));
+        const c7g = declaredChecks(await prodStack({ builders: { arm64: ARM64 } }));
         assert.strictEqual(c7g.length, 24);
         for (const u of c7g) {
             const expected = u.image.spec.accelerator === "gpu" && u.runner === "arm64-0" ? "gpu-libraries" : undefined;
@@ -691,18 +732,19 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
             c7g.some((u) => u.checks === "gpu-libraries"),
             "the prod matrix has arm64 GPU images",
         );
-        for (const u of await declaredChecks({})) assert.strictEqual(u.checks, undefined, `${u.name}: g5g has a GPU`);
+        for (const u of declaredChecks(await PROD())) assert.strictEqual(u.checks, undefined, `${u.name}: g5g has a GPU`);
     });
 
     it("adding the arm64 pool moves no amd64 image to another runner", async () => {
-        const providerOf = async (opts: Options) => {
-            const { plan, runners } = await runnersFor(() => "build", opts);
+        const providerOf = async ({ plan, runners }: RunnersDeclaration) => {
             const out = new Map<string, string | undefined>();
             for (const image of plan) out.set(image.reference, await providerName(runners.providerFor(image)!));
             return out;
         };
-        const before = await providerOf({ builders: { ...TWO_GPUS, arm64: undefined }, platforms: ["linux/amd64"] });
-        const after = await providerOf(WITH_ARM64);
+        const before = await providerOf(
+            await runnersFor(() => "build", { builders: { ...TWO_GPUS, arm64: undefined }, platforms: ["linux/amd64"] }),
+        );
+        const after = await providerOf(arm64Pool);
         assert.strictEqual(before.size, 12);
         assert.deepStrictEqual([...after.entries()], [...before.entries()]);
         assert.strictEqual(new Set(before.values()).size, 3, "both GPU runners and the CPU runner build (else the test proves little)");
@@ -711,10 +753,15 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
 
 describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
     const SSM = { access: "ssm", allowedCidrs: undefined };
+    /** The runners of prod with access ssm, nothing to build. */
+    const SSM_RUNNERS = once(() => runnersFor(() => "unchanged", { builders: SSM }));
+    let ssm: RunnersDeclaration;
+    before(async () => {
+        ssm = await SSM_RUNNERS();
+    });
 
-    it("no security group lets anything in, whatever allowedCidrs held for ssh; egress stays open for builds", async () => {
-        await runnersFor(() => "unchanged", { builders: SSM });
-        const groups = all(T.securityGroup);
+    it("no security group lets anything in, whatever allowedCidrs held for ssh; egress stays open for builds", () => {
+        const groups = all(ssm, T.securityGroup);
         assert.strictEqual(groups.length, 3);
         for (const g of groups) {
             assert.deepStrictEqual(g.inputs.ingress ?? [], [], g.name);
@@ -726,46 +773,47 @@ describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
         }
     });
 
-    it("each pool's instance role gets AmazonSSMManagedInstanceCore, and nothing else", async () => {
-        await runnersFor(() => "unchanged", { builders: SSM });
-        const attachments = all(T.policyAttachment);
+    it("each pool's instance role gets AmazonSSMManagedInstanceCore, and nothing else", () => {
+        const attachments = all(ssm, T.policyAttachment);
         assert.deepStrictEqual(attachments.map((a) => a.name).sort(), ["runner-arm64-ssm", "runner-cpu-ssm", "runner-gpu-ssm"]);
         for (const a of attachments) assert.strictEqual(a.inputs.policyArn, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
-        for (const r of all(T.role)) {
+        for (const r of all(ssm, T.role)) {
             assert.strictEqual(r.inputs.inlinePolicies, undefined);
             assert.strictEqual(r.inputs.managedPolicyArns, undefined);
         }
     });
 
     it("hosts are known at preview, even before any Elastic IP exists, and the provider tunnels through Session Manager", async () => {
-        const { rec } = await runnersFor(() => "build", { builders: SSM, preview: true, existingEips: [] });
+        const preview = await runnersFor(() => "build", { builders: SSM, preview: true, existingEips: [] });
         for (const runner of ["gpu-0", "cpu-0"]) {
-            const host = rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
+            const host = preview.rec.get(T.provider, `runner-${runner}-docker`).props.host as pulumi.Output<string>;
             assert.deepStrictEqual(await describeOutput(host), { known: true, secret: false }, runner);
             assert.strictEqual(await valueOf(host), `ssh://ubuntu@truss-base-images-prod-runner-${runner}`);
-            const sshOpts: string[] = JSON.parse(inputsOf(T.provider, `runner-${runner}-docker`).sshOpts);
+            const sshOpts: string[] = JSON.parse(inputsOf(preview, T.provider, `runner-${runner}-docker`).sshOpts);
             const proxy = sshOpts.find((o) => o.startsWith("ProxyCommand="));
             assert.ok(proxy, sshOpts.join(" "));
             assert.ok(proxy.includes(`Name=tag:runner,Values=${runner}`) && proxy.includes("--region us-east-1"), proxy);
             assert.ok(proxy.includes("--document-name AWS-StartSSHSession"), proxy);
-            const gate = inputsOf(T.gate, `runner-${runner}-ready`);
+            const gate = inputsOf(preview, T.gate, `runner-${runner}-ready`);
             assert.strictEqual(gate.access, "ssm");
             assert.strictEqual(gate.expectedHost, undefined, "no Elastic IP to compare with: the host is a name");
             assert.deepStrictEqual(sshOptions(gate.ssh), sshOpts, "the gate dials exactly as the provider does");
         }
-        assert.ok(!seen.calls.some((c) => c.token === GET_EIPS), "no address look-up under Session Manager");
+        assert.ok(!preview.calls.some((c) => c.token === GET_EIPS), "no address look-up under Session Manager");
     });
 
     it("replacing an instance (a new AMI) changes neither the host nor the ssh options of its provider", async () => {
-        const provider = async (ami?: string) => {
-            await runnersFor(() => "unchanged", {
-                builders: { ...SSM, gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ...(ami ? { ami } : {}) } },
-            });
-            const p = inputsOf(T.provider, "runner-gpu-0-docker");
-            return { host: p.host, sshOpts: p.sshOpts, ami: inputsOf(T.instance, "runner-gpu-0").ami };
+        const provider = (d: Declaration) => {
+            const p = inputsOf(d, T.provider, "runner-gpu-0-docker");
+            return { host: p.host, sshOpts: p.sshOpts, ami: inputsOf(d, T.instance, "runner-gpu-0").ami };
         };
-        const before = await provider();
-        const after = await provider("ami-0123456789abcdef0");
+        // prod's GPU pool (one g6.xlarge, 200 GiB): its AMI looked up, then the same pool with an ami in config.
+        const before = provider(ssm);
+        const after = provider(
+            await runnersFor(() => "unchanged", {
+                builders: { ...SSM, gpu: { instanceType: "g6.xlarge", count: 1, volumeSizeGiB: 200, ami: "ami-0123456789abcdef0" } },
+            }),
+        );
         assert.notStrictEqual(after.ami, before.ami, "the instance is replaced (its AMI changes)");
         assert.deepStrictEqual({ host: after.host, sshOpts: after.sshOpts }, { host: before.host, sshOpts: before.sshOpts });
     });
