@@ -10,7 +10,7 @@ import { SmokeTest } from "../../../src/pulumi/smokeTest";
 import { hosted, PROJECT_ROOT } from "../../support/dynamicProviders";
 import { mockOutputs, recorded, RecordedResource, resetMocks, valueOf } from "../../support/pulumiMocks";
 import { estimateState, StateEstimate } from "../../support/stateSize";
-import { declareMockStack, flatConfig } from "../../support/stacks";
+import { declareMockStack, flatConfig, prodAsCommitted } from "../../support/stacks";
 
 const PROVIDER_LIMIT_BYTES = 5 * 1024;
 const STATE_LIMIT_BYTES = 300 * 1024;
@@ -22,11 +22,8 @@ describe("dynamic providers in the state (Pulumi mocks)", () => {
     let single: RecordedResource[];
     before(async () => {
         // The prod stack with every image to build: every kind of resource, the most of them.
-        resetMocks();
-        const stack = declareMockStack("prod");
-        mockOutputs("docker:index/image:Image", (args) => ({ repoDigest: `${args.inputs.imageName}@sha256:${"0".repeat(64)}` }));
-        await valueOf(stack.output);
-        prod = { resources: [...recorded()], estimate: estimateState(recorded()) };
+        const committed = await prodAsCommitted();
+        prod = { resources: [...committed.resources], estimate: estimateState(committed.resources) };
         // RegistryTag writes single-image tags: prod with linux/amd64 alone and gzip declares it.
         const matrix = { ...(JSON.parse(flatConfig("prod")["truss-base-images:matrix"]) as object), platforms: ["linux/amd64"] };
         const one = declareMockStack("prod", {
