@@ -14,7 +14,7 @@ export default tseslint.config(
         },
     },
     {
-        // Plain-node scripts that run before npm ci, and the dynamic providers' loader, which runs
+        // Plain-node scripts that run before npm ci, and the dynamic providers' host, which runs
         // before ts-node is registered (CommonJS, no types, nothing to await).
         files: ["scripts/**/*.js", "src/pulumi/providerHost/**/*.js"],
         ...tseslint.configs.disableTypeChecked,

@@ -71,8 +71,8 @@ export interface Runner {
     readonly host: pulumi.Output<string>;
     /** The Docker provider's ssh options: `sshOptions(sshAccess)`. */
     readonly sshOpts: readonly string[];
-    /** The private key and tunnel the options are made from; what the readiness gate and smoke tests store. */
-    readonly sshAccess: SshAccess;
+    /** The private key and tunnel the options are made from (none: undefined); what the readiness gate and smoke tests store. */
+    readonly sshAccess?: SshAccess;
     /** The Docker provider of this runner: builds and pushes run on its daemon. */
     readonly provider: docker.Provider;
     /** Images that build on this runner depend on it. */
@@ -231,7 +231,7 @@ export class BuildRunner extends pulumi.ComponentResource {
                 privateKeyPath: args.sshPrivateKeyPath,
                 proxyCommand: ssm ? ssmProxyCommand(target) : undefined,
             });
-            const sshOpts = sshOptions(sshAccess);
+            const sshOpts = sshOptions(sshAccess ?? {});
             const host = ssm
                 ? pulumi.output(sshDockerHost(args.sshUser, ssmHostAlias(target)))
                 : this.addressHost(id, tags, eip, args.sshUser);
@@ -249,7 +249,7 @@ export class BuildRunner extends pulumi.ComponentResource {
                 {
                     runner: id.name,
                     host,
-                    ...(Object.keys(sshAccess).length > 0 ? { ssh: sshAccess } : {}),
+                    ssh: sshAccess,
                     access: args.access,
                     waitForCloudInit: true,
                     requireRuntime: nvidiaGpu ? "nvidia" : undefined,

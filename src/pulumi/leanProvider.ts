@@ -9,7 +9,7 @@ import type { ImplementationName } from "./providerImplementations";
  * function and module it reaches, except modules that live in node_modules: those it stores as a
  * `require`. So every dynamic resource here has one provider, the package in
  * `src/pulumi/providerHost/`, which npm installs as a copy in node_modules (`install-links=true`
- * in `.npmrc`): each resource stores a `require` of it (about 250 bytes) and the name of its
+ * in `.npmrc`): each resource stores a `require` of it (under 300 bytes) and the name of its
  * implementation (`implementedBy`), and the host loads that implementation by name
  * (`providerImplementations.ts`) in the provider's process.
  */

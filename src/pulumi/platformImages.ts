@@ -161,9 +161,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
                     sourceDigest: baseImage.digest,
                     target,
                     platform,
-                    ...(endpoint
-                        ? { endpoint: { host: endpoint.host, ...(Object.keys(endpoint.ssh).length > 0 ? { ssh: endpoint.ssh } : {}) } }
-                        : {}),
+                    ...(endpoint ? { endpoint: { host: endpoint.host, ssh: endpoint.ssh } } : {}),
                     plainHttp: isLoopback(config.registry.server),
                     // containerd's socket is root's on the runners; locally ctr runs as the operator.
                     sudo: endpoint !== undefined,

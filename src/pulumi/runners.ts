@@ -29,7 +29,7 @@ export interface Runners {
     /** Declares the smoke test of a pushed image on the runner that built it; undefined where there is none. */
     declareSmokeTest(image: PlannedImage, built: BaseImage): SmokeTest | undefined;
     /** The Docker host (`ssh://user@host`) and ssh access (key, tunnel) of the runner that builds it; undefined for the local daemon. */
-    endpointFor(image: PlannedImage): { host: pulumi.Output<string>; ssh: SshAccess } | undefined;
+    endpointFor(image: PlannedImage): { host: pulumi.Output<string>; ssh?: SshAccess } | undefined;
 }
 
 /**
@@ -126,7 +126,7 @@ function declareEc2Runners(
                     ...(checks === "gpu-libraries" ? { checks } : {}),
                     runner: runner.id.name,
                     host: runner.host,
-                    ...(Object.keys(runner.sshAccess).length > 0 ? { ssh: runner.sshAccess } : {}),
+                    ssh: runner.sshAccess,
                     timeoutSeconds: SMOKE_TIMEOUT_SECONDS,
                 },
                 { ...opts, dependsOn: [built.image] },

@@ -54,12 +54,13 @@ export interface SshAccess {
     readonly proxyCommand?: string;
 }
 
-/** The access with only the fields that are set (what a resource stores: nothing at all in the common case). */
-export function sshAccessOf(opts: { readonly privateKeyPath?: string; readonly proxyCommand?: string }): SshAccess {
-    return {
+/** The access with only the fields that are set; undefined when none is (what a resource stores then: nothing). */
+export function sshAccessOf(opts: { readonly privateKeyPath?: string; readonly proxyCommand?: string }): SshAccess | undefined {
+    const access = {
         ...(opts.privateKeyPath ? { privateKeyPath: opts.privateKeyPath } : {}),
         ...(opts.proxyCommand ? { proxyCommand: opts.proxyCommand } : {}),
     };
+    return Object.keys(access).length > 0 ? access : undefined;
 }
 
 /** A runner's Docker endpoint from its host and access: the options of `sshOptions` for ssh:// hosts, none for others. */

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { showCommand } from "../../../src/runners/commandLine";
-import { dockerCommand, parseSshHost, sshDockerHost, sshOptions } from "../../../src/runners/ssh";
+import { dockerCommand, dockerEndpoint, parseSshHost, sshAccessOf, sshDockerHost, sshOptions } from "../../../src/runners/ssh";
 import { NO_INSTANCE_MESSAGE, ssmHostAlias, ssmProxyCommand } from "../../../src/runners/ssm";
 
 /** `-o key=value` pairs of an ssh argument list, as "-o key=value" strings. */
@@ -45,6 +45,20 @@ describe("reaching a runner", () => {
         assert.deepStrictEqual(parseSshHost("ssh://ubuntu@203.0.113.10:2222"), { user: "ubuntu", hostname: "203.0.113.10", port: 2222 });
         assert.strictEqual(parseSshHost("unix:///var/run/docker.sock"), undefined);
         assert.strictEqual(showCommand({ file: "docker", args: ["run", "a b"] }), "docker run 'a b'");
+    });
+    it("what a resource stores of the ssh options is the key and the tunnel, if any; where it runs it gets the provider's very options back", () => {
+        assert.equal(sshAccessOf({}), undefined, "nothing to store in the common case");
+        assert.deepStrictEqual(sshAccessOf({ privateKeyPath: "~/.ssh/ci", proxyCommand: undefined }), { privateKeyPath: "~/.ssh/ci" });
+        const access = { privateKeyPath: "~/.ssh/ci", proxyCommand: "aws ssm start-session --target %h" };
+        assert.deepStrictEqual(sshAccessOf(access), access);
+        const host = sshDockerHost("ubuntu", "203.0.113.10");
+        assert.deepStrictEqual(dockerEndpoint(host, access), { host, sshOpts: sshOptions(access) });
+        assert.deepStrictEqual(dockerEndpoint(host), { host, sshOpts: sshOptions({}) });
+        assert.deepStrictEqual(
+            dockerEndpoint("unix:///var/run/docker.sock", access),
+            { host: "unix:///var/run/docker.sock" },
+            "no ssh, no options",
+        );
     });
 });
 
