@@ -38,13 +38,6 @@ export function withImplementation(name: ImplementationName, method: Method, arg
     }
 }
 
-/** Props as the host returns them, without the implementation's name (which it adds to every result). */
-export function withoutImplementation<T>(props: T): T {
-    if (props === null || typeof props !== "object") return props;
-    const { [IMPLEMENTATION_KEY]: _name, ...rest } = props as Record<string, unknown>;
-    return rest as T;
-}
-
 type Hosted = Required<Pick<pulumi.dynamic.ResourceProvider, Method>>;
 
 function forKind(provider: pulumi.dynamic.ResourceProvider, name: ImplementationName): Hosted {
@@ -67,9 +60,11 @@ export function hosted(name: ImplementationName): Hosted {
     return forKind(dynamicProvider(), name);
 }
 
-/** Pulumi's own loader of a serialized provider (its provider server's `require-from-string`). */
+/** Pulumi's own loader of a serialized provider: its provider server's `require-from-string`. */
+const REQUIRE_FROM_STRING = require.resolve("require-from-string", { paths: [require.resolve("@pulumi/pulumi")] });
+
 function requireFromString(): (code: string) => { handler: () => pulumi.dynamic.ResourceProvider } {
-    return require(require.resolve("require-from-string", { paths: [require.resolve("@pulumi/pulumi")] }));
+    return require(REQUIRE_FROM_STRING);
 }
 
 /** The provider of resources of kind `name` as the serialized text loads it, in this process (cwd: the project folder). */
@@ -92,12 +87,11 @@ export async function callSerialized(
     name: ImplementationName,
     method: Method,
     args: unknown[],
-    opts: { readonly text?: string; readonly cwd?: string } = {},
+    opts: { readonly cwd?: string } = {},
 ): Promise<SerializedCall> {
-    const text = opts.text ?? (await serializedProviderText());
-    const requireFromString = require.resolve("require-from-string", { paths: [require.resolve("@pulumi/pulumi")] });
+    const text = await serializedProviderText();
     const driver = `
-        const provider = require(${JSON.stringify(requireFromString)})(${JSON.stringify(text)}).handler();
+        const provider = require(${JSON.stringify(REQUIRE_FROM_STRING)})(${JSON.stringify(text)}).handler();
         Promise.resolve()
             .then(() => provider[${JSON.stringify(method)}](...${JSON.stringify(withImplementation(name, method, args))}))
             .then((result) => process.stdout.write(JSON.stringify({ ok: true, result })))

@@ -129,14 +129,21 @@ export function fakePushes(): void {
     }));
 }
 
-/** Waits until every declared resource is registered (also those declared meanwhile) and the output is known. */
-export async function settle(declared: readonly DeclaredResource[], output: pulumi.Output<unknown>): Promise<void> {
+/**
+ * Waits until every declared resource is registered, also those declared meanwhile (`current`
+ * is read again until it stops growing), and then until `output`, if given, is known.
+ */
+export async function settle(
+    current: () => readonly { readonly resource: pulumi.Resource }[],
+    output?: pulumi.Output<unknown>,
+): Promise<void> {
     let n = -1;
-    while (n !== declared.length) {
+    while (n !== current().length) {
+        const declared = current();
         n = declared.length;
         await Promise.all(declared.map((d) => valueOf(d.resource.urn)));
     }
-    await valueOf(output);
+    if (output) await valueOf(output);
 }
 
 /** A declaration kept for groups of assertions: with a copy of what the mock engine saw, which the next declaration clears. */
@@ -156,7 +163,7 @@ export function prodAsCommitted(): Promise<KeptStack> {
     committedProd ??= (async () => {
         const stack = declareMockStack("prod");
         fakePushes();
-        await settle(stack.declared, stack.output);
+        await settle(() => stack.declared, stack.output);
         return { ...stack, resources: [...recorded()], calls: [...recordedCalls()] };
     })();
     return committedProd;

@@ -166,7 +166,7 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
         let multi: Declared;
         before(async () => {
             multi = declareProd({ "truss-base-images:compression": "gzip" });
-            await settle(multi.resources, multi.output);
+            await settle(() => multi.resources, multi.output);
         });
 
         it("declares one docker.Image per platform into its staging tag: amd64 on the runner it always had, arm64 on the arm64 pool", async () => {

@@ -22,7 +22,7 @@ import {
     resetMocks,
     valueOf,
 } from "../../support/pulumiMocks";
-import { FAKE_PASSWORD, flatConfig, prodAsCommitted } from "../../support/stacks";
+import { FAKE_PASSWORD, flatConfig, prodAsCommitted, settle } from "../../support/stacks";
 
 const T = {
     image: "docker:index/image:Image",
@@ -77,11 +77,7 @@ class Recorder {
 
     /** Waits until every recorded resource is registered (its URN resolves, also at preview). */
     async settle(): Promise<void> {
-        let n = -1;
-        while (n !== this.all.size) {
-            n = this.all.size;
-            await Promise.all([...this.all.values()].map((d) => valueOf(d.resource.urn)));
-        }
+        await settle(() => [...this.all.values()]);
     }
 }
 
