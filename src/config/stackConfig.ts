@@ -1,14 +1,13 @@
 import { z } from "zod";
 import { allCatalogParents, Catalog, pythonVersionsSource } from "../images/catalog";
 import { requirementsPath, TRUSS_PATHS } from "../images/trussCheckout";
-import { buildersSchema, BuildersConfig } from "./runners";
+import { buildersSchema, BuildersConfig, platformProblems } from "./runners";
 import { ConfigError } from "../errors";
 import type { RegistryTarget } from "../images/spec";
 import type { Matrix } from "../images/matrix";
 import { DOCKER_TAG, longestVariantPrefix } from "../images/naming";
-import { formatIssues, show, suggest } from "./messages";
+import { formatIssues, show, suggest } from "../validationMessages";
 import { COMPRESSIONS, Compression, PLATFORMS, DEFAULT_PLATFORMS } from "../images/platforms";
-import { platformProblems } from "../runners/pools";
 
 /** The config namespace: keys are written `truss-base-images:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "truss-base-images";

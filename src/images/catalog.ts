@@ -4,7 +4,7 @@ import * as pep440 from "@renovatebot/pep440";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { CatalogError } from "../errors";
-import { formatIssues } from "../config/messages";
+import { formatIssues } from "../validationMessages";
 import { fromReferences, renderTrussDockerfile, TrussCheckout } from "./trussCheckout";
 
 /** The default images folder: the one beside src/. */

@@ -1,9 +1,26 @@
 import { distance } from "fastest-levenshtein";
 import type { z } from "zod";
 
+/**
+ * Turns zod's validation issues into the lines of one error message (the stack config and the
+ * image catalog both report through it). It reads schemas only through zod's public `def`.
+ */
 type Issue = z.core.$ZodIssue;
-type AnySchema = z.core.$ZodType;
+type AnySchema = z.ZodType;
 type Path = readonly PropertyKey[];
+/** The fields of the `def`s this file walks; `def.type` says which kind a schema is. */
+type WalkedDef = {
+    type: string;
+    innerType?: AnySchema;
+    in?: AnySchema;
+    discriminator?: string;
+    options?: AnySchema[];
+    shape?: Record<string, AnySchema>;
+    element?: AnySchema;
+    valueType?: AnySchema;
+    values?: unknown[];
+};
+const defOf = (schema: AnySchema): WalkedDef => schema.def as WalkedDef;
 
 /** `matrix.pythonVersions[1]`, with an optional prefix for the first key. */
 export function formatPath(path: Path, prefix = ""): string {
@@ -51,7 +68,7 @@ function schemaAt(schema: AnySchema | undefined, path: Path, data: unknown): Any
     let cur = schema;
     let value: unknown = data;
     for (let i = 0; i <= path.length && cur;) {
-        const def = cur._zod.def as unknown as Record<string, unknown> & { type: string };
+        const def = defOf(cur);
         switch (def.type) {
             case "optional":
             case "nullable":
@@ -59,28 +76,27 @@ function schemaAt(schema: AnySchema | undefined, path: Path, data: unknown): Any
             case "prefault":
             case "readonly":
             case "catch":
-                cur = def.innerType as AnySchema;
+                cur = def.innerType;
                 continue;
             case "pipe":
-                cur = def.in as AnySchema;
+                cur = def.in;
                 continue;
             case "union": {
-                const disc = def.discriminator as string | undefined;
-                const options = def.options as AnySchema[];
+                const disc = def.discriminator;
+                const options = def.options ?? [];
                 const tag = disc && value && typeof value === "object" ? (value as Record<string, unknown>)[disc] : undefined;
                 cur = options.find((o) => {
-                    const shape = (o._zod.def as unknown as { shape?: Record<string, AnySchema> }).shape;
-                    const lit = shape?.[disc ?? ""]?._zod.def as unknown as { values?: unknown[] } | undefined;
-                    return lit?.values?.includes(tag);
+                    const lit = defOf(o).shape?.[disc ?? ""];
+                    return lit !== undefined && defOf(lit).values?.includes(tag) === true;
                 });
                 continue;
             }
         }
         if (i === path.length) return cur;
         const key = path[i];
-        if (def.type === "object") cur = (def.shape as Record<string, AnySchema>)[String(key)];
-        else if (def.type === "array") cur = def.element as AnySchema;
-        else if (def.type === "record") cur = def.valueType as AnySchema;
+        if (def.type === "object") cur = def.shape?.[String(key)];
+        else if (def.type === "array") cur = def.element;
+        else if (def.type === "record") cur = def.valueType;
         else return undefined;
         value = value && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
         i++;
@@ -89,7 +105,7 @@ function schemaAt(schema: AnySchema | undefined, path: Path, data: unknown): Any
 }
 
 function objectKeys(schema: AnySchema | undefined): string[] {
-    const shape = (schema?._zod.def as unknown as { shape?: Record<string, unknown> } | undefined)?.shape;
+    const shape = schema ? defOf(schema).shape : undefined;
     return shape ? Object.keys(shape) : [];
 }
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fc from "fast-check";
 import { distance } from "fastest-levenshtein";
-import { suggest } from "../../../src/config/messages";
+import { suggest } from "../../src/validationMessages";
 
 const key = fc.stringMatching(/^[a-z][a-zA-Z]{2,14}$/);
 const keys = fc.uniqueArray(key, { minLength: 1, maxLength: 8, selector: (k) => k.toLowerCase() });
