@@ -228,3 +228,30 @@ export type LocalBuildersConfig = z.infer<typeof localBuildersSchema>;
 export type Ec2BuildersConfig = z.infer<typeof ec2BuildersSchema>;
 /** One pool of `builders: { mode: ec2 }`: instance type, count, volume, AMI override, spot. */
 export type PoolConfig = NonNullable<Ec2BuildersConfig["gpu"]>;
+
+/** What to change when linux/arm64 is asked of ec2 builders without an arm64 pool. */
+export const ARM64_POOL_MISSING =
+    "add builders.arm64, a Graviton pool such as { instanceType: c7g.2xlarge, count: 1, volumeSizeGiB: 100 } " +
+    "(g5g.xlarge to smoke-test GPU images on a GPU), or drop linux/arm64 from matrix.platforms";
+
+/** A config problem at a key path, as the stack config reports it. */
+export interface ConfigProblem {
+    readonly path: readonly (string | number)[];
+    readonly message: string;
+}
+
+/**
+ * What is wrong with asking these builders for these platforms (empty when nothing). Takes the
+ * config as parsed so far, possibly invalid elsewhere, so that every mistake is reported at once.
+ */
+export function platformProblems(builders: unknown, platforms: readonly unknown[]): ConfigProblem[] {
+    if (builders === null || typeof builders !== "object") return [];
+    const b = builders as { readonly mode?: unknown; readonly arm64?: unknown };
+    if (b.mode !== "ec2" || b.arm64 !== undefined || !platforms.includes("linux/arm64")) return [];
+    return [
+        {
+            path: ["builders", "arm64"],
+            message: `is required: matrix.platforms includes linux/arm64 and builders.mode is ec2, and only an arm64 pool builds arm64 images natively; ${ARM64_POOL_MISSING}`,
+        },
+    ];
+}

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { Ec2BuildersConfig, RUNNER_POOLS, RunnerPool } from "../config/runners";
 import type { StackConfig } from "../config/stackConfig";
 import type { PlannedImage } from "../publish/plannedImages";
-import { assignRunners, needsRunner } from "../runners/assignment";
+import { assignRunners } from "../runners/assignment";
+import { needsBuild } from "../publish/classify";
 import type { RunnerId } from "../runners/pools";
 import { reachabilityNote } from "../runners/readiness";
 import { SMOKE_TIMEOUT_SECONDS, smokeChecksFor } from "../runners/smokeChecks";
@@ -64,7 +65,8 @@ function declareEc2Runners(
     const runnerOf = new Map<string, RunnerId>(plan.map((image, i) => [image.reference, assigned[i]]));
     const builds = new Map<string, string[]>();
     plan.forEach((image, i) => {
-        if (!needsRunner(image.action)) return;
+        // A runner is needed only to build: a retag copies a manifest, an unchanged image needs nothing.
+        if (!needsBuild(image)) return;
         const list = builds.get(assigned[i].name) ?? [];
         list.push(image.reference);
         builds.set(assigned[i].name, list);

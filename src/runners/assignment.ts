@@ -2,8 +2,6 @@ import { createHash } from "crypto";
 import type { Ec2BuildersConfig } from "../config/runners";
 import type { ImageSpec } from "../images/spec";
 import { variant } from "../images/naming";
-import type { PublishAction } from "../publish/plannedImages";
-import { needsBuild } from "../publish/classify";
 import { Pool, RunnerId, runnersOf } from "./pools";
 
 /**
@@ -61,9 +59,4 @@ export function assignRunners(images: readonly AssignableImage[], builders: Ec2B
         if (pool.length === 0) throw new Error(`image ${assignmentKey(image)} is in pool ${image.pool}, which has no runners`);
         return pickRunner(assignmentKey(image), pool);
     });
-}
-
-/** Whether an image's runner is needed in this update: exactly the images that are built. */
-export function needsRunner(action: PublishAction): boolean {
-    return needsBuild({ action });
 }

@@ -1,5 +1,5 @@
 import type { Accelerator } from "../images/catalog";
-import type { BuildersConfig, Ec2BuildersConfig, RunnerPool } from "../config/runners";
+import { ARM64_POOL_MISSING, BuildersConfig, Ec2BuildersConfig, RunnerPool } from "../config/runners";
 import { hasNvidiaGpu } from "../config/instanceTypes";
 
 /** Which pool builds an image, and which runners a pool has. */
@@ -29,32 +29,6 @@ export function poolOf(accelerator: Accelerator, builders: BuildersConfig, platf
         default:
             throw new Error(`no runner pool builds ${platform}; runners build ${RUNNER_PLATFORMS.join(", ")}`);
     }
-}
-
-const ARM64_POOL_MISSING =
-    "add builders.arm64, a Graviton pool such as { instanceType: c7g.2xlarge, count: 1, volumeSizeGiB: 100 } " +
-    "(g5g.xlarge to smoke-test GPU images on a GPU), or drop linux/arm64 from matrix.platforms";
-
-/** A config problem at a key path, as the stack config reports it. */
-export interface ConfigProblem {
-    readonly path: readonly (string | number)[];
-    readonly message: string;
-}
-
-/**
- * What is wrong with asking these builders for these platforms (empty when nothing). Takes the
- * config as parsed so far, possibly invalid elsewhere, so that every mistake is reported at once.
- */
-export function platformProblems(builders: unknown, platforms: readonly unknown[]): ConfigProblem[] {
-    if (builders === null || typeof builders !== "object") return [];
-    const b = builders as { readonly mode?: unknown; readonly arm64?: unknown };
-    if (b.mode !== "ec2" || b.arm64 !== undefined || !platforms.includes("linux/arm64")) return [];
-    return [
-        {
-            path: ["builders", "arm64"],
-            message: `is required: matrix.platforms includes linux/arm64 and builders.mode is ec2, and only an arm64 pool builds arm64 images natively; ${ARM64_POOL_MISSING}`,
-        },
-    ];
 }
 
 /** Whether the machines of a pool have an NVIDIA GPU. */

@@ -7,7 +7,7 @@ import type { ImageSpec } from "../../../src/images/spec";
 import { expandMatrix, Matrix } from "../../../src/images/matrix";
 import { repository } from "../../../src/images/naming";
 import { planImages } from "../../../src/publish/plannedImages";
-import { AssignableImage, assignmentKey, assignRunners, needsRunner, pickRunner } from "../../../src/runners/assignment";
+import { AssignableImage, assignmentKey, assignRunners, pickRunner } from "../../../src/runners/assignment";
 import { runnerId, runnersOf, poolOf } from "../../../src/runners/pools";
 
 const catalog = loadCatalog();
@@ -162,10 +162,6 @@ describe("runner assignment", () => {
             const used = new Set(assignRunners(images(["3.9", "3.10", "3.11", "3.12"], b), b).map((r) => r.name));
             for (let i = 0; i < count; i++) assert.ok(used.has(`gpu-${i}`), `gpu-${i} of ${count} builds nothing`);
         }
-    });
-
-    it("needs a runner only to build: a retag copies a manifest, an unchanged image needs nothing", () => {
-        assert.deepStrictEqual((["build", "conflict", "retag", "unchanged"] as const).map(needsRunner), [true, true, false, false]);
     });
 });
 

@@ -1,9 +1,9 @@
 import * as assert from "assert";
-import type { BuildersConfig, Ec2BuildersConfig } from "../../../src/config/runners";
+import { BuildersConfig, Ec2BuildersConfig, platformProblems } from "../../../src/config/runners";
 import { loadCatalog } from "../../../src/images/catalog";
 import { parseStackConfig } from "../../../src/config/stackConfig";
 import { amiQueryFor, CANONICAL_OWNER } from "../../../src/runners/amis";
-import { platformProblems, poolHasNvidiaGpu, poolOf, runnerId } from "../../../src/runners/pools";
+import { poolHasNvidiaGpu, poolOf, runnerId } from "../../../src/runners/pools";
 import { smokeChecksFor } from "../../../src/runners/smokeChecks";
 import { runnerTags } from "../../../src/runners/tags";
 
