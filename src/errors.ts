@@ -5,9 +5,6 @@
 export class UserError extends Error {
     constructor(message: string) {
         super(message);
-        // Written out rather than taken from new.target: Pulumi's serialization of dynamic
-        // providers turns super(message) into Error.call(this), which sets neither.
-        this.message = message;
         this.name = "UserError";
     }
 }

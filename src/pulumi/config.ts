@@ -14,11 +14,22 @@ export interface PulumiStackConfig {
 
 const PASSWORD_KEY = `${CONFIG_NAMESPACE}:registryPassword`;
 
-/** The SDK knows which keys were set with --secret but does not type the function. */
-function isConfigSecret(fullKey: string): boolean {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an untyped internal module
+/**
+ * Whether a config key was set with --secret. Pulumi's public API has no such question: Config's
+ * get and getSecret return the value either way. The SDK keeps the answer in the untyped module
+ * runtime/config (isConfigSecret), so this reads it there, and refuses to guess when a future SDK
+ * moves it: test/unit/pulumi/config.spec.ts fails first if it does.
+ */
+export function isConfigSecret(fullKey: string): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an untyped module of the SDK
     const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
-    return runtimeConfig.isConfigSecret ? runtimeConfig.isConfigSecret(fullKey) : true;
+    if (typeof runtimeConfig.isConfigSecret !== "function") {
+        throw new UserError(
+            "this @pulumi/pulumi has no runtime/config isConfigSecret, so the program cannot tell whether registryPassword is a secret. " +
+                "Install the @pulumi/pulumi version package-lock.json pins (npm ci).",
+        );
+    }
+    return runtimeConfig.isConfigSecret(fullKey);
 }
 
 /**

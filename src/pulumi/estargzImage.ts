@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SshAccess } from "../runners/ssh";
-import { dynamicProvider, implementedBy } from "./leanProvider";
+import { dynamicProvider, implementedBy, TYPE_MODULE } from "./dynamicProvider";
 
 export type { EstargzImageInputs, EstargzImageOutputs } from "./estargzImageProvider";
 
@@ -33,7 +33,7 @@ export class EstargzImage extends pulumi.dynamic.Resource {
                 digest: undefined,
             }),
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
-            "truss-base-images",
+            TYPE_MODULE,
             "EstargzImage",
         );
     }

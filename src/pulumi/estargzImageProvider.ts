@@ -1,5 +1,5 @@
 // The EstargzImage provider's implementation. The provider host loads it by name in the provider's process
-// (providerImplementations.ts, leanProvider.ts), never serialized into the state.
+// (providerImplementations.ts, dynamicProvider.ts), never serialized into the state.
 import type * as pulumi from "@pulumi/pulumi";
 import { spawn } from "child_process";
 import { estargzCommand, estargzScript } from "../runners/estargz";

@@ -2,9 +2,8 @@ import { spawn } from "child_process";
 import type { CommandLine } from "../runners/commandLine";
 
 /**
- * Running a command with a deadline, for the readiness gate and the smoke tests. These run
- * inside Pulumi's dynamic-provider host, which gets this code serialized: builtin modules only,
- * imported by name (the serializer recognises `require("child_process")`, not a copy of it).
+ * Running a command with a deadline, for the readiness gate and the smoke tests: both run in
+ * Pulumi's dynamic-provider process, which loads this module from the project like any other.
  */
 
 export interface ProcessResult {

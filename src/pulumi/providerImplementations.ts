@@ -4,10 +4,9 @@
 // process; each entry requires its module only when a resource of that kind is handled, so a
 // process that only checks a readiness gate never loads the registry client.
 //
-// A name stays valid for as long as a stack's state may hold it: rename the module an entry
-// requires as you like, but keep the name, or the resources already in a state cannot be
-// refreshed or deleted.
+// Rename the module an entry requires as you like, but keep its name (implementationNames.ts).
 import type * as pulumi from "@pulumi/pulumi";
+import { IMPLEMENTATION_NAMES, ImplementationName } from "./implementationNames";
 
 const implementations = {
     RegistryTag: () => require("./registryTagProvider").registryTagProvider,
@@ -16,11 +15,7 @@ const implementations = {
     SmokeTest: () => require("./smokeTest").smokeTestImplementation,
     ReadinessGate: () => require("./readiness").readinessGateImplementation,
     WorkTicket: () => require("./workTicket").workTicketImplementation,
-} satisfies Record<string, () => pulumi.dynamic.ResourceProvider>;
-
-export type ImplementationName = keyof typeof implementations;
-
-export const IMPLEMENTATION_NAMES = Object.keys(implementations) as ImplementationName[];
+} satisfies Record<ImplementationName, () => pulumi.dynamic.ResourceProvider>;
 
 /** The implementation a resource names; one error naming the known ones for anything else. */
 export function implementationOf(name: string): pulumi.dynamic.ResourceProvider {

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RunnerAccess } from "../config/runners";
 import { notReadyMessage, parseDockerInfo, readFailure, readinessSteps, ReadinessStep } from "../runners/readiness";
 import { DockerEndpoint, dockerEndpoint, KNOWN_HOSTS_FILE, parseSshHost, SshAccess, SSH_STATE_DIR } from "../runners/ssh";
-import { dynamicProvider, implementedBy } from "./leanProvider";
+import { dynamicProvider, implementedBy, TYPE_MODULE, withFormerTypeToken } from "./dynamicProvider";
 import { runProcess } from "./process";
 
 /** What the readiness gate checks, and for how long. */
@@ -40,8 +40,7 @@ export interface Readiness {
 
 /**
  * A runner did not become ready; the message says which, where, what failed and what to do.
- * A plain Error with a name rather than a subclass: Pulumi's closure serializer turns classes
- * into functions, and `Error.call(this, message)` would lose the message.
+ * The engine shows only the message; the name lets the tests tell this failure from others.
  */
 export function runnerNotReady(message: string): Error {
     const e = new Error(message);
@@ -234,8 +233,8 @@ export class ReadinessGate extends pulumi.dynamic.Resource {
             dynamicProvider(),
             name,
             implementedBy("ReadinessGate", { ...args, dockerVersion: undefined }),
-            opts,
-            undefined,
+            withFormerTypeToken("ReadinessGate", opts),
+            TYPE_MODULE,
             "ReadinessGate",
         );
     }

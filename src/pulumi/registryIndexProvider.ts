@@ -1,5 +1,5 @@
 // The RegistryIndex provider's implementation. The provider host loads it by name in the provider's process
-// (providerImplementations.ts, leanProvider.ts), never serialized into the state, so it may import what it needs.
+// (providerImplementations.ts, dynamicProvider.ts), never serialized into the state, so it may import what it needs.
 import type * as pulumi from "@pulumi/pulumi";
 import { conflictOf, providerRegistryClient, publishedTagDiff, readPublishedTag } from "./publishedTagLifecycle";
 import { LABELS } from "../images/labels";

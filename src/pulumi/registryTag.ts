@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider, implementedBy } from "./leanProvider";
+import { dynamicProvider, implementedBy, TYPE_MODULE } from "./dynamicProvider";
 
 export type { RegistryTagInputs, RegistryTagOutputs } from "./registryTagProvider";
 
@@ -64,7 +64,7 @@ export class RegistryTag extends pulumi.dynamic.Resource {
                 digest: undefined,
             }),
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
-            "truss-base-images",
+            TYPE_MODULE,
             "RegistryTag",
         );
     }

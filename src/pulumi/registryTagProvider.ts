@@ -1,6 +1,6 @@
 // The RegistryTag provider's implementation. The provider host loads it by name in the provider's process
-// (providerImplementations.ts, leanProvider.ts), never serialized into the state, so it may import what it needs.
-import type * as pulumi from "@pulumi/pulumi";
+// (providerImplementations.ts, dynamicProvider.ts), never serialized into the state, so it may import what it needs.
+import * as pulumi from "@pulumi/pulumi";
 import { conflictOf, providerRegistryClient, publishedTagDiff, readPublishedTag } from "./publishedTagLifecycle";
 import { LABELS } from "../images/labels";
 import { DEFAULT_PLATFORM, publishTag, TagHeldError } from "../registry";
@@ -56,8 +56,6 @@ async function publish(inputs: RegistryTagInputs): Promise<RegistryTagOutputs> {
     }
 }
 
-/** How the engine passes a value that is unknown during a preview (@pulumi/pulumi's runtime/rpc unknownValue). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /**
@@ -83,7 +81,7 @@ export const registryTagProvider: pulumi.dynamic.ResourceProvider<RegistryTagInp
             });
         }
         // A build's digest is unknown until the push: nothing to check yet.
-        if (news.sourceDigest !== undefined && news.sourceDigest !== UNKNOWN && !DIGEST.test(news.sourceDigest)) {
+        if (news.sourceDigest !== undefined && news.sourceDigest !== pulumi.runtime.unknownValue && !DIGEST.test(news.sourceDigest)) {
             failures.push({
                 property: "sourceDigest",
                 reason: `expected a manifest digest sha256:<64 hex>, got ${JSON.stringify(news.sourceDigest)}`,

@@ -4,7 +4,7 @@ import { dockerCommand, DockerEndpoint, dockerEndpoint, SshAccess } from "../run
 import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
 import type { SmokeChecks } from "../runners/smokeChecks";
 import type { ImageSpec } from "../images/spec";
-import { dynamicProvider, implementedBy } from "./leanProvider";
+import { dynamicProvider, implementedBy, TYPE_MODULE, withFormerTypeToken } from "./dynamicProvider";
 import { runProcess } from "./process";
 
 /** What one smoke test runs, and where. */
@@ -130,8 +130,8 @@ export class SmokeTest extends pulumi.dynamic.Resource {
                 imports: args.imports && { packages: [...args.imports.packages], control: [...args.imports.control] },
                 testedDigest: undefined,
             }),
-            opts,
-            undefined,
+            withFormerTypeToken("SmokeTest", opts),
+            TYPE_MODULE,
             "SmokeTest",
         );
     }

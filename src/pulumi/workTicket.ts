@@ -1,6 +1,6 @@
 import { randomUUID } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider, implementedBy } from "./leanProvider";
+import { dynamicProvider, implementedBy, TYPE_MODULE, withFormerTypeToken } from "./dynamicProvider";
 
 /**
  * Marks "this update builds on the runner": replaced in every update that does, and
@@ -20,6 +20,13 @@ export const workTicketImplementation: pulumi.dynamic.ResourceProvider = {
 
 export class WorkTicket extends pulumi.dynamic.Resource {
     constructor(name: string, args: { runner: string; builds: string[] }, opts?: pulumi.CustomResourceOptions) {
-        super(dynamicProvider(), name, implementedBy("WorkTicket", args), opts, undefined, "WorkTicket");
+        super(
+            dynamicProvider(),
+            name,
+            implementedBy("WorkTicket", args),
+            withFormerTypeToken("WorkTicket", opts),
+            TYPE_MODULE,
+            "WorkTicket",
+        );
     }
 }

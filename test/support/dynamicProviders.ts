@@ -8,8 +8,8 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { dynamicProvider, IMPLEMENTATION_KEY } from "../../src/pulumi/leanProvider";
-import type { ImplementationName } from "../../src/pulumi/providerImplementations";
+import { dynamicProvider, IMPLEMENTATION_KEY } from "../../src/pulumi/dynamicProvider";
+import type { ImplementationName } from "../../src/pulumi/implementationNames";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 

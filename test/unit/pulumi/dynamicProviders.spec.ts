@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { HOST_PACKAGE, IMPLEMENTATION_KEY, installedHostProblem } from "../../../src/pulumi/leanProvider";
-import { IMPLEMENTATION_NAMES } from "../../../src/pulumi/providerImplementations";
+import { HOST_PACKAGE, IMPLEMENTATION_KEY, installedHostProblem, withFormerTypeToken } from "../../../src/pulumi/dynamicProvider";
+import { IMPLEMENTATION_NAMES } from "../../../src/pulumi/implementationNames";
 import { ReadinessGate } from "../../../src/pulumi/readiness";
 import { SmokeTest } from "../../../src/pulumi/smokeTest";
 import { hosted, PROJECT_ROOT } from "../../support/dynamicProviders";
@@ -77,8 +77,8 @@ describe("dynamic providers in the state (Pulumi mocks)", () => {
 
     it("SmokeTest.testedDigest and ReadinessGate.dockerVersion hold the values the engine returns (through Pulumi's output serialization)", async () => {
         resetMocks();
-        mockOutputs("pulumi-nodejs:dynamic:SmokeTest", (args) => ({ testedDigest: args.inputs.digest }));
-        mockOutputs("pulumi-nodejs:dynamic:ReadinessGate", () => ({ dockerVersion: "26.1.5" }));
+        mockOutputs("pulumi-nodejs:dynamic/truss-base-images:SmokeTest", (args) => ({ testedDigest: args.inputs.digest }));
+        mockOutputs("pulumi-nodejs:dynamic/truss-base-images:ReadinessGate", () => ({ dockerVersion: "26.1.5" }));
         const digest = `sha256:${"e".repeat(64)}`;
         const smoke = new SmokeTest("smoke", {
             image: `docker.io/baseten/truss-server-base@${digest}`,
@@ -181,5 +181,15 @@ describe("the installed provider host", () => {
             installedHostProblem(write(`node_modules/${HOST_PACKAGE}/index.js`, "module.exports = {};\n"), source) ?? "",
             /differs from .*src\/index\.js: the copy in node_modules is what Pulumi runs\. Run npm ci/,
         );
+    });
+});
+
+describe("dynamic resources' type tokens", () => {
+    it("keeps a resource declared under its former token (pulumi-nodejs:dynamic:<name>) with an alias, beside the caller's own aliases", () => {
+        const own = { type: "pulumi-nodejs:dynamic:Older" };
+        const opts = withFormerTypeToken("SmokeTest", { aliases: [own], protect: true });
+        assert.deepEqual(opts.aliases, [own, { type: "pulumi-nodejs:dynamic:SmokeTest" }]);
+        assert.equal(opts.protect, true);
+        assert.deepEqual(withFormerTypeToken("WorkTicket", undefined).aliases, [{ type: "pulumi-nodejs:dynamic:WorkTicket" }]);
     });
 });

@@ -33,9 +33,9 @@ const T = {
     securityGroup: "aws:ec2/securityGroup:SecurityGroup",
     role: "aws:iam/role:Role",
     power: "aws:ec2transitgateway/instanceState:InstanceState",
-    gate: "pulumi-nodejs:dynamic:ReadinessGate",
-    ticket: "pulumi-nodejs:dynamic:WorkTicket",
-    smoke: "pulumi-nodejs:dynamic:SmokeTest",
+    gate: "pulumi-nodejs:dynamic/truss-base-images:ReadinessGate",
+    ticket: "pulumi-nodejs:dynamic/truss-base-images:WorkTicket",
+    smoke: "pulumi-nodejs:dynamic/truss-base-images:SmokeTest",
     policyAttachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
 };
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1RUq2k3nLUbGN6zC4FfEA+GiDpisq6QU2xRiCHLdza operator@example";

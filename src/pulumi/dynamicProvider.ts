@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ImplementationName } from "./providerImplementations";
+import type { ImplementationName } from "./implementationNames";
 
 /**
  * Pulumi stores a dynamic resource's provider in its inputs and outputs, serialized with every
@@ -58,4 +58,18 @@ export function dynamicProvider(): pulumi.dynamic.ResourceProvider {
 /** A dynamic resource's inputs with the name of its implementation, which the host dispatches on. */
 export function implementedBy<T extends object>(name: ImplementationName, inputs: T): T & { [IMPLEMENTATION_KEY]: ImplementationName } {
     return { ...inputs, [IMPLEMENTATION_KEY]: name };
+}
+
+/** The module of every dynamic resource's type token: `pulumi-nodejs:dynamic/truss-base-images:<name>`. */
+export const TYPE_MODULE = "truss-base-images";
+
+/**
+ * Resource options that keep a resource declared before its type moved into TYPE_MODULE: its
+ * old token was `pulumi-nodejs:dynamic:<name>`, and the alias lets Pulumi find it in a state.
+ */
+export function withFormerTypeToken(
+    name: ImplementationName,
+    opts: pulumi.CustomResourceOptions | undefined,
+): pulumi.CustomResourceOptions {
+    return { ...opts, aliases: [...(opts?.aliases ?? []), { type: `pulumi-nodejs:dynamic:${name}` }] };
 }
