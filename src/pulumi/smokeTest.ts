@@ -1,11 +1,15 @@
+import { randomBytes } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { showCommand, tailLines } from "../runners/commandLine";
 import { dockerCommand, DockerEndpoint, dockerEndpoint, SshAccess } from "../runners/ssh";
-import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
+import { SmokeImports, smokeCleanupDockerArgs, smokeContainerName, smokeTestDockerArgs } from "../runners/smoke";
 import type { SmokeChecks } from "../runners/smokeChecks";
 import type { ImageSpec } from "../images/spec";
 import { dynamicProvider, implementedBy } from "./leanProvider";
 import { runProcess } from "./process";
+
+/** How long removing a timed-out smoke test's container may take. */
+const CLEANUP_TIMEOUT_MS = 60_000;
 
 /** What one smoke test runs, and where. */
 export interface SmokeRun {
@@ -35,12 +39,26 @@ export function smokeTestFailed(message: string): Error {
     return e;
 }
 
-/** Runs the smoke test of an image in a container on the endpoint; throws an error (smokeTestFailed) with the container's output on failure. */
+/**
+ * Runs the smoke test of an image in a named container on the endpoint; throws an error
+ * (smokeTestFailed) with the container's output on failure. On timeout it removes the container
+ * (a hung one would otherwise run on, holding the runner's GPU and disk).
+ */
 export async function runSmokeTest(run: SmokeRun): Promise<SmokeResult> {
-    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec, run.imports, run.checks ?? run.spec.accelerator));
+    const name = smokeContainerName(run.image, randomBytes(4).toString("hex"));
+    const args = smokeTestDockerArgs(run.image, run.spec, run.imports, run.checks ?? run.spec.accelerator, name);
+    const command = dockerCommand(run.endpoint, args);
     const r = await runProcess(command, { timeoutMs: run.timeoutSeconds * 1000 });
     if (r.exitCode === 0 && !r.timedOut) return { output: r.output };
-    const why = r.timedOut ? `did not finish within ${run.timeoutSeconds} s` : `failed (exit code ${r.exitCode})`;
+    let why = `failed (exit code ${r.exitCode})`;
+    if (r.timedOut) {
+        const rm = await runProcess(dockerCommand(run.endpoint, smokeCleanupDockerArgs(name)), { timeoutMs: CLEANUP_TIMEOUT_MS });
+        const removed =
+            rm.exitCode === 0 && !rm.timedOut
+                ? `its container ${name} was removed`
+                : `removing its container ${name} failed too (${tailLines(rm.output, 3).replace(/\n/g, " ") || `exit code ${rm.exitCode}`}): remove it by hand`;
+        why = `did not finish within ${run.timeoutSeconds} s; ${removed}`;
+    }
     const shown = showCommand({ file: command.file, args: command.args.map((a) => (a.length > 200 ? `${a.slice(0, 60)}...` : a)) });
     throw smokeTestFailed(
         [
