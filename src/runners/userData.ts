@@ -1,4 +1,5 @@
 import type { RunnerPool } from "../config/runners";
+import { SMOKE_TIMEOUT_SECONDS } from "./smokeChecks";
 
 /**
  * The first-boot setup of a build runner (EC2 user data, run once by cloud-init as root) and
@@ -32,11 +33,22 @@ export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-truss-builders.conf";
 export const SSHD_SETTINGS = ["MaxStartups 200:30:400", "MaxSessions 200", "PasswordAuthentication no"] as const;
 
 /**
+ * The idle stop prunes, before it powers the runner off, images created and build cache last
+ * used more than this many hours ago: a week keeps the layers of the last release's builds and
+ * bounds the disk a runner that publishes every week fills. Images a container uses stay.
+ */
+export const PRUNE_AFTER_HOURS = 168;
+
+/**
  * The idle stop: every minute, powers the runner off once it has had no work for
- * `idleStopMinutes`. Work is a running container (a build step or a smoke test), an
- * established ssh connection (the Docker provider's, the readiness gate's, an operator's) or
- * cloud-init still running. The instance's shutdown behaviour is "stop", so this stops it and
- * `pulumi up` starts it again when there is something to build.
+ * `idleStopMinutes`. Work is a container started less than SMOKE_TIMEOUT_SECONDS ago (a build
+ * step or a smoke test), an established ssh connection (the Docker provider's, the readiness
+ * gate's, an operator's) or cloud-init still running. An older container is not work: no smoke
+ * test runs that long (its own timeout removes its container), and a build holds its ssh
+ * connection for as long as it runs; a hung container must not keep a GPU runner up. Before
+ * powering off it prunes images and build cache older than PRUNE_AFTER_HOURS. The instance's
+ * shutdown behaviour is "stop", so this stops it and `pulumi up` starts it again when there
+ * is something to build.
  */
 export function idleStopScript(idleStopMinutes: number): string {
     return `#!/bin/sh
@@ -44,6 +56,9 @@ export function idleStopScript(idleStopMinutes: number): string {
 # Installed by the runner's user data (src/runners/userData.ts); run by ${IDLE_STOP_UNIT}.timer.
 set -eu
 IDLE_STOP_MINUTES=${idleStopMinutes}
+# Containers running longer than the smoke test's timeout are hung, not work.
+CONTAINER_WORK_SECONDS=${SMOKE_TIMEOUT_SECONDS}
+PRUNE_AFTER_HOURS=${PRUNE_AFTER_HOURS}
 STATE_DIR=/run/${IDLE_STOP_UNIT}
 STAMP="$STATE_DIR/last-activity"
 
@@ -51,8 +66,16 @@ STAMP="$STATE_DIR/last-activity"
 mkdir -p "$STATE_DIR"
 [ -e "$STAMP" ] || touch "$STAMP"
 
+now=$(date +%s)
 busy=""
-if [ -n "$(docker ps -q 2>/dev/null || true)" ]; then busy="$busy containers"; fi
+for started in $(docker ps -q 2>/dev/null | xargs -r docker inspect --format '{{.State.StartedAt}}' 2>/dev/null || true); do
+    # A start time that cannot be read counts as a young container: work.
+    started_at=$(date -d "$started" +%s 2>/dev/null) || started_at=$now
+    if [ $((now - started_at)) -lt "$CONTAINER_WORK_SECONDS" ]; then
+        busy="$busy containers"
+        break
+    fi
+done
 if [ -n "$(ss -Htn state established '( sport = :22 )' 2>/dev/null || true)" ]; then busy="$busy ssh"; fi
 if cloud-init status 2>/dev/null | grep -q "status: running"; then busy="$busy cloud-init"; fi
 
@@ -61,9 +84,11 @@ if [ -n "$busy" ]; then
     exit 0
 fi
 
-idle_minutes=$(( ($(date +%s) - $(stat -c %Y "$STAMP")) / 60 ))
+idle_minutes=$(( (now - $(stat -c %Y "$STAMP")) / 60 ))
 if [ "$idle_minutes" -ge "$IDLE_STOP_MINUTES" ]; then
-    logger -t ${IDLE_STOP_UNIT} "no work for $idle_minutes minutes (limit $IDLE_STOP_MINUTES): powering off"
+    logger -t ${IDLE_STOP_UNIT} "no work for $idle_minutes minutes (limit $IDLE_STOP_MINUTES): pruning images and build cache older than $PRUNE_AFTER_HOURS h, then powering off"
+    docker image prune --all --force --filter "until=\${PRUNE_AFTER_HOURS}h" >/dev/null 2>&1 || logger -t ${IDLE_STOP_UNIT} "docker image prune failed"
+    docker builder prune --all --force --filter "until=\${PRUNE_AFTER_HOURS}h" >/dev/null 2>&1 || logger -t ${IDLE_STOP_UNIT} "docker builder prune failed"
     systemctl poweroff
 fi
 `;

@@ -5,7 +5,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { IDLE_STOP_SCRIPT, idleStopScript, renderUserData } from "../../../src/runners/userData";
+import { SMOKE_TIMEOUT_SECONDS } from "../../../src/runners/smokeChecks";
+import { IDLE_STOP_SCRIPT, idleStopScript, PRUNE_AFTER_HOURS, renderUserData } from "../../../src/runners/userData";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1RUq2k3nLUbGN6zC4FfEA+GiDpisq6QU2xRiCHLdza operator@example";
 const RUNNER_KINDS = [
@@ -47,14 +48,34 @@ describe("runner user data (shellcheck)", () => {
 
 describe("the idle stop script, run for real with stub commands", () => {
     // Stubs for docker, ss, cloud-init, systemctl and logger on PATH; the script's state folder
-    // is redirected to a temporary one. Checks the decision, not systemd.
+    // is redirected to a temporary one. Checks the decision, not systemd. The docker stub lists
+    // containers started the given numbers of seconds ago (as `docker inspect` prints start
+    // times) and logs every other call (the prunes).
 
-    function run(opts: { containers?: boolean; ssh?: boolean; idleMinutes: number }): { poweredOff: boolean; stampTouched: boolean } {
+    interface IdleRun {
+        readonly poweredOff: boolean;
+        readonly stampTouched: boolean;
+        /** The docker calls other than ps and inspect, in order. */
+        readonly dockerCalls: string[];
+    }
+
+    function run(opts: { containersStartedSecondsAgo?: number[]; ssh?: boolean; idleMinutes: number }): IdleRun {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "idle-stop-"));
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin);
         const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-        stub("docker", opts.containers ? "echo 3f2a1b" : "true");
+        const ages = opts.containersStartedSecondsAgo ?? [];
+        const startedAt = ages.map((s) => new Date(Date.now() - s * 1000).toISOString().replace(/\.(\d{3})Z$/, ".$1456789Z"));
+        stub(
+            "docker",
+            [
+                `case "$1" in`,
+                `ps) ${ages.map((_, i) => `echo c0ffee${i}`).join("; ") || "true"} ;;`,
+                `inspect) ${startedAt.map((t) => `echo ${t}`).join("; ") || "true"} ;;`,
+                `*) echo "$*" >> ${dir}/docker.log ;;`,
+                "esac",
+            ].join("\n"),
+        );
         stub("ss", opts.ssh ? "echo 'ESTAB 0 0 10.0.0.5:22 203.0.113.7:51234'" : "true");
         stub("cloud-init", "echo 'status: done'");
         stub("systemctl", `echo "$*" >> ${dir}/systemctl.log`);
@@ -70,17 +91,29 @@ describe("the idle stop script, run for real with stub commands", () => {
         assert.strictEqual(r.status, 0, r.stderr);
         const poweredOff = fs.existsSync(`${dir}/systemctl.log`) && fs.readFileSync(`${dir}/systemctl.log`, "utf8").includes("poweroff");
         const stampTouched = fs.statSync(stamp).mtimeMs > past.getTime() + 1000;
+        const dockerCalls = fs.existsSync(`${dir}/docker.log`) ? fs.readFileSync(`${dir}/docker.log`, "utf8").trim().split("\n") : [];
         fs.rmSync(dir, { recursive: true, force: true });
-        return { poweredOff, stampTouched };
+        return { poweredOff, stampTouched, dockerCalls };
     }
 
-    it("powers off after 30 idle minutes, not before", () => {
-        assert.deepStrictEqual(run({ idleMinutes: 31 }), { poweredOff: true, stampTouched: false });
-        assert.deepStrictEqual(run({ idleMinutes: 29 }), { poweredOff: false, stampTouched: false });
+    const PRUNES = [
+        `image prune --all --force --filter until=${PRUNE_AFTER_HOURS}h`,
+        `builder prune --all --force --filter until=${PRUNE_AFTER_HOURS}h`,
+    ];
+
+    it("powers off after 30 idle minutes, not before, pruning images and build cache older than the documented age first", () => {
+        assert.deepStrictEqual(run({ idleMinutes: 31 }), { poweredOff: true, stampTouched: false, dockerCalls: PRUNES });
+        assert.deepStrictEqual(run({ idleMinutes: 29 }), { poweredOff: false, stampTouched: false, dockerCalls: [] });
     });
 
-    it("a running container or an ssh connection is work: it resets the idle time", () => {
-        assert.deepStrictEqual(run({ idleMinutes: 120, containers: true }), { poweredOff: false, stampTouched: true });
-        assert.deepStrictEqual(run({ idleMinutes: 120, ssh: true }), { poweredOff: false, stampTouched: true });
+    it("a container started within the smoke timeout, or an ssh connection, is work: it resets the idle time", () => {
+        const young = run({ idleMinutes: 120, containersStartedSecondsAgo: [SMOKE_TIMEOUT_SECONDS + 3600, 60] });
+        assert.deepStrictEqual(young, { poweredOff: false, stampTouched: true, dockerCalls: [] });
+        assert.deepStrictEqual(run({ idleMinutes: 120, ssh: true }), { poweredOff: false, stampTouched: true, dockerCalls: [] });
+    });
+
+    it(`a container running longer than the smoke timeout (${SMOKE_TIMEOUT_SECONDS} s) is hung, not work: the runner still stops`, () => {
+        const hung = run({ idleMinutes: 31, containersStartedSecondsAgo: [SMOKE_TIMEOUT_SECONDS + 60] });
+        assert.deepStrictEqual(hung, { poweredOff: true, stampTouched: false, dockerCalls: PRUNES });
     });
 });

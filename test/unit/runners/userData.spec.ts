@@ -1,5 +1,13 @@
 import * as assert from "assert";
-import { IDLE_STOP_SCRIPT, idleStopScript, idleStopUnits, renderUserData, SSHD_DROP_IN } from "../../../src/runners/userData";
+import { SMOKE_TIMEOUT_SECONDS } from "../../../src/runners/smokeChecks";
+import {
+    IDLE_STOP_SCRIPT,
+    idleStopScript,
+    idleStopUnits,
+    PRUNE_AFTER_HOURS,
+    renderUserData,
+    SSHD_DROP_IN,
+} from "../../../src/runners/userData";
 
 /** Every kind of runner: the x86 GPU pool, the x86 CPU pool, and arm64 without and with an NVIDIA GPU (g5g). */
 const RUNNER_KINDS = [
@@ -57,6 +65,16 @@ describe("runner user data", () => {
         const script = idleStopScript(45);
         assert.match(script, /^IDLE_STOP_MINUTES=45$/m);
         assert.match(script, /docker ps -q/, "a running container is work");
+        assert.match(
+            script,
+            new RegExp(`^CONTAINER_WORK_SECONDS=${SMOKE_TIMEOUT_SECONDS}$`, "m"),
+            "but not one older than the smoke timeout",
+        );
+        assert.match(script, /docker inspect --format '\{\{\.State\.StartedAt\}\}'/);
+        assert.match(script, new RegExp(`^PRUNE_AFTER_HOURS=${PRUNE_AFTER_HOURS}$`, "m"));
+        assert.match(script, /docker image prune --all --force --filter "until=\$\{PRUNE_AFTER_HOURS\}h"/);
+        assert.match(script, /docker builder prune --all --force --filter "until=\$\{PRUNE_AFTER_HOURS\}h"/);
+        assert.ok(script.indexOf("image prune") < script.indexOf("systemctl poweroff"), "pruned before the power-off");
         assert.match(script, /ss -Htn state established '\( sport = :22 \)'/, "an ssh connection is work");
         assert.match(script, /systemctl poweroff/);
     });
