@@ -16,6 +16,7 @@ const implementations = {
     SmokeTest: () => require("./smokeTest").smokeTestImplementation,
     ReadinessGate: () => require("./readiness").readinessGateImplementation,
     WorkTicket: () => require("./workTicket").workTicketImplementation,
+    RunnerHostKey: () => require("./runnerHostKey").runnerHostKeyImplementation,
 } satisfies Record<string, () => pulumi.dynamic.ResourceProvider>;
 
 export type ImplementationName = keyof typeof implementations;

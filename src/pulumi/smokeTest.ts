@@ -1,12 +1,13 @@
 import { randomBytes } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { showCommand, tailLines } from "../runners/commandLine";
-import { dockerCommand, DockerEndpoint, dockerEndpoint, SshAccess } from "../runners/ssh";
+import { dockerCommand, DockerEndpoint, dockerEndpoint, parseSshHost, SshAccess } from "../runners/ssh";
 import { SmokeImports, smokeCleanupDockerArgs, smokeContainerName, smokeTestDockerArgs } from "../runners/smoke";
 import type { SmokeChecks } from "../runners/smokeChecks";
 import type { ImageSpec } from "../images/spec";
 import { dynamicProvider, implementedBy } from "./leanProvider";
 import { runProcess } from "./process";
+import { pinOf, pinRunner } from "./readiness";
 
 /** How long removing a timed-out smoke test's container may take. */
 const CLEANUP_TIMEOUT_MS = 60_000;
@@ -81,10 +82,16 @@ interface SmokeInputs {
     readonly runner: string;
     readonly host: string;
     readonly ssh?: SshAccess;
+    readonly hostKey?: string;
+    readonly instanceId?: string;
     readonly timeoutSeconds: number;
 }
 
 async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
+    // The runner as the state knows it, written where ssh reads it: a test may run in an update
+    // whose readiness gate did not (a retried test), or on a machine that never ran one.
+    const pin = parseSshHost(inputs.host) ? pinOf(inputs.ssh, inputs.hostKey, inputs.instanceId) : undefined;
+    if (pin) pinRunner(pin);
     await runSmokeTest({
         image: inputs.image,
         spec: inputs.spec,
@@ -128,8 +135,12 @@ export interface SmokeTestArgs {
     readonly runner: pulumi.Input<string>;
     /** The runner's Docker host, as its Docker provider has it. */
     readonly host: pulumi.Input<string>;
-    /** The runner's private key and tunnel, if any: the provider's ssh options are made from them (sshOptions). */
+    /** The runner's host key alias, private key and tunnel: the provider's ssh options are made from them (sshOptions). */
     readonly ssh?: SshAccess;
+    /** The public half of the runner's host key: the only key ssh accepts from it. */
+    readonly hostKey?: pulumi.Input<string>;
+    /** The runner's EC2 instance, from the state: the Session Manager tunnel goes to it. */
+    readonly instanceId?: pulumi.Input<string>;
     readonly timeoutSeconds: pulumi.Input<number>;
 }
 

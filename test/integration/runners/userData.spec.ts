@@ -1,10 +1,13 @@
-// The runner's first-boot script and idle stop, checked by real tools: shellcheck, and the idle
-// stop script run by sh with stub commands.
+// The runner's user data and idle stop, checked by real tools: Python's email parser (the one
+// cloud-init reads user data with), a YAML parser, ssh-keygen, shellcheck, and the idle stop
+// script run by sh with stub commands.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
+import { generateHostKey } from "../../../src/runners/hostKey";
 import { SMOKE_TIMEOUT_SECONDS } from "../../../src/runners/smokeChecks";
 import { IDLE_STOP_SCRIPT, idleStopScript, PRUNE_AFTER_HOURS, renderUserData } from "../../../src/runners/userData";
 
@@ -30,10 +33,55 @@ function heredoc(script: string, target: string): string {
     return m[2];
 }
 
-describe("runner user data (shellcheck)", () => {
+/**
+ * The user data as cloud-init reads it: Python's email parser splits the MIME parts (each
+ * part's content type, file name and payload), and the cloud-config part is parsed as YAML.
+ */
+function parseUserData(userData: string): { parts: { type: string; filename: string; payload: string }[]; cloudConfig: any } {
+    const program = [
+        "import email, json, sys",
+        "msg = email.message_from_string(sys.stdin.read())",
+        "assert msg.is_multipart(), 'not multipart'",
+        "parts = [{'type': p.get_content_type(), 'filename': p.get_filename(), 'payload': p.get_payload()} for p in msg.get_payload()]",
+        "print(json.dumps(parts))",
+    ].join("\n");
+    const r = spawnSync("python3", ["-c", program], { input: userData, encoding: "utf8" });
+    if (r.error) throw new Error(`python3 could not run (${r.error.message})`);
+    assert.strictEqual(r.status, 0, r.stderr);
+    const parts: { type: string; filename: string; payload: string }[] = JSON.parse(r.stdout);
+    const config = parts.find((p) => p.type === "text/cloud-config")?.payload;
+    return { parts, cloudConfig: config === undefined ? undefined : YAML.parse(config) };
+}
+
+describe("runner user data (Python's email and YAML parsers, ssh-keygen, shellcheck)", () => {
+    const hostKey = generateHostKey("truss-base-images-prod-runner-gpu-0");
     for (const { pool, nvidiaGpu } of RUNNER_KINDS) {
-        const script = renderUserData({ pool, nvidiaGpu, sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30 });
+        const userData = renderUserData({ pool, nvidiaGpu, sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30, hostKey });
+        const { parts, cloudConfig } = parseUserData(userData);
+        const script = parts.find((p) => p.type === "text/x-shellscript")?.payload ?? "";
         const kind = `${pool}${nvidiaGpu ? " with an NVIDIA GPU" : ""}`;
+
+        it(`${kind}: cloud-init's parts are the host key (cloud-config) then the setup script; the key is one ssh-keygen reads`, () => {
+            assert.deepStrictEqual(
+                parts.map((p) => [p.type, p.filename]),
+                [
+                    ["text/cloud-config", "host-key.yaml"],
+                    ["text/x-shellscript", "setup.sh"],
+                ],
+            );
+            assert.strictEqual(cloudConfig.ssh_deletekeys, true);
+            assert.deepStrictEqual(Object.keys(cloudConfig.ssh_keys), ["ed25519_private", "ed25519_public"]);
+            assert.strictEqual(cloudConfig.ssh_keys.ed25519_public, hostKey.publicKey);
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-key-"));
+            try {
+                const file = path.join(dir, "ssh_host_ed25519_key");
+                fs.writeFileSync(file, cloudConfig.ssh_keys.ed25519_private, { mode: 0o600 });
+                const derived = execFileSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" }).trim();
+                assert.strictEqual(derived.split(" ").slice(0, 2).join(" "), hostKey.publicKey.split(" ").slice(0, 2).join(" "));
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
 
         it(`${kind}: passes shellcheck, and so does the idle stop script it installs`, () => {
             assert.strictEqual(shellcheck(script), "");
