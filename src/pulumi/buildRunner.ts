@@ -9,11 +9,12 @@ import type { PoolConfig, RunnerAccess, RunnerPool } from "../config/runners";
 import { amiQueryFor } from "../runners/amis";
 import { runnerId, RunnerId } from "../runners/pools";
 import { READY_TIMEOUT_SECONDS } from "../runners/readiness";
-import { SshAccess, sshAccessOf, sshDockerHost, sshOptions } from "../runners/ssh";
+import { runnerHostAlias, SshAccess, sshAccessOf, sshDockerHost, sshOptions } from "../runners/ssh";
 import { SSM_MANAGED_POLICY_ARN, ssmHostAlias, ssmProxyCommand } from "../runners/ssm";
 import { runnerTags } from "../runners/tags";
 import { renderUserData } from "../runners/userData";
 import { ReadinessGate } from "./readiness";
+import { RunnerHostKey } from "./runnerHostKey";
 import { WorkTicket } from "./workTicket";
 
 export interface BuildRunnerArgs {
@@ -64,6 +65,8 @@ export interface Runner {
     readonly id: RunnerId;
     readonly instance: ec2.Instance;
     readonly eip: ec2.Eip;
+    /** The runner's ssh host key: installed by its user data, pinned by the gate and the smoke tests. */
+    readonly hostKey: RunnerHostKey;
     /**
      * `ssh://<sshUser>@<Elastic IP>` (access ssh): known at preview once the Elastic IP exists;
      * `ssh://<sshUser>@<project>-<stack>-runner-<name>` (access ssm): always known.
@@ -71,8 +74,8 @@ export interface Runner {
     readonly host: pulumi.Output<string>;
     /** The Docker provider's ssh options: `sshOptions(sshAccess)`. */
     readonly sshOpts: readonly string[];
-    /** The private key and tunnel the options are made from (none: undefined); what the readiness gate and smoke tests store. */
-    readonly sshAccess?: SshAccess;
+    /** The host key alias, private key and tunnel the options are made from; what the readiness gate and smoke tests store. */
+    readonly sshAccess: SshAccess;
     /** The Docker provider of this runner: builds and pushes run on its daemon. */
     readonly provider: docker.Provider;
     /** Images that build on this runner depend on it. */
@@ -173,20 +176,31 @@ export class BuildRunner extends pulumi.ComponentResource {
                 },
                 { parent: this },
             ).id;
-        const userData = renderUserData({
-            pool,
-            nvidiaGpu,
-            sshUser: args.sshUser,
-            sshPublicKey: args.sshPublicKey,
-            idleStopMinutes: args.idleStopMinutes,
-        });
-
         const runners: Runner[] = [];
         for (let index = 0; index < config.count; index++) {
             const id = runnerId(pool, index);
             const rname = `${name}-${index}`;
             const tags = runnerTags({ project: args.project, stack: args.stack, pool, runner: id });
             const builds = [...(args.builds[index] ?? [])];
+            const target = { project: args.project, stack: args.stack, runner: id.name, region: args.region };
+            const alias = runnerHostAlias(target);
+
+            // The host key exists before the instance: its user data installs it before sshd first
+            // starts, so the very first connection already requires it. User data holding the private
+            // half is a secret end to end.
+            const hostKey = new RunnerHostKey(`${rname}-host-key`, { alias }, { parent: this });
+            const userData = pulumi.secret(
+                pulumi.all([hostKey.secretPrivateKey(), hostKey.publicKey]).apply(([privateKey, publicKey]) =>
+                    renderUserData({
+                        pool,
+                        nvidiaGpu,
+                        sshUser: args.sshUser,
+                        sshPublicKey: args.sshPublicKey,
+                        idleStopMinutes: args.idleStopMinutes,
+                        hostKey: { privateKey, publicKey },
+                    }),
+                ),
+            );
 
             const eip = new ec2.Eip(`${rname}-eip`, { domain: "vpc", tags }, { parent: this });
             const instance = new ec2.Instance(
@@ -218,7 +232,11 @@ export class BuildRunner extends pulumi.ComponentResource {
                     userDataReplaceOnChange: true,
                     tags,
                 },
-                { parent: this, ignoreChanges: config.ami === undefined ? ["ami"] : [] },
+                {
+                    parent: this,
+                    ignoreChanges: config.ami === undefined ? ["ami"] : [],
+                    additionalSecretOutputs: ["userData", "userDataBase64"],
+                },
             );
             const association = new ec2.EipAssociation(
                 `${rname}-eip-assoc`,
@@ -226,12 +244,11 @@ export class BuildRunner extends pulumi.ComponentResource {
                 { parent: this },
             );
 
-            const target = { project: args.project, stack: args.stack, runner: id.name, region: args.region };
-            const sshAccess = sshAccessOf({
-                privateKeyPath: args.sshPrivateKeyPath,
-                proxyCommand: ssm ? ssmProxyCommand(target) : undefined,
-            });
-            const sshOpts = sshOptions(sshAccess ?? {});
+            const sshAccess: SshAccess = {
+                hostKeyAlias: alias,
+                ...sshAccessOf({ privateKeyPath: args.sshPrivateKeyPath, proxyCommand: ssm ? ssmProxyCommand(target) : undefined }),
+            };
+            const sshOpts = sshOptions(sshAccess);
             const host = ssm
                 ? pulumi.output(sshDockerHost(args.sshUser, ssmHostAlias(target)))
                 : this.addressHost(id, tags, eip, args.sshUser);
@@ -256,6 +273,7 @@ export class BuildRunner extends pulumi.ComponentResource {
                     timeoutSeconds: args.readyTimeoutSeconds ?? READY_TIMEOUT_SECONDS,
                     note: args.note,
                     instanceId: instance.id,
+                    hostKey: hostKey.publicKey,
                     expectedHost: ssm ? undefined : eip.publicIp.apply((ip) => sshDockerHost(args.sshUser, ip)),
                     builds,
                 },
@@ -268,7 +286,7 @@ export class BuildRunner extends pulumi.ComponentResource {
                 { host, sshOpts, disableDockerDaemonCheck: true },
                 { parent: this },
             );
-            runners.push({ id, instance, eip, host, sshOpts, sshAccess, provider, ready });
+            runners.push({ id, instance, eip, hostKey, host, sshOpts, sshAccess, provider, ready });
         }
         this.runners = runners;
         this.registerOutputs({

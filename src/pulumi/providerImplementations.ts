@@ -15,6 +15,7 @@ const implementations = {
     SmokeTest: () => require("./smokeTest").smokeTestImplementation,
     ReadinessGate: () => require("./readiness").readinessGateImplementation,
     WorkTicket: () => require("./workTicket").workTicketImplementation,
+    RunnerHostKey: () => require("./runnerHostKey").runnerHostKeyImplementation,
 } satisfies Record<ImplementationName, () => pulumi.dynamic.ResourceProvider>;
 
 /** The implementation a resource names; one error naming the known ones for anything else. */

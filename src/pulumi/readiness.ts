@@ -1,9 +1,18 @@
-import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { mkdirSync, renameSync, writeFileSync } from "fs";
 import { homedir } from "os";
 import * as pulumi from "@pulumi/pulumi";
 import type { RunnerAccess } from "../config/runners";
+import { knownHostsLine } from "../runners/hostKey";
 import { notReadyMessage, parseDockerInfo, readFailure, readinessSteps, ReadinessStep } from "../runners/readiness";
-import { DockerEndpoint, dockerEndpoint, KNOWN_HOSTS_FILE, parseSshHost, SshAccess, SSH_STATE_DIR } from "../runners/ssh";
+import {
+    DockerEndpoint,
+    dockerEndpoint,
+    parseSshHost,
+    pinnedInstanceFile,
+    pinnedKnownHostsFile,
+    SshAccess,
+    SSH_STATE_DIR,
+} from "../runners/ssh";
 import { dynamicProvider, implementedBy, TYPE_MODULE, withFormerTypeToken } from "./dynamicProvider";
 import { runProcess } from "./process";
 
@@ -25,11 +34,17 @@ export interface ReadinessCheck {
     readonly retryIntervalSeconds?: number;
     /** A config fact worth reading when the runner cannot be reached (e.g. no allowed CIDRs). */
     readonly note?: string;
-    /**
-     * The EC2 instance behind the address. Its Elastic IP outlives it, so a replacement answers
-     * at the same address with a new host key: on this machine that key is forgotten once, when
-     * the gate first meets a new instance id there (trust on first use, per instance).
-     */
+    /** What the stack's state says the runner is: its host key and instance, written where ssh reads them before any connection. */
+    readonly pin?: RunnerPin;
+}
+
+/** A runner as the stack's state knows it: what ssh must find at the other end. */
+export interface RunnerPin {
+    /** The runner's HostKeyAlias (runnerHostAlias). */
+    readonly alias: string;
+    /** The public half of the host key the stack generated for the runner: `ssh-ed25519 AAAA...`. */
+    readonly hostKey: string;
+    /** The runner's EC2 instance: what the Session Manager ProxyCommand targets. */
     readonly instanceId?: string;
 }
 
@@ -52,21 +67,32 @@ function expandHome(p: string): string {
     return p.startsWith("~/") ? `${homedir()}/${p.slice(2)}` : p;
 }
 
-/** The ssh client state folder exists, and a replaced instance's old host key is forgotten. */
-async function prepareSsh(check: ReadinessCheck, hostname: string): Promise<string | undefined> {
+/** Replaces a file at once (readers see the old or the new text, never a part), readable by this user only. */
+function writeAtomically(file: string, text: string): void {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, file);
+}
+
+/**
+ * Writes what the stack's state says about a runner where ssh reads it: the known_hosts file
+ * that pins its host key (sshOptions with its hostKeyAlias) and, for the Session Manager
+ * ProxyCommand, its instance id. Whatever an earlier run or another stack version wrote there
+ * is replaced: the state is the only source.
+ */
+export function pinRunner(pin: RunnerPin): void {
+    if (pin.instanceId !== undefined && !/^i-[0-9a-f]{8,32}$/.test(pin.instanceId)) {
+        throw new Error(`runner ${pin.alias}: ${JSON.stringify(pin.instanceId)} is not an EC2 instance id (i-<hex>)`);
+    }
     mkdirSync(expandHome(SSH_STATE_DIR), { recursive: true, mode: 0o700 });
-    if (!check.instanceId) return undefined;
-    const marker = `${expandHome(SSH_STATE_DIR)}/${hostname}.instance`;
-    let seen: string | undefined;
-    try {
-        seen = readFileSync(marker, "utf8").trim();
-    } catch {
-        seen = undefined;
-    }
-    if (seen !== check.instanceId) {
-        await runProcess({ file: "ssh-keygen", args: ["-R", hostname, "-f", expandHome(KNOWN_HOSTS_FILE)] }, { timeoutMs: 10_000 });
-    }
-    return marker;
+    writeAtomically(expandHome(pinnedKnownHostsFile(pin.alias)), knownHostsLine(pin.alias, pin.hostKey));
+    if (pin.instanceId !== undefined) writeAtomically(expandHome(pinnedInstanceFile(pin.alias)), `${pin.instanceId}\n`);
+}
+
+/** The pin of a runner from what a resource stores: its ssh access (the alias), host key and instance; undefined without a key. */
+export function pinOf(ssh: SshAccess | undefined, hostKey: string | undefined, instanceId: string | undefined): RunnerPin | undefined {
+    if (!ssh?.hostKeyAlias || !hostKey) return undefined;
+    return { alias: ssh.hostKeyAlias, hostKey, ...(instanceId ? { instanceId } : {}) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,8 +107,11 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
     const started = Date.now();
     const deadline = started + check.timeoutSeconds * 1000;
     const interval = (check.retryIntervalSeconds ?? 5) * 1000;
-    const ssh = parseSshHost(check.endpoint.host);
-    const marker = ssh ? await prepareSsh(check, ssh.hostname) : undefined;
+    if (parseSshHost(check.endpoint.host)) {
+        mkdirSync(expandHome(SSH_STATE_DIR), { recursive: true, mode: 0o700 });
+        if (check.pin) pinRunner(check.pin);
+    }
+    const pinnedKnownHosts = check.pin && pinnedKnownHostsFile(check.pin.alias);
     const steps = readinessSteps(check.endpoint, { waitForCloudInit: check.waitForCloudInit });
     const fail = (a: { step: ReadinessStep; exitCode: number; output: string; hint?: string; timedOut: boolean }) =>
         runnerNotReady(
@@ -110,7 +139,11 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
                 break;
             }
             if (!step.okExitCodes.includes(r.exitCode)) {
-                const reading = readFailure(step, r.exitCode, r.output, { host: check.endpoint.host, access: check.access });
+                const reading = readFailure(step, r.exitCode, r.output, {
+                    host: check.endpoint.host,
+                    access: check.access,
+                    pinnedKnownHosts,
+                });
                 failure = { step, exitCode: r.exitCode, output: r.output, hint: reading.hint, retry: reading.retry };
                 break;
             }
@@ -125,7 +158,6 @@ export async function waitUntilReady(check: ReadinessCheck): Promise<Readiness> 
                     hint: `Docker on the runner has no ${check.requireRuntime} runtime (it has: ${info.runtimes.join(", ") || "none"}); the runner's setup should have configured it`,
                 });
             }
-            if (marker && check.instanceId) writeFileSync(marker, `${check.instanceId}\n`);
             return info;
         }
         last = failure ?? last;
@@ -150,6 +182,8 @@ interface GateInputs {
     readonly timeoutSeconds: number;
     readonly note?: string;
     readonly instanceId?: string;
+    /** The public half of the runner's host key, from the stack's state. */
+    readonly hostKey?: string;
     /** The runner's address as the stack's Elastic IP has it; checked against `host` before waiting. */
     readonly expectedHost?: string;
     /** The images this update builds on the runner; empty when it builds none. */
@@ -172,7 +206,7 @@ async function checkIfBuilding(inputs: GateInputs): Promise<Record<string, unkno
         requireRuntime: inputs.requireRuntime,
         timeoutSeconds: inputs.timeoutSeconds,
         note: inputs.note,
-        instanceId: inputs.instanceId,
+        pin: pinOf(inputs.ssh, inputs.hostKey, inputs.instanceId),
     });
     return { ...inputs, dockerVersion: ready.serverVersion };
 }
@@ -212,8 +246,10 @@ export interface ReadinessGateArgs {
     readonly timeoutSeconds: pulumi.Input<number>;
     /** Shown with any failure: a config fact that explains it. */
     readonly note?: pulumi.Input<string>;
-    /** The instance behind the address (a new one has a new host key). */
+    /** The runner's EC2 instance, from the state: the Session Manager tunnel goes to it and to no other. */
     readonly instanceId?: pulumi.Input<string>;
+    /** The public half of the runner's host key (RunnerHostKey): the only key ssh accepts from it. */
+    readonly hostKey?: pulumi.Input<string>;
     /** The host as built from the stack's Elastic IP; must equal `host` (access ssh only). */
     readonly expectedHost?: pulumi.Input<string>;
     /** The images this update builds on the runner (sorted references); empty: nothing to check. */

@@ -129,6 +129,9 @@ function declareEc2Runners(
                     runner: runner.id.name,
                     host: runner.host,
                     ssh: runner.sshAccess,
+                    hostKey: runner.hostKey.publicKey,
+                    // Only the Session Manager tunnel needs the instance id; over ssh the address and key suffice.
+                    ...(builders.access === "ssm" ? { instanceId: runner.instance.id } : {}),
                     timeoutSeconds: SMOKE_TIMEOUT_SECONDS,
                 },
                 { ...opts, dependsOn: [built.image] },

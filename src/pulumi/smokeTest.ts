@@ -1,11 +1,16 @@
+import { randomBytes } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { showCommand, tailLines } from "../runners/commandLine";
-import { dockerCommand, DockerEndpoint, dockerEndpoint, SshAccess } from "../runners/ssh";
-import { SmokeImports, smokeTestDockerArgs } from "../runners/smoke";
+import { dockerCommand, DockerEndpoint, dockerEndpoint, parseSshHost, SshAccess } from "../runners/ssh";
+import { SmokeImports, smokeCleanupDockerArgs, smokeContainerName, smokeTestDockerArgs } from "../runners/smoke";
 import type { SmokeChecks } from "../runners/smokeChecks";
 import type { ImageSpec } from "../images/spec";
 import { dynamicProvider, implementedBy, TYPE_MODULE, withFormerTypeToken } from "./dynamicProvider";
 import { runProcess } from "./process";
+import { pinOf, pinRunner } from "./readiness";
+
+/** How long removing a timed-out smoke test's container may take. */
+const CLEANUP_TIMEOUT_MS = 60_000;
 
 /** What one smoke test runs, and where. */
 export interface SmokeRun {
@@ -35,12 +40,26 @@ export function smokeTestFailed(message: string): Error {
     return e;
 }
 
-/** Runs the smoke test of an image in a container on the endpoint; throws an error (smokeTestFailed) with the container's output on failure. */
+/**
+ * Runs the smoke test of an image in a named container on the endpoint; throws an error
+ * (smokeTestFailed) with the container's output on failure. On timeout it removes the container
+ * (a hung one would otherwise run on, holding the runner's GPU and disk).
+ */
 export async function runSmokeTest(run: SmokeRun): Promise<SmokeResult> {
-    const command = dockerCommand(run.endpoint, smokeTestDockerArgs(run.image, run.spec, run.imports, run.checks ?? run.spec.accelerator));
+    const name = smokeContainerName(run.image, randomBytes(4).toString("hex"));
+    const args = smokeTestDockerArgs(run.image, run.spec, run.imports, run.checks ?? run.spec.accelerator, name);
+    const command = dockerCommand(run.endpoint, args);
     const r = await runProcess(command, { timeoutMs: run.timeoutSeconds * 1000 });
     if (r.exitCode === 0 && !r.timedOut) return { output: r.output };
-    const why = r.timedOut ? `did not finish within ${run.timeoutSeconds} s` : `failed (exit code ${r.exitCode})`;
+    let why = `failed (exit code ${r.exitCode})`;
+    if (r.timedOut) {
+        const rm = await runProcess(dockerCommand(run.endpoint, smokeCleanupDockerArgs(name)), { timeoutMs: CLEANUP_TIMEOUT_MS });
+        const removed =
+            rm.exitCode === 0 && !rm.timedOut
+                ? `its container ${name} was removed`
+                : `removing its container ${name} failed too (${tailLines(rm.output, 3).replace(/\n/g, " ") || `exit code ${rm.exitCode}`}): remove it by hand`;
+        why = `did not finish within ${run.timeoutSeconds} s; ${removed}`;
+    }
     const shown = showCommand({ file: command.file, args: command.args.map((a) => (a.length > 200 ? `${a.slice(0, 60)}...` : a)) });
     throw smokeTestFailed(
         [
@@ -63,10 +82,16 @@ interface SmokeInputs {
     readonly runner: string;
     readonly host: string;
     readonly ssh?: SshAccess;
+    readonly hostKey?: string;
+    readonly instanceId?: string;
     readonly timeoutSeconds: number;
 }
 
 async function smoke(inputs: SmokeInputs): Promise<Record<string, unknown>> {
+    // The runner as the state knows it, written where ssh reads it: a test may run in an update
+    // whose readiness gate did not (a retried test), or on a machine that never ran one.
+    const pin = parseSshHost(inputs.host) ? pinOf(inputs.ssh, inputs.hostKey, inputs.instanceId) : undefined;
+    if (pin) pinRunner(pin);
     await runSmokeTest({
         image: inputs.image,
         spec: inputs.spec,
@@ -110,8 +135,12 @@ export interface SmokeTestArgs {
     readonly runner: pulumi.Input<string>;
     /** The runner's Docker host, as its Docker provider has it. */
     readonly host: pulumi.Input<string>;
-    /** The runner's private key and tunnel, if any: the provider's ssh options are made from them (sshOptions). */
+    /** The runner's host key alias, private key and tunnel: the provider's ssh options are made from them (sshOptions). */
     readonly ssh?: SshAccess;
+    /** The public half of the runner's host key: the only key ssh accepts from it. */
+    readonly hostKey?: pulumi.Input<string>;
+    /** The runner's EC2 instance, from the state: the Session Manager tunnel goes to it. */
+    readonly instanceId?: pulumi.Input<string>;
     readonly timeoutSeconds: pulumi.Input<number>;
 }
 

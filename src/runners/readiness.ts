@@ -1,6 +1,6 @@
 import type { Ec2BuildersConfig, RunnerAccess } from "../config/runners";
 import { CommandLine, showCommand, tailLines } from "./commandLine";
-import { DockerEndpoint, dockerCommand, KNOWN_HOSTS_FILE, parseSshHost, sshCommand } from "./ssh";
+import { DockerEndpoint, dockerCommand, parseSshHost, sshCommand } from "./ssh";
 import { NO_INSTANCE_MESSAGE } from "./ssm";
 
 /**
@@ -91,18 +91,12 @@ export function readFailure(
     step: ReadinessStep,
     exitCode: number,
     output: string,
-    context: { readonly host: string; readonly access?: RunnerAccess },
+    context: { readonly host: string; readonly access?: RunnerAccess; readonly pinnedKnownHosts?: string },
 ): FailureReading {
-    const ssh = parseSshHost(context.host);
     const ssm = readSsmFailure(output);
     if (ssm) return ssm;
-    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/i.test(output)) {
-        return {
-            retry: false,
-            hint:
-                `the runner's host key is not the one recorded in ${KNOWN_HOSTS_FILE}. If the instance was replaced, remove the old key: ` +
-                `ssh-keygen -R ${ssh?.hostname ?? "<address>"} -f ${KNOWN_HOSTS_FILE}`,
-        };
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key is known for/i.test(output)) {
+        return { retry: false, hint: hostKeyRefusedHint(context) };
     }
     if (/Could not resolve hostname/i.test(output)) return { retry: false, hint: "the runner's address does not resolve" };
     if (/timed out|No route to host|Network is unreachable/i.test(output)) {
@@ -140,6 +134,26 @@ export function readFailure(
         };
     }
     return { retry: exitCode === 255 };
+}
+
+/**
+ * Why a host that did not prove the runner's pinned key was refused, and what to check. The
+ * key is installed before sshd first starts, so waiting does not help: either something else
+ * answers for the runner, or the instance did not get its key.
+ */
+function hostKeyRefusedHint(context: { readonly access?: RunnerAccess; readonly pinnedKnownHosts?: string }): string {
+    if (!context.pinnedKnownHosts) {
+        return "the host's key is not recorded in the known_hosts file of the ssh options, and no key is ever trusted on first use";
+    }
+    const where =
+        context.access === "ssm"
+            ? "the instance the stack's state names"
+            : "the host at this address (check which instance holds the runner's Elastic IP)";
+    return (
+        `the host did not prove the host key the stack generated for this runner (pinned in ${context.pinnedKnownHosts}), ` +
+        `so nothing was sent to it. Either ${where} is not the runner, or the instance did not install its key at first boot ` +
+        `(created before host keys were pinned, or its user data failed): replace it with pulumi up --replace <the instance's URN>`
+    );
 }
 
 /** Error text that says which runner, at which address, failed which step, and what to do. */
@@ -187,14 +201,16 @@ function readSsmFailure(output: string): FailureReading | undefined {
     if (/Unable to locate credentials|ExpiredToken|AccessDenied|UnauthorizedOperation|not authorized to perform/i.test(output)) {
         return {
             retry: false,
-            hint: "the AWS CLI was refused: the identity running Pulumi needs credentials allowed ec2:DescribeInstances and ssm:StartSession on the runners (document AWS-StartSSHSession)",
+            hint: "the AWS CLI was refused: the identity running Pulumi needs credentials allowed ssm:StartSession on the runners (document AWS-StartSSHSession)",
         };
     }
-    if (output.includes(NO_INSTANCE_MESSAGE)) return { retry: true, hint: "the runner's instance is not running (yet)" };
+    if (output.includes(NO_INSTANCE_MESSAGE)) {
+        return { retry: false, hint: "the readiness gate did not record the instance id from the stack's state; run pulumi up again" };
+    }
     if (/TargetNotConnected/.test(output)) {
         return {
             retry: true,
-            hint: "the runner's SSM agent is not connected (yet): the instance may still be booting, or its instance profile lacks AmazonSSMManagedInstanceCore",
+            hint: "the runner's SSM agent is not connected (yet): the instance may still be starting or be stopped, or its instance profile lacks AmazonSSMManagedInstanceCore",
         };
     }
     return undefined;

@@ -199,20 +199,33 @@ function singleQuoted(text: string): string {
 }
 
 /**
+ * The smoke test container's name, `truss-smoke-<12 hex of the digest>-<nonce>`: a test that
+ * times out removes exactly its own container (`docker rm -f <name>`), since stopping the
+ * docker client does not stop the container. `nonce` keeps two tests of one digest apart.
+ */
+export function smokeContainerName(image: string, nonce: string): string {
+    const hex = /@sha256:([0-9a-f]{12})/.exec(image)?.[1] ?? "image";
+    return `truss-smoke-${hex}-${nonce.replace(/[^A-Za-z0-9_.-]/g, "")}`;
+}
+
+/**
  * `docker run` arguments (after `docker`) for the smoke test of `image` (a reference by
- * digest): no network (the checks need none), the GPUs for the full GPU test (not for
- * `gpu-libraries`, whose runner has none to give), and /bin/sh as the entrypoint whatever the
- * image declares.
+ * digest) in a container named `name` (smokeContainerName): no network (the checks need none),
+ * the GPUs for the full GPU test (not for `gpu-libraries`, whose runner has none to give), and
+ * /bin/sh as the entrypoint whatever the image declares.
  */
 export function smokeTestDockerArgs(
     image: string,
     spec: ImageSpec,
-    imports?: SmokeImports,
-    variant: SmokeChecks = spec.accelerator,
+    imports: SmokeImports | undefined,
+    variant: SmokeChecks,
+    name: string,
 ): string[] {
     return [
         "run",
         "--rm",
+        "--name",
+        name,
         "--network",
         "none",
         ...(variant === "gpu" ? ["--gpus", "all"] : []),
@@ -222,4 +235,9 @@ export function smokeTestDockerArgs(
         "-c",
         smokeTestScript(spec, imports, variant),
     ];
+}
+
+/** `docker` arguments that remove a smoke test's container, running or not (after its timeout). */
+export function smokeCleanupDockerArgs(name: string): string[] {
+    return ["rm", "-f", name];
 }

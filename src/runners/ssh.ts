@@ -4,15 +4,43 @@ import { shellQuote } from "./commandLine";
 /**
  * How the machine running Pulumi reaches a runner's Docker daemon: the system ssh client, with
  * the same options for the Docker provider, the readiness gate and the smoke tests, so that
- * they share one connection and one known_hosts file.
+ * they share one connection and one pinned host key.
  */
 
-/** Where the ssh client keeps what it learns about the runners: known hosts and control sockets. */
+/** Where the ssh client keeps what it knows about the runners: pinned host keys, instance ids, control sockets. */
 export const SSH_STATE_DIR = "~/.ssh/truss-base-images";
+/** Host keys an operator records by hand, for an ssh:// host that has no pinned runner key (no alias). */
 export const KNOWN_HOSTS_FILE = `${SSH_STATE_DIR}/known_hosts`;
 /** `%C` is a hash of (local host, remote host, port, user): short enough for a socket path. */
 export const CONTROL_PATH = `${SSH_STATE_DIR}/cm-%C`;
 export const SSH_CONNECT_TIMEOUT_SECONDS = 15;
+
+/** Characters a host alias may have: it names files and goes unquoted into a ProxyCommand. */
+const SAFE_ALIAS = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * A runner's fixed ssh name, `<project>-<stack>-runner-<name>` (its Name tag): the HostKeyAlias
+ * its pinned key is recorded under in both access modes (the pin does not depend on an address),
+ * and the host name itself under Session Manager.
+ */
+export function runnerHostAlias(t: { readonly project: string; readonly stack: string; readonly runner: string }): string {
+    return `${t.project}-${t.stack}-runner-${t.runner}`;
+}
+
+function checkedAlias(alias: string): string {
+    if (!SAFE_ALIAS.test(alias)) throw new Error(`host alias ${JSON.stringify(alias)} may only have letters, digits, '_', '.' and '-'`);
+    return alias;
+}
+
+/** The known_hosts file that pins a runner's host key, one per runner (written by the readiness gate and the smoke test). */
+export function pinnedKnownHostsFile(alias: string): string {
+    return `${SSH_STATE_DIR}/${checkedAlias(alias)}.known_hosts`;
+}
+
+/** The file that holds the EC2 instance id of a runner, from the stack's state: what the Session Manager ProxyCommand targets. */
+export function pinnedInstanceFile(alias: string): string {
+    return `${SSH_STATE_DIR}/${checkedAlias(alias)}.instance`;
+}
 
 /**
  * The ssh options of the Docker provider and of everything else that talks to a runner. `~` is
@@ -20,21 +48,27 @@ export const SSH_CONNECT_TIMEOUT_SECONDS = 15;
  * provider's inputs do not change between machines.
  * - BatchMode: never prompt (a prompt would hang `pulumi up`);
  * - ControlMaster/ControlPersist: parallel builds share one authenticated connection;
- * - a dedicated known_hosts, trusting a runner's key on first use (accept-new) and refusing a
- *   changed one;
+ * - the runner's pinned host key only: StrictHostKeyChecking=yes against the runner's own
+ *   known_hosts file, under its HostKeyAlias (not its address), no global known_hosts and no
+ *   keys learned from the server. A host that does not prove the key the stack generated for
+ *   the runner is refused before anything is sent to it; nothing is ever trusted on first use;
  * - keepalives, so a runner that stopped is noticed within a minute;
  * - a ProxyCommand when the runner is reached through a tunnel (Session Manager) rather than
  *   by its address.
  */
 export function sshOptions(opts: SshAccess): string[] {
     const o = (kv: string) => ["-o", kv];
+    const alias = opts.hostKeyAlias;
     return [
         ...o("BatchMode=yes"),
         ...o(`ConnectTimeout=${SSH_CONNECT_TIMEOUT_SECONDS}`),
         ...o("ServerAliveInterval=15"),
         ...o("ServerAliveCountMax=4"),
-        ...o("StrictHostKeyChecking=accept-new"),
-        ...o(`UserKnownHostsFile=${KNOWN_HOSTS_FILE}`),
+        ...o("StrictHostKeyChecking=yes"),
+        ...o(`UserKnownHostsFile=${alias ? pinnedKnownHostsFile(alias) : KNOWN_HOSTS_FILE}`),
+        ...o("GlobalKnownHostsFile=/dev/null"),
+        ...o("UpdateHostKeys=no"),
+        ...(alias ? o(`HostKeyAlias=${alias}`) : []),
         ...o("ControlMaster=auto"),
         ...o(`ControlPath=${CONTROL_PATH}`),
         ...o("ControlPersist=10m"),
@@ -44,19 +78,26 @@ export function sshOptions(opts: SshAccess): string[] {
 }
 
 /**
- * What differs between operators and stacks in the ssh options: the private key to use and the
- * tunnel. The dynamic resources store this rather than the whole option list (about 400 bytes
- * each) and get the options from `sshOptions` where they run, which gives the same text as the
- * Docker provider has.
+ * What differs between operators, stacks and runners in the ssh options: the runner's host key
+ * alias, the private key to use and the tunnel. The dynamic resources store this rather than the
+ * whole option list (about 400 bytes each) and get the options from `sshOptions` where they run,
+ * which gives the same text as the Docker provider has.
  */
 export interface SshAccess {
+    /** The runner's fixed name (runnerHostAlias): its pinned host key is recorded under it. */
+    readonly hostKeyAlias?: string;
     readonly privateKeyPath?: string;
     readonly proxyCommand?: string;
 }
 
 /** The access with only the fields that are set; undefined when none is (what a resource stores then: nothing). */
-export function sshAccessOf(opts: { readonly privateKeyPath?: string; readonly proxyCommand?: string }): SshAccess | undefined {
+export function sshAccessOf(opts: {
+    readonly hostKeyAlias?: string;
+    readonly privateKeyPath?: string;
+    readonly proxyCommand?: string;
+}): SshAccess | undefined {
     const access = {
+        ...(opts.hostKeyAlias ? { hostKeyAlias: opts.hostKeyAlias } : {}),
         ...(opts.privateKeyPath ? { privateKeyPath: opts.privateKeyPath } : {}),
         ...(opts.proxyCommand ? { proxyCommand: opts.proxyCommand } : {}),
     };

@@ -2,8 +2,9 @@ import type { RunnerPool } from "../config/runners";
 import type { RunnerId } from "./pools";
 
 /**
- * Tags on every resource of a runner pool; `runner` also on the resources of one runner. The
- * Session Manager transport finds a runner's instance by `project`, `stack` and `runner`.
+ * Tags on every resource of a runner pool; `runner` also on the resources of one runner. They
+ * name and group the resources (and the Elastic IP is read back by them); no connection trusts
+ * them: the Session Manager transport goes to the instance id of the state.
  */
 export function runnerTags(a: {
     readonly project: string;

@@ -1,9 +1,12 @@
 import type { RunnerPool } from "../config/runners";
+import { HostKey, hostPublicKey as hostPublicKeyOf } from "./hostKey";
+import { SMOKE_TIMEOUT_SECONDS } from "./smokeChecks";
 
 /**
  * The first-boot setup of a build runner (EC2 user data, run once by cloud-init as root) and
  * the idle stop it installs. Pure text: the BuildRunner component passes it to the instance,
- * and the tests run shellcheck on it. It holds no secret, only the operator's public key.
+ * and the tests parse it and run shellcheck on it. It holds one secret, the runner's ssh host
+ * key, so the component passes it as a Pulumi secret.
  */
 
 export interface UserDataParams {
@@ -18,25 +21,45 @@ export interface UserDataParams {
     /** One authorized_keys line, validated by the config schema. */
     readonly sshPublicKey: string;
     readonly idleStopMinutes: number;
+    /** The host key the stack generated for this runner; sshd presents it from its first start. */
+    readonly hostKey: HostKey;
 }
 
 export const IDLE_STOP_SCRIPT = "/usr/local/sbin/truss-idle-stop";
 export const IDLE_STOP_UNIT = "truss-idle-stop";
 export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-truss-builders.conf";
+/** Where cloud-init writes the `ed25519_private` host key of `ssh_keys`. */
+export const HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key";
 
 /**
  * sshd limits for parallel builds: every build is an ssh session (multiplexed on one
  * connection by ControlMaster) and the defaults (MaxStartups 10:30:100, MaxSessions 10)
- * refuse the eleventh.
+ * refuse the eleventh. The one host key is the stack's: no other key is offered.
  */
-export const SSHD_SETTINGS = ["MaxStartups 200:30:400", "MaxSessions 200", "PasswordAuthentication no"] as const;
+export const SSHD_SETTINGS = [
+    "MaxStartups 200:30:400",
+    "MaxSessions 200",
+    "PasswordAuthentication no",
+    `HostKey ${HOST_KEY_FILE}`,
+] as const;
+
+/**
+ * The idle stop prunes, before it powers the runner off, images created and build cache last
+ * used more than this many hours ago: a week keeps the layers of the last release's builds and
+ * bounds the disk a runner that publishes every week fills. Images a container uses stay.
+ */
+export const PRUNE_AFTER_HOURS = 168;
 
 /**
  * The idle stop: every minute, powers the runner off once it has had no work for
- * `idleStopMinutes`. Work is a running container (a build step or a smoke test), an
- * established ssh connection (the Docker provider's, the readiness gate's, an operator's) or
- * cloud-init still running. The instance's shutdown behaviour is "stop", so this stops it and
- * `pulumi up` starts it again when there is something to build.
+ * `idleStopMinutes`. Work is a container started less than SMOKE_TIMEOUT_SECONDS ago (a build
+ * step or a smoke test), an established ssh connection (the Docker provider's, the readiness
+ * gate's, an operator's) or cloud-init still running. An older container is not work: no smoke
+ * test runs that long (its own timeout removes its container), and a build holds its ssh
+ * connection for as long as it runs; a hung container must not keep a GPU runner up. Before
+ * powering off it prunes images and build cache older than PRUNE_AFTER_HOURS. The instance's
+ * shutdown behaviour is "stop", so this stops it and `pulumi up` starts it again when there
+ * is something to build.
  */
 export function idleStopScript(idleStopMinutes: number): string {
     return `#!/bin/sh
@@ -44,6 +67,9 @@ export function idleStopScript(idleStopMinutes: number): string {
 # Installed by the runner's user data (src/runners/userData.ts); run by ${IDLE_STOP_UNIT}.timer.
 set -eu
 IDLE_STOP_MINUTES=${idleStopMinutes}
+# Containers running longer than the smoke test's timeout are hung, not work.
+CONTAINER_WORK_SECONDS=${SMOKE_TIMEOUT_SECONDS}
+PRUNE_AFTER_HOURS=${PRUNE_AFTER_HOURS}
 STATE_DIR=/run/${IDLE_STOP_UNIT}
 STAMP="$STATE_DIR/last-activity"
 
@@ -51,8 +77,16 @@ STAMP="$STATE_DIR/last-activity"
 mkdir -p "$STATE_DIR"
 [ -e "$STAMP" ] || touch "$STAMP"
 
+now=$(date +%s)
 busy=""
-if [ -n "$(docker ps -q 2>/dev/null || true)" ]; then busy="$busy containers"; fi
+for started in $(docker ps -q 2>/dev/null | xargs -r docker inspect --format '{{.State.StartedAt}}' 2>/dev/null || true); do
+    # A start time that cannot be read counts as a young container: work.
+    started_at=$(date -d "$started" +%s 2>/dev/null) || started_at=$now
+    if [ $((now - started_at)) -lt "$CONTAINER_WORK_SECONDS" ]; then
+        busy="$busy containers"
+        break
+    fi
+done
 if [ -n "$(ss -Htn state established '( sport = :22 )' 2>/dev/null || true)" ]; then busy="$busy ssh"; fi
 if cloud-init status 2>/dev/null | grep -q "status: running"; then busy="$busy cloud-init"; fi
 
@@ -61,9 +95,11 @@ if [ -n "$busy" ]; then
     exit 0
 fi
 
-idle_minutes=$(( ($(date +%s) - $(stat -c %Y "$STAMP")) / 60 ))
+idle_minutes=$(( (now - $(stat -c %Y "$STAMP")) / 60 ))
 if [ "$idle_minutes" -ge "$IDLE_STOP_MINUTES" ]; then
-    logger -t ${IDLE_STOP_UNIT} "no work for $idle_minutes minutes (limit $IDLE_STOP_MINUTES): powering off"
+    logger -t ${IDLE_STOP_UNIT} "no work for $idle_minutes minutes (limit $IDLE_STOP_MINUTES): pruning images and build cache older than $PRUNE_AFTER_HOURS h, then powering off"
+    docker image prune --all --force --filter "until=\${PRUNE_AFTER_HOURS}h" >/dev/null 2>&1 || logger -t ${IDLE_STOP_UNIT} "docker image prune failed"
+    docker builder prune --all --force --filter "until=\${PRUNE_AFTER_HOURS}h" >/dev/null 2>&1 || logger -t ${IDLE_STOP_UNIT} "docker builder prune failed"
     systemctl poweroff
 fi
 `;
@@ -112,8 +148,58 @@ fi
 systemctl enable --now docker`;
 }
 
-/** The user data script of a runner of `pool`: a bash script cloud-init runs once, as root. */
+/**
+ * The cloud-config part of the user data: the runner's host key. cloud-init's ssh module writes
+ * it, after deleting the image's keys, in its init stage, before sshd first starts: the runner
+ * never presents another key, so the first connection can already require the pinned one.
+ */
+export function renderCloudConfig(hostKey: HostKey): string {
+    const indented = hostKey.privateKey
+        .trimEnd()
+        .split("\n")
+        .map((l) => `    ${l}`)
+        .join("\n");
+    return `#cloud-config
+# truss-base-images build runner: the ssh host key the stack generated (a Pulumi secret).
+ssh_deletekeys: true
+ssh_keys:
+  ed25519_private: |
+${indented}
+  ed25519_public: ${hostKey.publicKey.trim()}
+`;
+}
+
+/** Separates the parts of the user data; no line of either part starts with it. */
+export const USER_DATA_BOUNDARY = "==truss-base-images-user-data==";
+
+/**
+ * The user data of a runner of `pool`: a MIME multipart message that cloud-init reads, with the
+ * host key (renderCloudConfig) and the setup script (renderSetupScript).
+ */
 export function renderUserData(p: UserDataParams): string {
+    const part = (type: string, filename: string, body: string) =>
+        [
+            `--${USER_DATA_BOUNDARY}`,
+            `Content-Type: ${type}; charset="us-ascii"`,
+            "MIME-Version: 1.0",
+            "Content-Transfer-Encoding: 7bit",
+            `Content-Disposition: attachment; filename="${filename}"`,
+            "",
+            body.trimEnd(),
+        ].join("\n");
+    return [
+        `Content-Type: multipart/mixed; boundary="${USER_DATA_BOUNDARY}"`,
+        "MIME-Version: 1.0",
+        "",
+        part("text/cloud-config", "host-key.yaml", renderCloudConfig(p.hostKey)),
+        part("text/x-shellscript", "setup.sh", renderSetupScript(p)),
+        `--${USER_DATA_BOUNDARY}--`,
+        "",
+    ].join("\n");
+}
+
+/** The setup script of a runner of `pool`: a bash script cloud-init runs once, as root, after the host key is in place. */
+export function renderSetupScript(p: UserDataParams): string {
     const units = idleStopUnits(p.idleStopMinutes);
     const gpuCheck = p.nvidiaGpu
         ? `
@@ -121,10 +207,14 @@ docker info --format '{{json .Runtimes}}' | grep -q '"nvidia"' || { echo "Docker
         : "";
     return `#!/bin/bash
 # truss-base-images build runner, ${p.pool} pool: first-boot setup, run once by cloud-init as root.
-# Rendered by src/runners/userData.ts. It holds no secret: only the operator's public key.
+# Rendered by src/runners/userData.ts. It holds no secret: the host key is in the cloud-config part.
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SSH_USER=${p.sshUser}
+
+# --- The host key the stack pinned: cloud-init installed it from the cloud-config part. Any other
+# key means the connection from pulumi up would be refused: fail the setup here, visibly.
+[ "$(cut -d' ' -f1,2 ${HOST_KEY_FILE}.pub)" = "${hostPublicKeyOf(p.hostKey.publicKey)}" ] || { echo "${HOST_KEY_FILE}.pub is not the host key the stack generated for this runner" >&2; exit 1; }
 
 # Package mirrors and the network can be briefly unreachable at first boot (e.g. while the
 # Elastic IP replaces the launch address): retry before failing the setup.
@@ -151,7 +241,7 @@ chown -R "$SSH_USER": "$home_dir/.ssh"
 chmod 700 "$home_dir/.ssh"
 chmod 600 "$home_dir/.ssh/authorized_keys"
 
-# --- sshd: parallel builds each open an ssh session; the defaults refuse the eleventh.
+# --- sshd: parallel builds each open an ssh session; the defaults refuse the eleventh. Only the stack's host key.
 cat > ${SSHD_DROP_IN} <<'TRUSS_EOF_SSHD'
 ${SSHD_SETTINGS.join("\n")}
 TRUSS_EOF_SSHD

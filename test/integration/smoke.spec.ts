@@ -161,6 +161,34 @@ describe("smoke tests (real Docker daemon, stub images)", function () {
         );
     });
 
+    it("a stub image whose first check hangs: the test stops at its timeout, says so, and removes its container", async () => {
+        const tag = `${PREFIX}:cpu-hangs`;
+        made.push(tag);
+        // grep blocks forever opening a FIFO that nothing writes to: a hung check.
+        await buildVariant(tag, goodCpu, ["RUN rm /etc/os-release && mkfifo /etc/os-release"]);
+        const running = async () => (await docker(["ps", "-q", "--filter", `ancestor=${tag}`])).stdout.trim();
+        try {
+            await assert.rejects(
+                runSmokeTest({ image: tag, spec: CPU, imports: IMPORTS, endpoint: { host: LOCAL }, runner: "cpu-0", timeoutSeconds: 3 }),
+                (e: Error) => {
+                    assert.strictEqual(e.name, "SmokeTestError");
+                    assert.match(
+                        e.message,
+                        new RegExp(
+                            `^Smoke test of ${tag} on runner cpu-0 did not finish within 3 s; its container truss-smoke-image-[0-9a-f]{8} was removed\\.`,
+                        ),
+                    );
+                    assert.match(e.message, /== a Debian or Ubuntu \/etc\/os-release/, "the output so far is shown");
+                    return true;
+                },
+            );
+            assert.strictEqual(await running(), "", "no smoke container is left running on the runner");
+        } finally {
+            const left = await running();
+            if (left) await docker(["rm", "-f", ...left.split("\n")], { allowFailure: true });
+        }
+    });
+
     it("works as Pulumi runs it: the serialized smoke-test provider, in a plain node process", async () => {
         const inputs = {
             image: goodCpu,

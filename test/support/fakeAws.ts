@@ -1,8 +1,9 @@
 // A stand-in for the AWS CLI and its Session Manager plugin, for the Session Manager transport
-// on loopback: `aws ec2 describe-instances` answers from a list of instances the test keeps
-// (filtering by tags and state as EC2 does), and `aws ssm start-session` with the
-// AWS-StartSSHSession document pipes the session to a loopback sshd, as the plugin pipes it to
-// the instance's port 22. Every call is logged for the test to read.
+// on loopback: `aws ssm start-session` with the AWS-StartSSHSession document pipes the session to
+// a loopback sshd when the target is a running instance of the list the test keeps, as the plugin
+// pipes it to the instance's port 22. `aws ec2 describe-instances` answers from that list
+// (filtering by tags and state as EC2 does), so that a transport that looked instances up by
+// their tags would work here, and the tests can see that it does not. Every call is logged.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";

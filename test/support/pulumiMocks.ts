@@ -1,6 +1,7 @@
 // Pulumi's mock runtime, installed once before any test declares a resource (mocha --require).
 // Every registered resource is recorded so that tests can assert on what a stack declares.
 import * as pulumi from "@pulumi/pulumi";
+import { runnerHostKeyOutputs } from "../../src/pulumi/runnerHostKey";
 
 // Pulumi takes a stack trace for every resource (its source position) and every internal promise
 // (leak diagnostics), each with `new Error()` and no message: thousands per declared stack. Mapped
@@ -40,12 +41,20 @@ const state = {
     invokes: new Map<string, (args: pulumi.runtime.MockCallArgs) => Record<string, unknown>>(),
 };
 
+/**
+ * Outputs a resource type has unless a test says otherwise: what its provider's create makes.
+ * A runner's host key is made by the same code the engine runs (a fresh key per resource).
+ */
+const DEFAULT_OUTPUTS = new Map<string, (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown>>([
+    ["pulumi-nodejs:dynamic/truss-base-images:RunnerHostKey", (args) => runnerHostKeyOutputs(String(args.inputs.alias))],
+]);
+
 function install(preview: boolean, stack: string): void {
     state.preview = preview;
     void pulumi.runtime.setMocks(
         {
             newResource(args) {
-                const extra = state.outputs.get(args.type)?.(args) ?? {};
+                const extra = (state.outputs.get(args.type) ?? DEFAULT_OUTPUTS.get(args.type))?.(args) ?? {};
                 const id = `${args.name}-id`;
                 state.resources.push({ type: args.type, name: args.name, inputs: args.inputs, id });
                 // In preview, outputs the mock leaves out are unknown: only inputs are known.

@@ -1,6 +1,7 @@
 // A real OpenSSH server on loopback in front of this machine's Docker daemon, standing in for a
-// build runner: its own config, host key and authorized key (made here), a `cloud-init` stub on
-// the sessions' PATH whose answer the test chooses, started on a free port and stopped by pid.
+// build runner: its own config, host key (made here, or the one a test gives, as a runner's user
+// data gives it) and authorized key, a `cloud-init` stub on the sessions' PATH whose answer the
+// test chooses, started on a free port (or the one given) and stopped by pid.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -18,6 +19,8 @@ export interface LoopbackSshd {
     readonly clientKey: string;
     /** Another private key, one sshd does not accept. */
     readonly strangerKey: string;
+    /** The public half of the host key sshd presents: `ssh-ed25519 AAAA...`. */
+    readonly hostPublicKey: string;
     /** What the `cloud-init status --wait` stub answers: done (exit 0) or error (exit 1, as a failed setup). */
     setCloudInit(status: "done" | "error"): void;
     /** The server's log so far. */
@@ -47,13 +50,22 @@ function accepts(port: number): Promise<boolean> {
     });
 }
 
-export async function startLoopbackSshd(): Promise<LoopbackSshd> {
+export interface LoopbackSshdOptions {
+    /** The host key sshd presents (an OpenSSH private key, as a runner's user data installs it); a new one when absent. */
+    readonly hostKey?: string;
+    /** The port to listen on (e.g. a stopped server's, as a replaced instance answers at its Elastic IP); a free one when absent. */
+    readonly port?: number;
+}
+
+export async function startLoopbackSshd(opts: LoopbackSshdOptions = {}): Promise<LoopbackSshd> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loopback-sshd-"));
     const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "loopback-test", "-f", file]);
     const hostKey = path.join(dir, "host_key");
     const clientKey = path.join(dir, "client_key");
     const strangerKey = path.join(dir, "stranger_key");
-    [hostKey, clientKey, strangerKey].forEach(keygen);
+    if (opts.hostKey !== undefined) fs.writeFileSync(hostKey, opts.hostKey, { mode: 0o600 });
+    (opts.hostKey !== undefined ? [clientKey, strangerKey] : [hostKey, clientKey, strangerKey]).forEach(keygen);
+    const hostPublicKey = execFileSync("ssh-keygen", ["-y", "-f", hostKey], { encoding: "utf8" }).trim();
     fs.copyFileSync(`${clientKey}.pub`, path.join(dir, "authorized_keys"));
 
     const remoteBin = path.join(dir, "remote-bin");
@@ -70,7 +82,7 @@ echo "status: $status"
         { mode: 0o755 },
     );
 
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const user = os.userInfo().username;
     const config = path.join(dir, "sshd_config");
     fs.writeFileSync(
@@ -119,6 +131,7 @@ echo "status: $status"
         user,
         clientKey,
         strangerKey,
+        hostPublicKey,
         setCloudInit: (status) => fs.writeFileSync(statusFile, status),
         log,
         async stop() {

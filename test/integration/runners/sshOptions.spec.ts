@@ -14,19 +14,29 @@ function effective(options: readonly string[], destination: string): (key: strin
 }
 
 describe("runner ssh options (ssh -G)", () => {
-    it("the ssh client accepts the options and expands ~ itself", () => {
-        const setting = effective(sshOptions({}), "ubuntu@203.0.113.10");
+    it("the ssh client accepts the options and expands ~ itself: only the runner's pinned key, under its alias, from its own file", () => {
+        const setting = effective(sshOptions({ hostKeyAlias: "truss-base-images-prod-runner-gpu-0" }), "ubuntu@203.0.113.10");
         assert.strictEqual(setting("user"), "ubuntu");
-        assert.strictEqual(setting("stricthostkeychecking"), "accept-new");
+        assert.strictEqual(setting("hostname"), "203.0.113.10");
+        assert.strictEqual(setting("stricthostkeychecking"), "true");
+        assert.strictEqual(setting("hostkeyalias"), "truss-base-images-prod-runner-gpu-0");
+        assert.strictEqual(setting("globalknownhostsfile"), "/dev/null");
+        assert.strictEqual(setting("updatehostkeys"), "false");
         assert.strictEqual(setting("batchmode"), "yes");
-        assert.match(setting("userknownhostsfile") ?? "", /^\/.*\/\.ssh\/truss-base-images\/known_hosts$/);
+        assert.match(
+            setting("userknownhostsfile") ?? "",
+            /^\/.*\/\.ssh\/truss-base-images\/truss-base-images-prod-runner-gpu-0\.known_hosts$/,
+        );
         assert.match(setting("controlpath") ?? "", /^\/.*\/\.ssh\/truss-base-images\/cm-[0-9a-f]{40}$/);
         assert.strictEqual(setting("proxycommand"), undefined);
     });
 
     it("access ssm: ssh takes the ProxyCommand whole, with %p left for it to fill", () => {
         const proxy = ssmProxyCommand({ project: "truss-base-images", stack: "prod", runner: "gpu-0", region: "us-east-1" });
-        const setting = effective(sshOptions({ proxyCommand: proxy }), "ubuntu@truss-base-images-prod-runner-gpu-0");
+        const setting = effective(
+            sshOptions({ hostKeyAlias: "truss-base-images-prod-runner-gpu-0", proxyCommand: proxy }),
+            "ubuntu@truss-base-images-prod-runner-gpu-0",
+        );
         assert.strictEqual(setting("hostname"), "truss-base-images-prod-runner-gpu-0");
         assert.strictEqual(setting("proxycommand"), proxy);
     });

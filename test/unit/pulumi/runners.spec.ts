@@ -37,7 +37,17 @@ const T = {
     ticket: "pulumi-nodejs:dynamic/truss-base-images:WorkTicket",
     smoke: "pulumi-nodejs:dynamic/truss-base-images:SmokeTest",
     policyAttachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    hostKey: "pulumi-nodejs:dynamic/truss-base-images:RunnerHostKey",
 };
+/** Pulumi's marker of a secret value in serialized properties (what the engine encrypts in the state). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** The value of a secret as the mock engine received it; fails when the value was not sent as a secret. */
+function secretValue(v: unknown): any {
+    const o = v as Record<string, unknown> | undefined;
+    assert.ok(o && typeof o === "object" && SECRET_SIG in o, `not a secret: ${String(v).slice(0, 60)}`);
+    return o.value;
+}
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1RUq2k3nLUbGN6zC4FfEA+GiDpisq6QU2xRiCHLdza operator@example";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
@@ -302,7 +312,8 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
                 "no dial at configure time: a runner with nothing to build may be stopped",
             );
             const sshOpts: string[] = JSON.parse(p.sshOpts);
-            assert.ok(sshOpts.includes("ControlMaster=auto") && sshOpts.includes("StrictHostKeyChecking=accept-new"), sshOpts.join(" "));
+            assert.ok(sshOpts.includes("ControlMaster=auto") && sshOpts.includes("StrictHostKeyChecking=yes"), sshOpts.join(" "));
+            assert.ok(sshOpts.includes(`HostKeyAlias=truss-base-images-prod-runner-${runner}`), sshOpts.join(" "));
         }
     });
 
@@ -348,7 +359,7 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         }
     });
 
-    it("the readiness gate checks the provider's very host and ssh options, after the runner is started", () => {
+    it("the readiness gate checks the provider's very host and ssh options, after the runner is started, pinning the runner's key and instance", async () => {
         const { rec } = prod;
         const gate = inputsOf(prod, T.gate, "runner-gpu-0-ready");
         const provider = inputsOf(prod, T.provider, "runner-gpu-0-docker");
@@ -358,6 +369,11 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
         assert.strictEqual(gate.requireRuntime, "nvidia");
         assert.strictEqual(gate.waitForCloudInit, true);
         assert.strictEqual(gate.expectedHost, gate.host, "the address read back by tags is the stack's Elastic IP");
+        assert.strictEqual(gate.instanceId, "runner-gpu-0-id", "the instance from the state");
+        const hostKey = rec.get(T.hostKey, "runner-gpu-0-host-key").resource as unknown as { publicKey: pulumi.Output<string> };
+        assert.strictEqual(gate.hostKey, await valueOf(hostKey.publicKey), "the public half of the runner's own key, to pin");
+        assert.match(gate.hostKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\S+$/);
+        assert.strictEqual(gate.ssh.hostKeyAlias, "truss-base-images-prod-runner-gpu-0");
         assert.strictEqual(inputsOf(prod, T.gate, "runner-cpu-0-ready").requireRuntime, undefined);
         const deps = (rec.get(T.gate, "runner-gpu-0-ready").opts.dependsOn ?? []) as pulumi.Resource[];
         assert.ok(deps.includes(rec.get(T.power, "runner-gpu-0-power").resource), "the gate waits for the runner to be started");
@@ -377,6 +393,9 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             assert.deepStrictEqual(inputs.imports, { packages: ["aiofiles", "numpy", "yaml", "pythonjsonlogger"], control: [] });
             assert.strictEqual(inputs.runner, runner);
             assert.strictEqual(inputs.host, `ssh://ubuntu@${fakeRunnerAddress(runner)}`);
+            assert.strictEqual(inputs.instanceId, undefined, "over ssh the address and the pinned key suffice");
+            assert.strictEqual(inputs.hostKey, inputsOf(prod, T.gate, `runner-${runner}-ready`).hostKey, "the key the gate pins");
+            assert.strictEqual(inputs.ssh.hostKeyAlias, `truss-base-images-prod-runner-${runner}`);
         }
     });
 
@@ -481,17 +500,68 @@ describe("EC2 build runners (Pulumi mocks, the prod stack)", () => {
             for (const i of all(prod, T.instance)) assert.deepStrictEqual(i.inputs.rootBlockDevice.tags, i.inputs.tags);
         });
 
-        it("user data is the rendered setup, with the operator's public key and nothing secret", () => {
+        it("user data is the rendered setup with the runner's own host key and the operator's public key, sent as a secret", async () => {
             const gpu = inputsOf(options, T.instance, "runner-gpu-0");
+            const hostKey = options.rec.get(T.hostKey, "runner-gpu-0-host-key").resource as unknown as {
+                publicKey: pulumi.Output<string>;
+                privateKey: pulumi.Output<string>;
+            };
+            const [privateKey, publicKey] = [await valueOf(hostKey.privateKey), await valueOf(hostKey.publicKey)];
+            assert.match(publicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\S+$/);
             assert.strictEqual(
-                gpu.userData,
-                renderUserData({ pool: "gpu", nvidiaGpu: true, sshUser: "ubuntu", sshPublicKey: KEY, idleStopMinutes: 30 }),
+                secretValue(gpu.userData),
+                renderUserData({
+                    pool: "gpu",
+                    nvidiaGpu: true,
+                    sshUser: "ubuntu",
+                    sshPublicKey: KEY,
+                    idleStopMinutes: 30,
+                    hostKey: { privateKey, publicKey },
+                }),
             );
             assert.strictEqual(gpu.userDataReplaceOnChange, true);
+            const keys = new Set<string>();
             for (const i of all(options, T.instance)) {
-                assert.ok(!i.inputs.userData.includes(FAKE_PASSWORD));
-                assert.ok(!i.inputs.userData.includes("operator-only-key"), "the private key path is the operator's, not the runner's");
+                const userData: string = secretValue(i.inputs.userData);
+                assert.ok(!userData.includes(FAKE_PASSWORD));
+                assert.ok(!userData.includes("operator-only-key"), "the private key path is the operator's, not the runner's");
+                keys.add(/ed25519_public: (\S+ \S+)/.exec(userData)![1]);
+                assert.deepStrictEqual(options.rec.get(T.instance, i.name).opts.additionalSecretOutputs, ["userData", "userDataBase64"]);
+                assert.strictEqual(
+                    (await describeOutput(options.rec.get(T.instance, i.name).props.userData as pulumi.Output<string>)).secret,
+                    true,
+                );
             }
+            assert.strictEqual(keys.size, all(options, T.instance).length, "every runner has a host key of its own");
+        });
+
+        it("each runner's host key is made once by the stack and kept in the state, its private half a secret output", async () => {
+            for (const [name, d] of options.rec.ofType(T.hostKey)) {
+                assert.match(name, /^runner-(gpu|cpu|arm64)-\d+-host-key$/);
+                assert.deepStrictEqual(d.opts.additionalSecretOutputs, ["privateKey"], name);
+                assert.strictEqual(
+                    d.opts.parent,
+                    options.rec.get("truss-base-images:index:BuildRunner", name.replace(/-\d+-host-key$/, "")).resource,
+                );
+            }
+            const inputs = inputsOf(options, T.hostKey, "runner-gpu-0-host-key");
+            assert.strictEqual(inputs.alias, "truss-base-images-prod-runner-gpu-0");
+            assert.strictEqual(inputs.privateKey, undefined, "no key goes in: the provider makes it");
+            const implementation = hosted("RunnerHostKey");
+            const created = await implementation.create({ alias: "p-s-runner-gpu-0" });
+            assert.strictEqual(created.id, "p-s-runner-gpu-0");
+            assert.match(created.outs.privateKey, /^-----BEGIN OPENSSH PRIVATE KEY-----/);
+            assert.match(created.outs.publicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\S+$/);
+            assert.deepStrictEqual(
+                await implementation.diff("id", created.outs, { alias: "p-s-runner-gpu-0" }),
+                { changes: false },
+                "kept across updates, whatever happens to the instance",
+            );
+            assert.deepStrictEqual(await implementation.diff("id", { alias: "a" }, { alias: "b" }), {
+                changes: true,
+                replaces: ["alias"],
+                deleteBeforeReplace: false,
+            });
         });
 
         it("spot runners are persistent requests that stop rather than terminate", () => {
@@ -656,7 +726,7 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
             );
             assert.strictEqual(i.instanceInitiatedShutdownBehavior, "stop");
             assert.strictEqual(i.instanceType, "c7g.2xlarge");
-            assert.match(i.userData, /systemctl enable --now truss-idle-stop\.timer/, "the same idle stop");
+            assert.match(secretValue(i.userData), /systemctl enable --now truss-idle-stop\.timer/, "the same idle stop");
             assert.strictEqual(
                 inputsOf(arm64Pool, T.provider, `${name}-docker`).host,
                 `ssh://ubuntu@${fakeRunnerAddress(name.replace("runner-", ""))}`,
@@ -696,7 +766,10 @@ describe("EC2 build runners: the arm64 pool (Pulumi mocks, the prod stack with g
             "nvidia",
             "a g5g runner must offer the NVIDIA runtime",
         );
-        assert.match(inputsOf(prodRunners, T.instance, "runner-arm64-0").userData, /nvidia-ctk runtime configure --runtime=docker/);
+        assert.match(
+            secretValue(inputsOf(prodRunners, T.instance, "runner-arm64-0").userData),
+            /nvidia-ctk runtime configure --runtime=docker/,
+        );
     });
 
     it("images planned for the arm64 pool build on arm64 runners, and the arm64 gates carry exactly them", async () => {
@@ -788,7 +861,8 @@ describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
             const sshOpts: string[] = JSON.parse(inputsOf(preview, T.provider, `runner-${runner}-docker`).sshOpts);
             const proxy = sshOpts.find((o) => o.startsWith("ProxyCommand="));
             assert.ok(proxy, sshOpts.join(" "));
-            assert.ok(proxy.includes(`Name=tag:runner,Values=${runner}`) && proxy.includes("--region us-east-1"), proxy);
+            assert.ok(proxy.includes(`/.ssh/truss-base-images/truss-base-images-prod-runner-${runner}.instance`), proxy);
+            assert.ok(!proxy.includes("describe-instances") && proxy.includes("--region us-east-1"), proxy);
             assert.ok(proxy.includes("--document-name AWS-StartSSHSession"), proxy);
             const gate = inputsOf(preview, T.gate, `runner-${runner}-ready`);
             assert.strictEqual(gate.access, "ssm");
@@ -796,6 +870,27 @@ describe("EC2 build runners: access ssm (Pulumi mocks, the prod stack)", () => {
             assert.deepStrictEqual(sshOptions(gate.ssh), sshOpts, "the gate dials exactly as the provider does");
         }
         assert.ok(!preview.calls.some((c) => c.token === GET_EIPS), "no address look-up under Session Manager");
+    });
+
+    it("the gate pins the runner's key and the instance of the state, which the tunnel goes to", () => {
+        for (const runner of ["gpu-0", "cpu-0"]) {
+            const gate = inputsOf(ssm, T.gate, `runner-${runner}-ready`);
+            assert.strictEqual(gate.instanceId, `runner-${runner}-id`, runner);
+            assert.strictEqual(gate.ssh.hostKeyAlias, `truss-base-images-prod-runner-${runner}`);
+            assert.match(gate.hostKey, /^ssh-ed25519 /);
+        }
+    });
+
+    it("smoke tests pin what the gate pins, the instance of the state included (a re-run test may have no gate before it)", async () => {
+        const stack = await prodStack({ builders: SSM });
+        const smokes = all(stack, T.smoke);
+        assert.strictEqual(smokes.length, 24);
+        for (const smoke of smokes) {
+            const gate = inputsOf(stack, T.gate, `runner-${smoke.inputs.runner}-ready`);
+            assert.strictEqual(smoke.inputs.instanceId, gate.instanceId, smoke.name);
+            assert.strictEqual(smoke.inputs.hostKey, gate.hostKey, smoke.name);
+            assert.deepStrictEqual(smoke.inputs.ssh, gate.ssh, smoke.name);
+        }
     });
 
     it("replacing an instance (a new AMI) changes neither the host nor the ssh options of its provider", async () => {

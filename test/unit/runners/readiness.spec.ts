@@ -59,11 +59,28 @@ describe("readiness steps", () => {
         assert.strictEqual(read(cloudInit, 255, "ssh: connect to host 203.0.113.10 port 22: Connection refused").retry, true);
         const key = read(cloudInit, 255, "ubuntu@203.0.113.10: Permission denied (publickey).");
         assert.ok(key.retry && /ssh-add|sshPrivateKeyPath/.test(key.hint ?? ""), key.hint);
-        const changed = read(info, 255, "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.");
-        assert.ok(
-            !changed.retry && (changed.hint ?? "").includes("ssh-keygen -R 203.0.113.10 -f ~/.ssh/truss-base-images/known_hosts"),
-            changed.hint,
-        );
+        const pinned = "~/.ssh/truss-base-images/truss-base-images-prod-runner-gpu-0.known_hosts";
+        for (const out of [
+            "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.",
+            "No ED25519 host key is known for truss-base-images-prod-runner-gpu-0 and you have requested strict checking.\nHost key verification failed.",
+        ]) {
+            const refused = readFailure(info, 255, out, { host: endpoint.host, access: "ssh", pinnedKnownHosts: pinned });
+            assert.strictEqual(refused.retry, false, "a host that does not prove the pinned key is refused at once, never waited out");
+            assert.ok(
+                (refused.hint ?? "").includes(`did not prove the host key the stack generated for this runner (pinned in ${pinned})`),
+                refused.hint,
+            );
+            assert.match(refused.hint ?? "", /nothing was sent to it/);
+            assert.match(refused.hint ?? "", /Elastic IP/);
+            assert.match(refused.hint ?? "", /pulumi up --replace/);
+            assert.doesNotMatch(refused.hint ?? "", /ssh-keygen -R/, "never advise forgetting the key");
+        }
+        const ssmRefused = readFailure(info, 255, "Host key verification failed.", {
+            host: endpoint.host,
+            access: "ssm",
+            pinnedKnownHosts: pinned,
+        });
+        assert.match(ssmRefused.hint ?? "", /the instance the stack's state names is not the runner/);
         const setupFailed = read(cloudInit, 1, "status: error\n...");
         assert.ok(!setupFailed.retry && /user data/.test(setupFailed.hint ?? ""));
         assert.strictEqual(
@@ -82,7 +99,11 @@ describe("readiness steps", () => {
         const read = (out: string) => readFailure(cloudInit, 255, out, { host: endpoint.host, access: "ssm" });
         const closed = "\nConnection closed by UNKNOWN port 65535";
         const cases: [string, boolean, RegExp][] = [
-            [`${NO_INSTANCE_MESSAGE} gpu-0 (project p, stack s): it is stopped or does not exist yet${closed}`, true, /not running/],
+            [
+                `${NO_INSTANCE_MESSAGE} gpu-0 (project p, stack s) in /root/.ssh/x.instance${closed}`,
+                false,
+                /did not record the instance id/,
+            ],
             [
                 `An error occurred (TargetNotConnected) when calling the StartSession operation${closed}`,
                 true,
@@ -94,11 +115,7 @@ describe("readiness steps", () => {
                 /session-manager-plugin/,
             ],
             [`sh: 1: aws: not found${closed}`, false, /AWS CLI is not installed/],
-            [
-                `Unable to locate credentials. You can configure credentials by running "aws configure".${closed}`,
-                false,
-                /ec2:DescribeInstances/,
-            ],
+            [`Unable to locate credentials. You can configure credentials by running "aws configure".${closed}`, false, /ssm:StartSession/],
             [`An error occurred (AccessDeniedException) when calling the StartSession operation${closed}`, false, /ssm:StartSession/],
         ];
         for (const [output, retry, hint] of cases) {

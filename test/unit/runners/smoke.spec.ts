@@ -7,6 +7,8 @@ import {
     importName,
     requirementImports,
     smokeChecks,
+    smokeCleanupDockerArgs,
+    smokeContainerName,
     smokeTestDockerArgs,
     smokeTestScript,
 } from "../../../src/runners/smoke";
@@ -82,8 +84,19 @@ describe("smoke test commands", () => {
         }
         assert.ok(script.includes(`{ /usr/local/bin/python3 -c 'import opentelemetry.sdk'; } || fail 'import opentelemetry.sdk'`));
         assert.ok(!/nvidia|cuda|\/control\//i.test(script));
-        const args = smokeTestDockerArgs(IMAGE, cpu);
-        assert.deepStrictEqual(args.slice(0, -1), ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", IMAGE, "-c"]);
+        const args = smokeTestDockerArgs(IMAGE, cpu, undefined, "cpu", "truss-smoke-abababababab-1");
+        assert.deepStrictEqual(args.slice(0, -1), [
+            "run",
+            "--rm",
+            "--name",
+            "truss-smoke-abababababab-1",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/sh",
+            IMAGE,
+            "-c",
+        ]);
     });
 
     it("GPU reload images: --gpus all; CUPTI on LD_LIBRARY_PATH; every CUDA library loads; control imports from /control/.env; the device last", () => {
@@ -94,8 +107,8 @@ describe("smoke test commands", () => {
         assert.match(script, /\/usr\/local\/cuda\/extras\/CUPTI\/lib64:\*\)/);
         const names = smokeChecks(gpuReload, imports).map((c) => c.name);
         assert.deepStrictEqual(names.slice(-2), ["the GPU is visible to CUDA", "nvidia-smi lists a GPU"]);
-        const args = smokeTestDockerArgs(IMAGE, gpuReload, imports);
-        assert.deepStrictEqual(args.slice(0, 6), ["run", "--rm", "--network", "none", "--gpus", "all"]);
+        const args = smokeTestDockerArgs(IMAGE, gpuReload, imports, "gpu", "n");
+        assert.deepStrictEqual(args.slice(0, 8), ["run", "--rm", "--name", "n", "--network", "none", "--gpus", "all"]);
         assert.strictEqual(args[args.length - 1], script);
     });
 
@@ -112,10 +125,20 @@ describe("smoke test commands", () => {
         for (const lib of CUDA_LIBRARIES) assert.ok(script.includes(`ctypes.CDLL("${lib}")`), `does not load ${lib}`);
         assert.ok(!script.includes("cuInit"));
         assert.ok(!script.includes("nvidia-smi"));
-        const args = smokeTestDockerArgs(IMAGE, gpuReload, imports, "gpu-libraries");
+        const args = smokeTestDockerArgs(IMAGE, gpuReload, imports, "gpu-libraries", "n");
         assert.ok(!args.includes("--gpus"), "there is no GPU to give the container");
-        assert.deepStrictEqual(args.slice(0, 6), ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh"]);
+        assert.deepStrictEqual(args.slice(0, 8), ["run", "--rm", "--name", "n", "--network", "none", "--entrypoint", "/bin/sh"]);
         assert.strictEqual(args[args.length - 1], script);
         assert.deepStrictEqual(smokeChecks(cpu, imports, "cpu"), smokeChecks(cpu, imports), "CPU images: one variant");
+    });
+
+    it("names each smoke container after the digest and a nonce, so a timed-out test removes exactly its own container", () => {
+        assert.strictEqual(smokeContainerName(IMAGE, "1f2e3d4c"), "truss-smoke-abababababab-1f2e3d4c");
+        assert.strictEqual(smokeContainerName("local/test:tag", "x y"), "truss-smoke-image-xy", "no digest: still a valid name");
+        assert.deepStrictEqual(smokeCleanupDockerArgs("truss-smoke-abababababab-1f2e3d4c"), [
+            "rm",
+            "-f",
+            "truss-smoke-abababababab-1f2e3d4c",
+        ]);
     });
 });

@@ -1,6 +1,17 @@
 import * as assert from "assert";
 import { showCommand } from "../../../src/runners/commandLine";
-import { dockerCommand, dockerEndpoint, parseSshHost, sshAccessOf, sshDockerHost, sshOptions } from "../../../src/runners/ssh";
+import { generateHostKey, hostPublicKey, knownHostsLine } from "../../../src/runners/hostKey";
+import {
+    dockerCommand,
+    dockerEndpoint,
+    parseSshHost,
+    pinnedInstanceFile,
+    pinnedKnownHostsFile,
+    runnerHostAlias,
+    sshAccessOf,
+    sshDockerHost,
+    sshOptions,
+} from "../../../src/runners/ssh";
 import { NO_INSTANCE_MESSAGE, ssmHostAlias, ssmProxyCommand } from "../../../src/runners/ssm";
 
 /** `-o key=value` pairs of an ssh argument list, as "-o key=value" strings. */
@@ -9,20 +20,36 @@ function pairs(opts: readonly string[]): string[] {
 }
 
 describe("reaching a runner", () => {
-    it("gives the Docker provider one shared, non-interactive ssh connection with its own known_hosts", () => {
-        const opts = sshOptions({});
+    it("gives the Docker provider one shared, non-interactive ssh connection that accepts only the runner's pinned host key", () => {
+        const alias = "truss-base-images-prod-runner-gpu-0";
+        const opts = sshOptions({ hostKeyAlias: alias });
         for (const expected of [
             "-o BatchMode=yes",
             "-o ControlMaster=auto",
             "-o ControlPath=~/.ssh/truss-base-images/cm-%C",
             "-o ControlPersist=10m",
-            "-o StrictHostKeyChecking=accept-new",
-            "-o UserKnownHostsFile=~/.ssh/truss-base-images/known_hosts",
+            "-o StrictHostKeyChecking=yes",
+            `-o UserKnownHostsFile=~/.ssh/truss-base-images/${alias}.known_hosts`,
+            "-o GlobalKnownHostsFile=/dev/null",
+            "-o UpdateHostKeys=no",
+            `-o HostKeyAlias=${alias}`,
             "-o ConnectTimeout=15",
         ]) {
             assert.ok(pairs(opts).includes(expected), `missing ${expected} in ${opts.join(" ")}`);
         }
+        assert.ok(!opts.some((o) => /accept-new|StrictHostKeyChecking=no/.test(o)), "nothing is trusted on first use");
+        assert.deepStrictEqual(
+            pairs(sshOptions({})).filter((p) => /HostKey|KnownHosts/.test(p)),
+            [
+                "-o StrictHostKeyChecking=yes",
+                "-o UserKnownHostsFile=~/.ssh/truss-base-images/known_hosts",
+                "-o GlobalKnownHostsFile=/dev/null",
+                "-o UpdateHostKeys=no",
+            ],
+            "without a runner's alias: still strict, against the keys an operator recorded by hand",
+        );
         assert.ok(!opts.includes("-i"), "no key file unless configured: the ssh agent");
+        assert.throws(() => sshOptions({ hostKeyAlias: "a b;rm" }), /host alias "a b;rm" may only have letters, digits/);
         assert.ok(!opts.some((o) => o.startsWith("ProxyCommand=")), "no ProxyCommand for access ssh");
         assert.deepStrictEqual(sshOptions({ privateKeyPath: "~/.ssh/truss-builders" }).slice(-4), [
             "-i",
@@ -47,7 +74,8 @@ describe("reaching a runner", () => {
         assert.strictEqual(showCommand({ file: "docker", args: ["run", "a b"] }), "docker run 'a b'");
     });
     it("what a resource stores of the ssh options is the key and the tunnel, if any; where it runs it gets the provider's very options back", () => {
-        assert.equal(sshAccessOf({}), undefined, "nothing to store in the common case");
+        assert.equal(sshAccessOf({}), undefined, "nothing to store when nothing is set");
+        assert.deepStrictEqual(sshAccessOf({ hostKeyAlias: "p-s-runner-gpu-0" }), { hostKeyAlias: "p-s-runner-gpu-0" });
         assert.deepStrictEqual(sshAccessOf({ privateKeyPath: "~/.ssh/ci", proxyCommand: undefined }), { privateKeyPath: "~/.ssh/ci" });
         const access = { privateKeyPath: "~/.ssh/ci", proxyCommand: "aws ssm start-session --target %h" };
         assert.deepStrictEqual(sshAccessOf(access), access);
@@ -67,6 +95,7 @@ describe("reaching a runner through Session Manager", () => {
 
     it("names the runner by a fixed alias (its Name tag) that depends on no resource output", () => {
         assert.strictEqual(ssmHostAlias(target), "truss-base-images-prod-runner-gpu-0");
+        assert.strictEqual(runnerHostAlias(target), ssmHostAlias(target), "the host key alias is the Session Manager host name");
         assert.deepStrictEqual(parseSshHost(sshDockerHost("ubuntu", ssmHostAlias(target))), {
             user: "ubuntu",
             hostname: "truss-base-images-prod-runner-gpu-0",
@@ -74,21 +103,17 @@ describe("reaching a runner through Session Manager", () => {
         });
     });
 
-    it("adds a ProxyCommand that finds the instance by the runner's tags and starts AWS-StartSSHSession on ssh's port", () => {
+    it("adds a ProxyCommand that starts AWS-StartSSHSession on ssh's port of the instance the state names, never one found by its tags", () => {
         const proxy = ssmProxyCommand(target);
-        const opts = sshOptions({ proxyCommand: proxy });
+        const opts = sshOptions({ hostKeyAlias: ssmHostAlias(target), proxyCommand: proxy });
         assert.deepStrictEqual(opts.slice(-2), ["-o", `ProxyCommand=${proxy}`]);
         assert.match(proxy, /^sh -c '[^']*'$/, "one shell word for ssh's /bin/sh");
-        assert.match(proxy, /aws ec2 describe-instances --region us-east-1 --filters /);
-        for (const filter of [
-            "Name=tag:project,Values=truss-base-images",
-            "Name=tag:stack,Values=prod",
-            "Name=tag:runner,Values=gpu-0",
-            "Name=instance-state-name,Values=pending,running",
-        ]) {
-            assert.ok(proxy.includes(filter), `${filter} missing from ${proxy}`);
-        }
-        assert.match(proxy, /sort_by\(Reservations\[\]\.Instances\[\], &LaunchTime\)\[-1\]\.InstanceId/, "the newest instance wins");
+        assert.ok(!/describe-instances|tag:/.test(proxy), "no look-up by tags: whoever can tag an instance gets nothing");
+        assert.ok(proxy.includes(`f="$HOME/.ssh/truss-base-images/truss-base-images-prod-runner-gpu-0.instance"`), proxy);
+        assert.strictEqual(
+            pinnedInstanceFile(ssmHostAlias(target)),
+            "~/.ssh/truss-base-images/truss-base-images-prod-runner-gpu-0.instance",
+        );
         assert.match(
             proxy,
             /exec aws ssm start-session --region us-east-1 --target "\$id" --document-name AWS-StartSSHSession --parameters portNumber=%p/,
@@ -100,5 +125,45 @@ describe("reaching a runner through Session Manager", () => {
 
     it("refuses names that cannot go into the ProxyCommand unquoted", () => {
         assert.throws(() => ssmProxyCommand({ ...target, stack: "prod'; rm -rf /" }), /cannot go into the ssh ProxyCommand/);
+    });
+});
+
+describe("a runner's host key", () => {
+    it("is a fresh ed25519 key each time, in OpenSSH's formats, named after the runner in its private half", () => {
+        const a = generateHostKey("truss-base-images-prod-runner-gpu-0");
+        const b = generateHostKey("truss-base-images-prod-runner-gpu-0");
+        assert.match(a.privateKey, /^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+        assert.match(
+            a.publicKey,
+            /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/]+=*$/,
+            "no comment: every resource that pins it stores it",
+        );
+        const comment = Buffer.from(a.privateKey.split("\n").slice(1, -2).join(""), "base64").toString("latin1");
+        assert.ok(comment.includes("truss-base-images-prod-runner-gpu-0"), "the private key carries the runner's name");
+        assert.notStrictEqual(a.publicKey.split(" ")[1], b.publicKey.split(" ")[1]);
+        assert.notStrictEqual(a.privateKey, b.privateKey);
+    });
+
+    it("is pinned under the runner's alias, in a known_hosts file of its own", () => {
+        const key = generateHostKey("comment");
+        const [type, data] = key.publicKey.split(" ");
+        assert.strictEqual(knownHostsLine("p-s-runner-gpu-0", key.publicKey), `p-s-runner-gpu-0 ${type} ${data}\n`);
+        assert.strictEqual(pinnedKnownHostsFile("p-s-runner-gpu-0"), "~/.ssh/truss-base-images/p-s-runner-gpu-0.known_hosts");
+    });
+
+    it("refuses to pin anything but an ed25519 public key, saying what it got", () => {
+        for (const bad of [
+            "",
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+            "ssh-ed25519 not-base64!",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+        ]) {
+            assert.throws(
+                () => hostPublicKey(bad),
+                /a runner's pinned host key must be one line "ssh-ed25519 <base64 key>" as the stack generates it; got/,
+                bad,
+            );
+        }
     });
 });
