@@ -4,6 +4,14 @@
  * A name stays valid for as long as a stack's state may hold it: renaming one strands the
  * resources already in a state.
  */
-export const IMPLEMENTATION_NAMES = ["RegistryTag", "RegistryIndex", "EstargzImage", "SmokeTest", "ReadinessGate", "WorkTicket", "RunnerHostKey"] as const;
+export const IMPLEMENTATION_NAMES = [
+    "RegistryTag",
+    "RegistryIndex",
+    "EstargzImage",
+    "SmokeTest",
+    "ReadinessGate",
+    "WorkTicket",
+    "RunnerHostKey",
+] as const;
 
 export type ImplementationName = (typeof IMPLEMENTATION_NAMES)[number];
