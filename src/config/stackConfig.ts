@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { allCatalogParents, Catalog, pythonVersionsSource } from "../images/catalog";
+import { allCatalogParents, Catalog, pythonVersionsSource, trussBuildsLiveReload } from "../images/catalog";
 import { requirementsPath, TRUSS_PATHS } from "../images/trussCheckout";
 import { buildersSchema, BuildersConfig } from "./runners";
 import { ConfigError } from "../errors";
@@ -187,11 +187,13 @@ function schemaFor(catalog: Catalog) {
                     });
                 }
                 const reload = isObject(cfg.matrix) && Array.isArray(cfg.matrix.liveReload) ? cfg.matrix.liveReload : [];
-                if (truss && reload.includes(true)) {
+                if (truss && reload.includes(true) && !trussBuildsLiveReload(truss)) {
                     ctx.addIssue({
                         code: "custom",
                         path: ["matrix", "liveReload"],
-                        message: `asks for live-reload images, which the Truss checkout's template (${TRUSS_PATHS.template}) does not build; use [false]`,
+                        message:
+                            `asks for live-reload images, but the Truss checkout's template (${TRUSS_PATHS.template}, with what it includes) never reads live_reload, ` +
+                            `so it builds none (2023's templates did, with {% if live_reload %}); use [false]`,
                     });
                 }
                 const example = `${prefix}${versionTag}`;
