@@ -26,10 +26,7 @@ export class CheckoutFileError extends UserError {
         readonly rel: string,
         readonly what: string,
     ) {
-        super(
-            `Truss checkout ${dir}: ${rel} ${what}. A checkout is read as data: only regular files inside it, ` +
-                `each at most ${mib(CHECKOUT_FILE_LIMIT)}. Nothing was declared or published.`,
-        );
+        super(`Truss checkout ${dir}: ${rel} ${what}. A checkout is read as data: only regular files inside it. Nothing was declared or published.`);
     }
 }
 
@@ -62,9 +59,15 @@ export class CheckoutFiles {
     private readonly cache = new Map<string, Buffer | undefined>();
     private total = 0;
     private entries = 0;
+    private readonly limits: { readonly file: number; readonly total: number; readonly entries: number };
 
-    constructor(readonly dir: string) {
+    /** `limits` other than the defaults are for tests. */
+    constructor(
+        readonly dir: string,
+        limits: Partial<{ file: number; total: number; entries: number }> = {},
+    ) {
         this.root = fs.realpathSync(dir);
+        this.limits = { file: CHECKOUT_FILE_LIMIT, total: CHECKOUT_TOTAL_LIMIT, entries: CHECKOUT_ENTRY_LIMIT, ...limits };
     }
 
     /**
@@ -87,7 +90,7 @@ export class CheckoutFiles {
         }
         if (real !== this.root && !real.startsWith(this.root + path.sep)) {
             const link = this.firstSymlink(rel);
-            const shown = link ? `${link.target} (${real})` : real;
+            const shown = link && link.target !== real ? `${link.target} (${real})` : real;
             throw new CheckoutFileError(this.dir, link?.rel ?? rel, `is a symlink to ${shown}, outside the checkout`);
         }
         return real;
@@ -147,7 +150,7 @@ export class CheckoutFiles {
                 throw new CheckoutFileError(this.dir, rel, `changed while it was read (it is now ${opened.isFile() ? "another file" : kindOf(opened)})`);
             }
             // One byte more than allowed tells a file that grew since fstat from one that did not.
-            const buf = Buffer.alloc(Math.min(opened.size, CHECKOUT_FILE_LIMIT) + 1);
+            const buf = Buffer.alloc(Math.min(opened.size, this.limits.file) + 1);
             let n = 0;
             for (;;) {
                 const got = fs.readSync(fd, buf, n, buf.length - n, null);
@@ -155,14 +158,14 @@ export class CheckoutFiles {
                 n += got;
                 if (n === buf.length) break;
             }
-            if (n > CHECKOUT_FILE_LIMIT) this.checkSize(rel, n);
+            if (n > this.limits.file) this.checkSize(rel, n);
             const content = buf.subarray(0, Math.min(n, opened.size));
             this.total += content.length;
-            if (this.total > CHECKOUT_TOTAL_LIMIT) {
+            if (this.total > this.limits.total) {
                 throw new CheckoutFileError(
                     this.dir,
                     rel,
-                    `brings the files read from the checkout to ${this.total} bytes, more than the limit of ${mib(CHECKOUT_TOTAL_LIMIT)} for all of them`,
+                    `brings the files read from the checkout to ${this.total} bytes, more than the limit of ${mib(this.limits.total)} for all of them`,
                 );
             }
             return content;
@@ -172,8 +175,8 @@ export class CheckoutFiles {
     }
 
     private checkSize(rel: string, size: number): void {
-        if (size > CHECKOUT_FILE_LIMIT) {
-            throw new CheckoutFileError(this.dir, rel, `is ${size} bytes, more than the limit of ${mib(CHECKOUT_FILE_LIMIT)} per file`);
+        if (size > this.limits.file) {
+            throw new CheckoutFileError(this.dir, rel, `is ${size} bytes, more than the limit of ${mib(this.limits.file)} per file`);
         }
     }
 
@@ -187,8 +190,8 @@ export class CheckoutFiles {
         if (real === undefined || !fs.lstatSync(real).isDirectory()) return undefined;
         const out: CheckoutEntry[] = [];
         for (const e of fs.readdirSync(real, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-            if (++this.entries > CHECKOUT_ENTRY_LIMIT) {
-                throw new CheckoutFileError(this.dir, rel, `holds more than ${CHECKOUT_ENTRY_LIMIT} files and folders (counting every folder read)`);
+            if (++this.entries > this.limits.entries) {
+                throw new CheckoutFileError(this.dir, rel, `holds more than ${this.limits.entries} files and folders (counting every folder read)`);
             }
             const child = `${rel}/${e.name}`;
             if (e.isDirectory()) out.push({ name: e.name, kind: "folder" });

@@ -79,7 +79,7 @@ function checkedVariables(variables: Readonly<Record<string, unknown>>, file: st
     const ok = (v: unknown): boolean =>
         v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isSafeInteger(v)) || (Array.isArray(v) && v.every(ok));
     for (const [k, v] of Object.entries(variables)) {
-        if (!ok(v)) throw new TemplateError(file, 0, `the variable ${k} is given a ${typeof v}, which a template cannot see`);
+        if (!ok(v)) throw new TemplateError(file, 0, `the variable ${k} is given ${Array.isArray(v) || typeof v === "object" ? "an object" : `a ${typeof v}`}, which a template cannot see`);
     }
     return variables as Record<string, TemplateValue>;
 }
@@ -738,8 +738,8 @@ class Scope {
     private readonly vars = new Map<string, Value>();
     constructor(readonly parent: Scope | undefined) {}
     get(name: string): Value | typeof UNDEFINED {
-        for (let s: Scope | undefined = this; s; s = s.parent) if (s.vars.has(name)) return s.vars.get(name)!;
-        return UNDEFINED;
+        if (this.vars.has(name)) return this.vars.get(name)!;
+        return this.parent ? this.parent.get(name) : UNDEFINED;
     }
     set(name: string, value: Value): void {
         this.vars.set(name, value);

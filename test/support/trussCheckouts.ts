@@ -16,7 +16,11 @@ import { tempDir } from "./fixtures";
 export type TrussLayout = "today" | "2023" | "2023-include";
 
 /** The version tag each fixture layout declares. */
-export const FIXTURE_VERSION_TAG: Readonly<Record<TrussLayout, string>> = { today: "v0.13.0", "2023": "v0.4.8rc3", "2023-include": "v0.3.4" };
+export const FIXTURE_VERSION_TAG: Readonly<Record<TrussLayout, string>> = {
+    today: "v0.13.0",
+    "2023": "v0.4.8rc3",
+    "2023-include": "v0.3.4",
+};
 /** The python versions each fixture layout supports. */
 export const FIXTURE_PYTHONS: Readonly<Record<TrussLayout, readonly string[]>> = {
     today: ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"],
