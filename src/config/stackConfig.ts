@@ -39,6 +39,8 @@ export interface StackConfig {
 export const SECRET_PRESENT = Symbol("secret value present");
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
+/** A host name a token service may have (no port: the scheme decides it). */
+const REALM_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
 const NAMESPACE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 /** A Docker image reference: [host[:port]/]path[:tag][@sha256:digest]. */
@@ -106,8 +108,17 @@ function schemaFor(catalog: Catalog) {
                         .string({ error: "expected a string" })
                         .min(1, "must not be empty; leave it out for anonymous access")
                         .optional(),
+                    tokenRealmHosts: uniqueNonEmptyList(
+                        z
+                            .string({ error: "expected a host name such as auth.example.com" })
+                            .regex(REALM_HOST, "must be a host name without a scheme, port or path, such as auth.example.com"),
+                        "host names of token services",
+                    ).optional(),
                 },
-                { error: (iss) => (iss.code === "invalid_type" ? "expected an object { server, namespace, username? }" : undefined) },
+                {
+                    error: (iss) =>
+                        iss.code === "invalid_type" ? "expected an object { server, namespace, username?, tokenRealmHosts? }" : undefined,
+                },
             ),
             registryPassword: z.any().optional(),
             matrix: z.strictObject(

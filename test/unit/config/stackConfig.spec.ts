@@ -318,7 +318,7 @@ describe("stack configuration", () => {
                 assertNames(oneProblem({ ...valid(), registry: "docker.io" }), {
                     path: "registry",
                     given: 'a string "docker.io"',
-                    allowed: "expected an object { server, namespace, username? }",
+                    allowed: "expected an object { server, namespace, username?, tokenRealmHosts? }",
                 });
             });
 
