@@ -35,6 +35,13 @@ export interface StackConfig {
     readonly requirePinnedParents: boolean;
 }
 
+/**
+ * The registry password is a Pulumi secret, never plain text in a stack file: what the program
+ * and the CLIs say when it is not (its value is never shown).
+ */
+export const PLAIN_PASSWORD =
+    "is stored in plain text; it must be a secret. Run `pulumi config set --secret registryPassword` and remove the plain value.";
+
 /** Marks a secret config value whose content the core must not see. */
 export const SECRET_PRESENT = Symbol("secret value present");
 
@@ -177,7 +184,9 @@ function schemaFor(catalog: Catalog) {
                 const registry = isObject(cfg.registry) ? cfg.registry : {};
                 const username = typeof registry.username === "string" ? registry.username : undefined;
                 const pw = cfg.registryPassword;
-                if (username !== undefined && (pw === undefined || pw === "")) {
+                if (typeof pw === "string" && pw !== "") {
+                    ctx.addIssue({ code: "custom", path: ["registryPassword"], message: PLAIN_PASSWORD });
+                } else if (username !== undefined && (pw === undefined || pw === "")) {
                     ctx.addIssue({
                         code: "custom",
                         path: ["registryPassword"],
