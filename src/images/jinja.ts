@@ -91,7 +91,6 @@ function checkedVariables(variables: Readonly<Record<string, unknown>>, file: st
 const WS = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const WS_RUN = new RegExp(`[${WS}]*`, "y");
 const TRAILING_WS = new RegExp(`[${WS}]+$`);
-const LEADING_WS = new RegExp(`^[${WS}]+`);
 
 interface Tok {
     readonly type: "name" | "string" | "integer" | "op";
@@ -107,20 +106,42 @@ type Piece =
 const OPERATORS = ["//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]", "(", ")", "{", "}", "=", ".", ":", ",", "|", "<", ">", ";"];
 const CLOSING: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
 
-function lineAt(src: string, pos: number): number {
-    let n = 1;
-    for (let i = src.indexOf("\n"); i !== -1 && i < pos; i = src.indexOf("\n", i + 1)) n++;
-    return n;
+/** The line of an offset, by binary search over the offsets of the newlines. */
+function lineCounter(src: string): (pos: number) => number {
+    const newlines: number[] = [];
+    for (let i = src.indexOf("\n"); i !== -1; i = src.indexOf("\n", i + 1)) newlines.push(i);
+    return (pos) => {
+        let lo = 0;
+        let hi = newlines.length;
+        while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (newlines[mid] < pos) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo + 1;
+    };
+}
+
+// Sticky: each matches at the position it is given, without copying the rest of the source.
+const FLOAT = /(?:\d+(?:_\d+)*)?\.\d|\d+(?:_\d+)*[eE]/y;
+const INTEGER = /[1-9](?:_?\d)*|0(?:_?0)*/y;
+const NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+const STRING = /'([^'\\]*(?:\\[\s\S][^'\\]*)*)'|"([^"\\]*(?:\\[\s\S][^"\\]*)*)"/y;
+
+function matchAt(re: RegExp, src: string, pos: number): RegExpExecArray | null {
+    re.lastIndex = pos;
+    return re.exec(src);
 }
 
 function lex(file: string, raw: string): Piece[] {
     const lines = raw.split(/\r\n|\r|\n/);
     if (lines[lines.length - 1] === "") lines.pop();
     const src = lines.join("\n");
+    const lineAt = lineCounter(src);
     const pieces: Piece[] = [];
     let pos = 0;
     const fail = (at: number, problem: string): never => {
-        throw new TemplateError(file, lineAt(src, at), problem);
+        throw new TemplateError(file, lineAt(at), problem);
     };
     const data = (text: string): void => {
         if (text !== "") pieces.push({ kind: "data", text });
@@ -205,34 +226,35 @@ function lex(file: string, raw: string): Piece[] {
                     break;
                 }
             }
-            const line = lineAt(src, p);
-            const rest = src.slice(p);
+            const line = lineAt(p);
             let m: RegExpExecArray | null;
-            if ((m = LEADING_WS.exec(rest))) {
+            if ((m = matchAt(WS_RUN, src, p)) && m[0].length > 0) {
                 p += m[0].length;
-            } else if ((m = /^(?:\d+(?:_\d+)*)?\.\d|^\d+(?:_\d+)*[eE]/.exec(rest))) {
-                fail(p, `a number with a fraction or exponent (${excerpt(rest, 12)}): only whole numbers are supported`);
-            } else if ((m = /^(?:[1-9](?:_?\d)*|0(?:_?0)*)/.exec(rest))) {
+            } else if (matchAt(FLOAT, src, p)) {
+                fail(p, `a number with a fraction or exponent (${excerpt(src.slice(p, p + 12), 12)}): only whole numbers are supported`);
+            } else if ((m = matchAt(INTEGER, src, p))) {
                 tokens.push({ type: "integer", value: m[0].replace(/_/g, ""), line });
                 p += m[0].length;
-            } else if ((m = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(rest))) {
+            } else if ((m = matchAt(NAME, src, p))) {
                 tokens.push({ type: "name", value: m[0], line });
                 p += m[0].length;
-            } else if ((m = /^(?:'([^'\\]*(?:\\[\s\S][^'\\]*)*)'|"([^"\\]*(?:\\[\s\S][^"\\]*)*)")/.exec(rest))) {
+            } else if ((m = matchAt(STRING, src, p))) {
                 tokens.push({ type: "string", value: unescape(m[1] ?? m[2], (problem) => fail(p, problem)), line });
                 p += m[0].length;
             } else {
-                const op = OPERATORS.find((o) => rest.startsWith(o));
-                if (op === undefined) fail(p, `the character ${JSON.stringify(rest[0])} is not part of any expression this renderer knows`);
-                if ("([{".includes(op!)) balance.push(op!);
-                else if (op! in CLOSING) {
+                const op = OPERATORS.find((o) => src.startsWith(o, p));
+                if (op === undefined) fail(p, `the character ${JSON.stringify(src[p])} is not part of any expression this renderer knows`);
+                if ("([{".includes(op!)) {
+                    balance.push(op!);
+                    if (balance.length > MAX_NESTING) fail(p, `brackets nest deeper than ${MAX_NESTING}`);
+                } else if (op! in CLOSING) {
                     if (balance.pop() !== CLOSING[op!]) fail(p, `${JSON.stringify(op)} closes nothing that was opened`);
                 }
                 tokens.push({ type: "op", value: op!, line });
                 p += op!.length;
             }
         }
-        const piece = { tokens, line: lineAt(src, start), text: excerpt(src.slice(start, p).trim(), 100) };
+        const piece = { tokens, line: lineAt(start), text: excerpt(src.slice(start, p).trim(), 100) };
         pieces.push(isTag ? { kind: "tag", ...piece } : { kind: "output", ...piece });
         pos = p;
     }
@@ -313,6 +335,13 @@ const TEST_FOLLOWERS = new Set(["else", "or", "and", "if", "is", "in", "not"]);
 const COMPARE_OPS = new Set(["==", "!=", "<", "<=", ">", ">="]);
 const REACHES_NOTHING = "a Truss checkout's template is data: it reaches no attribute, method or function";
 
+/** How deep blocks, brackets, `not`s and inline ifs may nest. */
+const MAX_NESTING = 50;
+/** How many times all for loops of one rendering may run their bodies together. */
+const MAX_ITERATIONS = 100_000;
+/** The most characters one rendering may produce. */
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
 const parsed = new Map<string, Node[]>();
 
 function parseTemplate(file: string, source: string): Node[] {
@@ -328,6 +357,7 @@ function parseTemplate(file: string, source: string): Node[] {
 
 class Parser {
     private i = 0;
+    private depth = 0;
 
     constructor(
         private readonly file: string,
@@ -368,6 +398,7 @@ class Parser {
 
     private tag(name: string, p: Extract<Piece, { kind: "tag" }>): Node {
         const s = new Stream(this.file, p.tokens.slice(1), p.line, p.text);
+        if ((name === "if" || name === "for") && ++this.depth > MAX_NESTING) this.fail(p.line, `blocks nest deeper than ${MAX_NESTING}`);
         switch (name) {
             case "if": {
                 const branches: { test: Expr; body: Node[] }[] = [];
@@ -385,10 +416,14 @@ class Parser {
                         continue;
                     }
                     es.end();
-                    if (what === "endif") return { t: "if", branches, otherwise: [], line: p.line };
+                    if (what === "endif") {
+                        this.depth--;
+                        return { t: "if", branches, otherwise: [], line: p.line };
+                    }
                     const rest = this.body(["endif"]);
                     if (!rest.end) this.fail(p.line, `${p.text} is not closed by {% endif %}`);
                     new Stream(this.file, rest.end!.tokens.slice(1), rest.end!.line, rest.end!.text).end();
+                    this.depth--;
                     return { t: "if", branches, otherwise: rest.nodes, line: p.line };
                 }
             }
@@ -403,11 +438,15 @@ class Parser {
                 const { nodes, end } = this.body(["else", "endfor"]);
                 if (!end) this.fail(p.line, `${p.text} is not closed by {% endfor %}`);
                 new Stream(this.file, end!.tokens.slice(1), end!.line, end!.text).end();
-                if (end!.tokens[0].value === "endfor") return { t: "for", target, iter, body: nodes, otherwise: [], line: p.line };
-                const rest = this.body(["endfor"]);
-                if (!rest.end) this.fail(p.line, `${p.text} is not closed by {% endfor %}`);
-                new Stream(this.file, rest.end!.tokens.slice(1), rest.end!.line, rest.end!.text).end();
-                return { t: "for", target, iter, body: nodes, otherwise: rest.nodes, line: p.line };
+                let otherwise: Node[] = [];
+                if (end!.tokens[0].value === "else") {
+                    const rest = this.body(["endfor"]);
+                    if (!rest.end) this.fail(p.line, `${p.text} is not closed by {% endfor %}`);
+                    new Stream(this.file, rest.end!.tokens.slice(1), rest.end!.line, rest.end!.text).end();
+                    otherwise = rest.nodes;
+                }
+                this.depth--;
+                return { t: "for", target, iter, body: nodes, otherwise, line: p.line };
             }
             case "set": {
                 const target = s.targetName("set");
@@ -437,6 +476,7 @@ class Parser {
 /** The tokens of one tag or output, parsed as Jinja2's expression grammar. */
 class Stream {
     private i = 0;
+    private depth = 0;
 
     constructor(
         private readonly file: string,
@@ -497,6 +537,7 @@ class Stream {
         const line = this.peek()?.line ?? this.line;
         const node = this.or();
         if (withCondexpr && this.isName("if")) {
+            if (++this.depth > MAX_NESTING) this.fail(`inline ifs nest deeper than ${MAX_NESTING}`);
             this.i++;
             const test = this.or();
             if (!this.isName("else")) this.fail(`an inline if needs an else ("a if b else c")`);
@@ -528,6 +569,7 @@ class Stream {
 
     private not(): Expr {
         if (this.isName("not")) {
+            if (++this.depth > MAX_NESTING) this.fail(`"not"s nest deeper than ${MAX_NESTING}`);
             const line = this.peek()!.line;
             this.i++;
             return { t: "not", node: this.not(), line };
@@ -751,6 +793,8 @@ const MAX_INCLUDE_DEPTH = 10;
 class Renderer {
     readonly read = new Set<string>();
     private file: string;
+    private iterations = 0;
+    private size = 0;
 
     constructor(
         private readonly opts: RenderOptions,
@@ -768,10 +812,15 @@ class Renderer {
             switch (n.t) {
                 case "data":
                     out.push(n.text);
+                    this.size += n.text.length;
                     break;
-                case "output":
-                    out.push(this.str(this.eval(n.expr, scope), n.line, "print"));
+                case "output": {
+                    const text = this.str(this.eval(n.expr, scope), n.line, "print");
+                    out.push(text);
+                    this.size += text.length;
+                    if (this.size > MAX_OUTPUT) this.fail(n.line, `the rendering is larger than ${MAX_OUTPUT} characters`);
                     break;
+                }
                 case "if": {
                     const branch = n.branches.find((b) => truthy(this.eval(b.test, scope)));
                     this.block(branch ? branch.body : n.otherwise, scope, out, depth);
@@ -784,6 +833,8 @@ class Renderer {
                     else if (Array.isArray(iter)) items = iter as readonly TemplateValue[];
                     else return this.fail(n.line, `a for loop goes over a list or a string, not ${describe(iter)}`);
                     items.forEach((item, index0) => {
+                        if (++this.iterations > MAX_ITERATIONS) this.fail(n.line, `for loops run more than ${MAX_ITERATIONS} times in all`);
+                        if (this.size > MAX_OUTPUT) this.fail(n.line, `the rendering is larger than ${MAX_OUTPUT} characters`);
                         const inner = new Scope(scope);
                         inner.set(n.target, item);
                         inner.set("loop", new Loop(index0, items.length));

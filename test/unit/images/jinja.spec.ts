@@ -115,6 +115,20 @@ describe("the template renderer reaches nothing", () => {
         assert.throws(() => renderJinja("{{ o }}", { o: { a: 1 } }), /the variable o is given an object/);
     });
 
+    const bounds: [string, string, RegExp][] = [
+        ["brackets nest at most 50 deep", `{{ ${"(".repeat(60)}1${")".repeat(60)} }}`, /brackets nest deeper than 50/],
+        ["\"not\"s nest at most 50 deep", `{{ ${"not ".repeat(60)}true }}`, /"not"s nest deeper than 50/],
+        ["inline ifs nest at most 50 deep", `{{ 1${" if true else 1".repeat(60)} }}`, /inline ifs nest deeper than 50/],
+        ["blocks nest at most 50 deep", `${"{% if true %}".repeat(60)}x${"{% endif %}".repeat(60)}`, /blocks nest deeper than 50/],
+        ["all for loops together run at most 100,000 times", `{% for a in "${"x".repeat(400)}" %}{% for b in "${"y".repeat(400)}" %}.{% endfor %}{% endfor %}`, /for loops run more than 100000 times in all/],
+        ["a rendering is at most 16 MiB", `{% for a in "${"x".repeat(100)}" %}${"z".repeat(200_000)}{% endfor %}`, /the rendering is larger than 16777216 characters/],
+    ];
+    for (const [what, source, message] of bounds) {
+        it(`a template cannot exhaust the stack, the time or the memory of the process: ${what}`, () => {
+            assert.match(refusal(source).message, message);
+        });
+    }
+
     it("says which given variables it read, in branches taken only", () => {
         const r = renderTemplate({ file: FILE, source: "{% if use_gpu %}{{ python_version }}{% else %}{{ job_type }}{% endif %}", variables: VARIABLES });
         assert.deepStrictEqual([...r.read].sort(), ["python_version", "use_gpu"]);
