@@ -90,7 +90,16 @@ function checkedVariables(variables: Readonly<Record<string, unknown>>, file: st
 /** Python's str.isspace() and re's \s for str patterns: the same set of characters. */
 const WS = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const WS_RUN = new RegExp(`[${WS}]*`, "y");
-const TRAILING_WS = new RegExp(`[${WS}]+$`);
+const IS_WS = new RegExp(`[${WS}]`);
+const RAW_BEGIN = new RegExp(`\\{%(-|\\+|)[${WS}]*raw[${WS}]*(-%\\}|%\\})`, "y");
+const RAW_END = new RegExp(`\\{%(-|\\+|)[${WS}]*endraw[${WS}]*(\\+%\\}|-%\\}|%\\})`, "g");
+
+/** Python's str.rstrip(), by a backward scan (a regex anchored at the end would be quadratic). */
+function rstrip(text: string): string {
+    let end = text.length;
+    while (end > 0 && IS_WS.test(text[end - 1])) end--;
+    return text.slice(0, end);
+}
 
 interface Tok {
     readonly type: "name" | "string" | "integer" | "op";
@@ -167,21 +176,17 @@ function lex(file: string, raw: string): Piece[] {
         let text = src.slice(pos, start);
         let inner = start + 2;
         const sign = src[inner] === "-" || src[inner] === "+" ? src[inner] : "";
-        const rawBegin = new RegExp(`\\{%(-|\\+|)[${WS}]*raw[${WS}]*(-%\\}|%\\})`, "y");
-        rawBegin.lastIndex = start;
-        const rawMatch = kind === "%" ? rawBegin.exec(src) : null;
-        if (sign === "-") text = text.replace(TRAILING_WS, "");
+        const rawMatch = kind === "%" ? matchAt(RAW_BEGIN, src, start) : null;
+        if (sign === "-") text = rstrip(text);
         data(text);
         inner += sign.length;
         if (rawMatch) {
             let after = start + rawMatch[0].length;
             if (rawMatch[2] === "-%}") after = skipWs(after);
-            const endRaw = new RegExp(`\\{%(-|\\+|)[${WS}]*endraw[${WS}]*(\\+%\\}|-%\\}|%\\})`, "g");
-            endRaw.lastIndex = after;
-            const end = endRaw.exec(src);
+            const end = matchAt(RAW_END, src, after);
             if (!end) fail(start, "{% raw %} is not closed by {% endraw %}");
             let body = src.slice(after, end!.index);
-            if (end![1] === "-") body = body.replace(TRAILING_WS, "");
+            if (end![1] === "-") body = rstrip(body);
             data(body);
             pos = end!.index + end![0].length;
             if (end![2] === "-%}") pos = skipWs(pos);
@@ -1043,11 +1048,10 @@ function compareCodePoints(a: string, b: string): number {
     return x.length - y.length;
 }
 
-const PY_WS = new RegExp(`[${WS}]`);
 
 /** Python's str.strip(chars). */
 function pyStrip(s: string, chars: string | undefined): string {
-    const strip = chars === undefined ? (c: string) => PY_WS.test(c) : (c: string) => Array.from(chars).includes(c);
+    const strip = chars === undefined ? (c: string) => IS_WS.test(c) : (c: string) => Array.from(chars).includes(c);
     const cps = Array.from(s);
     let start = 0;
     let end = cps.length;
