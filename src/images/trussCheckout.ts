@@ -156,14 +156,13 @@ export function readTrussCheckout(dir: string): TrussCheckout {
     }
     if (!isDir) throw new TrussCheckoutError(`No Truss checkout at ${dir}: there is no folder there.`);
     const files = new CheckoutFiles(dir);
-    const readText = (_: string, rel: string): string | undefined => files.text(rel);
 
-    const template = readText(dir, TRUSS_PATHS.template);
+    const template = files.text(TRUSS_PATHS.template);
     if (template === undefined) {
         throw problem(dir, TRUSS_PATHS.template, "the Jinja template of the base images", "no such file (is this a Truss checkout?)");
     }
 
-    const util = readText(dir, TRUSS_PATHS.versionTag);
+    const util = files.text(TRUSS_PATHS.versionTag);
     if (util === undefined) throw problem(dir, TRUSS_PATHS.versionTag, `${VERSION_TAG_NAME} = "v..."`, "no such file");
     const tag = pythonString(util, VERSION_TAG_NAME);
     if (tag.value === undefined || tag.value === "") {
@@ -172,7 +171,7 @@ export function readTrussCheckout(dir: string): TrussCheckout {
 
     let pythons: { value?: string[]; found: string; source: string } | undefined;
     for (const s of PYTHON_VERSION_SOURCES) {
-        const text = readText(dir, s.file);
+        const text = files.text(s.file);
         if (text === undefined) continue;
         const found = pythonVersionList(text, s.name);
         if (found) {
@@ -202,7 +201,7 @@ export function readTrussCheckout(dir: string): TrussCheckout {
     }
     if (jobTypes.size === 0) throw problem(dir, requirementsPath("<jobType>"), "the requirements of at least one job type", "none");
 
-    const constants = readText(dir, BUILD_TEMPLATE_SOURCE.file);
+    const constants = files.text(BUILD_TEMPLATE_SOURCE.file);
     const buildTemplatePath = constants === undefined ? undefined : pythonString(constants, BUILD_TEMPLATE_SOURCE.name).value;
 
     const checkout: TrussCheckout = {
@@ -212,7 +211,7 @@ export function readTrussCheckout(dir: string): TrussCheckout {
         pythonVersions: pythons.value,
         pythonVersionsSource: pythons.source,
         jobTypes,
-        packageVersion: packageVersionOf(readText(dir, TRUSS_PATHS.pyproject)),
+        packageVersion: packageVersionOf(files.text(TRUSS_PATHS.pyproject)),
         ...(buildTemplatePath ? { buildTemplatePath } : {}),
     };
     readers.set(checkout, files);
