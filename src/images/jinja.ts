@@ -354,7 +354,7 @@ function parseTemplate(file: string, source: string): Node[] {
     let nodes = parsed.get(key);
     if (nodes === undefined) {
         nodes = new Parser(file, lex(file, source)).template();
-        if (parsed.size > 256) parsed.clear();
+        if (parsed.size > 32) parsed.clear();
         parsed.set(key, nodes);
     }
     return nodes;
