@@ -120,6 +120,9 @@ export function suggest(given: string, allowed: readonly string[]): string | und
     return bestD <= Math.max(2, Math.floor(given.length / 3)) ? best : undefined;
 }
 
+/** Keys whose values no message shows: secrets. */
+const NEVER_SHOWN = new Set(["registryPassword"]);
+
 /**
  * One line per problem: `<path>: <what is wrong>, given <value>; <what is allowed>`. Custom
  * messages in the schema say what is allowed; this adds the path and the value given.
@@ -127,6 +130,10 @@ export function suggest(given: string, allowed: readonly string[]): string | und
 export function formatIssues(issues: readonly Issue[], data: unknown, schema?: AnySchema, prefix = ""): string[] {
     const lines: string[] = [];
     for (const issue of issues) {
+        if (NEVER_SHOWN.has(String(issue.path[0]))) {
+            lines.push(`${formatPath(issue.path, prefix)}: ${issue.message}`);
+            continue;
+        }
         if (issue.code === "unrecognized_keys") {
             const allowed = objectKeys(schemaAt(schema, issue.path, data));
             for (const key of issue.keys) {

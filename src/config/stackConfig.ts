@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { allCatalogParents, Catalog, pythonVersionsSource } from "../images/catalog";
+import { allCatalogParents, Catalog, pythonVersionsSource, trussBuildsLiveReload } from "../images/catalog";
 import { requirementsPath, TRUSS_PATHS } from "../images/trussCheckout";
 import { buildersSchema, BuildersConfig, platformProblems } from "./runners";
 import { ConfigError } from "../errors";
@@ -34,10 +34,19 @@ export interface StackConfig {
     readonly requirePinnedParents: boolean;
 }
 
+/**
+ * The registry password is a Pulumi secret, never plain text in a stack file: what the program
+ * and the CLIs say when it is not (its value is never shown).
+ */
+export const PLAIN_PASSWORD =
+    "is stored in plain text; it must be a secret. Run `pulumi config set --secret registryPassword` and remove the plain value.";
+
 /** Marks a secret config value whose content the core must not see. */
 export const SECRET_PRESENT = Symbol("secret value present");
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
+/** A host name a token service may have (no port: the scheme decides it). */
+const REALM_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
 const NAMESPACE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 /** A Docker image reference: [host[:port]/]path[:tag][@sha256:digest]. */
@@ -105,8 +114,17 @@ function schemaFor(catalog: Catalog) {
                         .string({ error: "expected a string" })
                         .min(1, "must not be empty; leave it out for anonymous access")
                         .optional(),
+                    tokenRealmHosts: uniqueNonEmptyList(
+                        z
+                            .string({ error: "expected a host name such as auth.example.com" })
+                            .regex(REALM_HOST, "must be a host name without a scheme, port or path, such as auth.example.com"),
+                        "host names of token services",
+                    ).optional(),
                 },
-                { error: (iss) => (iss.code === "invalid_type" ? "expected an object { server, namespace, username? }" : undefined) },
+                {
+                    error: (iss) =>
+                        iss.code === "invalid_type" ? "expected an object { server, namespace, username?, tokenRealmHosts? }" : undefined,
+                },
             ),
             registryPassword: z.any().optional(),
             matrix: z.strictObject(
@@ -165,7 +183,9 @@ function schemaFor(catalog: Catalog) {
                 const registry = isObject(cfg.registry) ? cfg.registry : {};
                 const username = typeof registry.username === "string" ? registry.username : undefined;
                 const pw = cfg.registryPassword;
-                if (username !== undefined && (pw === undefined || pw === "")) {
+                if (typeof pw === "string" && pw !== "") {
+                    ctx.addIssue({ code: "custom", path: ["registryPassword"], message: PLAIN_PASSWORD });
+                } else if (username !== undefined && (pw === undefined || pw === "")) {
                     ctx.addIssue({
                         code: "custom",
                         path: ["registryPassword"],
@@ -186,11 +206,13 @@ function schemaFor(catalog: Catalog) {
                     });
                 }
                 const reload = isObject(cfg.matrix) && Array.isArray(cfg.matrix.liveReload) ? cfg.matrix.liveReload : [];
-                if (truss && reload.includes(true)) {
+                if (truss && reload.includes(true) && !trussBuildsLiveReload(truss)) {
                     ctx.addIssue({
                         code: "custom",
                         path: ["matrix", "liveReload"],
-                        message: `asks for live-reload images, which the Truss checkout's template (${TRUSS_PATHS.template}) does not build; use [false]`,
+                        message:
+                            `asks for live-reload images, but the Truss checkout's template (${TRUSS_PATHS.template}, with what it includes) never reads live_reload, ` +
+                            `so it builds none (2023's templates did, with {% if live_reload %}); use [false]`,
                     });
                 }
                 const example = `${prefix}${versionTag}`;

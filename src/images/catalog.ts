@@ -5,7 +5,8 @@ import * as YAML from "yaml";
 import { z } from "zod";
 import { CatalogError } from "../errors";
 import { formatIssues } from "../validationMessages";
-import { fromReferences, renderTrussDockerfile, TrussCheckout } from "./trussCheckout";
+import type { Rendered } from "./jinja";
+import { fromReferences, renderTrussTemplate, TrussCheckout } from "./trussCheckout";
 
 /** The default images folder: the one beside src/. */
 export const IMAGES_DIR = path.resolve(__dirname, "..", "..", "images");
@@ -54,19 +55,45 @@ export function pythonVersionsSource(catalog: Catalog): string {
     return catalog.truss ? `${catalog.truss.pythonVersionsSource} of the Truss checkout ${catalog.truss.dir}` : "images/catalog.yaml";
 }
 
-const rendered = new WeakMap<TrussCheckout, Map<string, string>>();
+const rendered = new WeakMap<TrussCheckout, Map<string, Rendered>>();
 
-/** The Dockerfile a Truss checkout renders for an image, rendered once per image. */
-export function trussDockerfile(checkout: TrussCheckout, jobType: JobType, python: PythonVersion, accelerator: Accelerator): string {
+function renderedOnce(checkout: TrussCheckout, jobType: JobType, python: PythonVersion, accelerator: Accelerator, liveReload: boolean): Rendered {
     let cache = rendered.get(checkout);
     if (!cache) rendered.set(checkout, (cache = new Map()));
-    const key = `${jobType} ${python} ${accelerator}`;
-    let text = cache.get(key);
-    if (text === undefined) {
-        text = renderTrussDockerfile(checkout, { jobType, python, accelerator });
-        cache.set(key, text);
+    const key = `${jobType} ${python} ${accelerator} ${liveReload}`;
+    let r = cache.get(key);
+    if (r === undefined) {
+        r = renderTrussTemplate(checkout, { jobType, python, accelerator, liveReload });
+        cache.set(key, r);
     }
-    return text;
+    return r;
+}
+
+/** The Dockerfile a Truss checkout renders for an image, rendered once per image. */
+export function trussDockerfile(
+    checkout: TrussCheckout,
+    jobType: JobType,
+    python: PythonVersion,
+    accelerator: Accelerator,
+    liveReload = false,
+): string {
+    return renderedOnce(checkout, jobType, python, accelerator, liveReload).text;
+}
+
+/**
+ * Whether a Truss checkout's template builds live-reload variants: whether rendering it (and
+ * what it includes) reads `live_reload` for any image, as 2023's templates did
+ * (`{% if live_reload %}` around `COPY ./control`).
+ */
+export function trussBuildsLiveReload(checkout: TrussCheckout): boolean {
+    for (const jobType of checkout.jobTypes.keys()) {
+        for (const python of checkout.pythonVersions) {
+            for (const accelerator of ACCELERATORS) {
+                if (renderedOnce(checkout, jobType, python, accelerator, false).read.has("live_reload")) return true;
+            }
+        }
+    }
+    return false;
 }
 
 const relativeFile = z

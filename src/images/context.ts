@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Catalog, catalogParent, trussDockerfile } from "./catalog";
-import { fromReferences, usedContextFiles } from "./trussCheckout";
+import { checkoutFile, fromReferences, usedContextFiles } from "./trussCheckout";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
 import type { Compression } from "./platforms";
@@ -186,7 +186,7 @@ function stageTrussImage(
 ): StagedContext {
     const checkout = catalog.truss!;
     if (!catalog.jobTypes.has(spec.jobType)) throw new Error(`job type ${spec.jobType} is not in the Truss checkout`);
-    let rendered = trussDockerfile(checkout, spec.jobType, spec.python, spec.accelerator);
+    let rendered = trussDockerfile(checkout, spec.jobType, spec.python, spec.accelerator, spec.liveReload);
     for (const ref of new Set(fromReferences(rendered))) {
         const override = parents[ref];
         if (override !== undefined) {
@@ -201,7 +201,7 @@ function stageTrussImage(
         ...usedContextFiles(checkout, spec, rendered).map((f) => ({
             path: f.path,
             mode: FILE_MODE,
-            content: catalog.files.get(f.from) ?? fs.readFileSync(path.join(checkout.dir, ...f.from.split("/"))),
+            content: catalog.files.get(f.from) ?? checkoutFile(checkout, f.from),
         })),
     ];
     const parent = resolveParent(catalog, spec, parents);

@@ -16,4 +16,6 @@ export interface RegistryTarget {
     readonly server: string;
     readonly namespace: string;
     readonly username?: string;
+    /** Hosts of token services, besides the registry's own, that may receive its credentials. */
+    readonly tokenRealmHosts?: readonly string[];
 }

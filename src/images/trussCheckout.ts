@@ -1,8 +1,8 @@
 import * as fs from "fs";
-import * as path from "path";
 import { UserError } from "../errors";
-import { renderJinja } from "./jinja";
+import { Rendered, renderTemplate, TemplateError } from "./jinja";
 import { Catalog, comparePython, JobType, PythonVersion } from "./catalog";
+import { CheckoutFiles } from "./checkoutFiles";
 import type { ImageSpec } from "./spec";
 
 /**
@@ -21,6 +21,19 @@ export const TRUSS_PATHS = {
     control: "truss/templates/control",
     pyproject: "pyproject.toml",
 } as const;
+
+/**
+ * Where `{% include name %}` looks, in order: the folders of the loader Truss's script gave
+ * Jinja2 while its template included `truss_build_template_path` (2023; before and since, the
+ * template included nothing).
+ */
+export const TEMPLATE_FOLDERS = ["docker/base_images", "truss/templates"] as const;
+
+/**
+ * In 2023's layout Truss's script passed `truss_build_template_path` to the template: the value
+ * of this name in this file (`_truss_build.Dockerfile.jinja`, a template of truss/templates).
+ */
+export const BUILD_TEMPLATE_SOURCE = { file: "truss/constants.py", name: "TRUSS_BUILD_DOCKERFILE_TEMPLATE_NAME" } as const;
 
 /** `truss/templates/<jobType>/requirements.txt` */
 export function requirementsPath(jobType: JobType): string {
@@ -51,6 +64,22 @@ export interface TrussCheckout {
     readonly jobTypes: ReadonlyMap<JobType, string>;
     /** The `version` of pyproject.toml ([project] or [tool.poetry]); undefined when there is none. */
     readonly packageVersion?: string;
+    /** `truss_build_template_path` as Truss's script passed it (2023's layout); undefined when the checkout defines none. */
+    readonly buildTemplatePath?: string;
+}
+
+/** The file reader of each checkout read, so that every file is read once and within its limits. */
+const readers = new WeakMap<TrussCheckout, CheckoutFiles>();
+
+function filesOf(checkout: TrussCheckout): CheckoutFiles {
+    let files = readers.get(checkout);
+    if (!files) readers.set(checkout, (files = new CheckoutFiles(checkout.dir)));
+    return files;
+}
+
+/** The bytes of a file of the checkout (a regular file inside it, within the size limits); one clear error otherwise. */
+export function checkoutFile(checkout: TrussCheckout, rel: string): Buffer {
+    return filesOf(checkout).require(rel);
 }
 
 /** A file of the checkout is missing or not what Truss keeps there. */
@@ -60,14 +89,6 @@ function problem(dir: string, rel: string, expected: string, found: string): Tru
     return new TrussCheckoutError(
         `Truss checkout ${dir}: ${rel}: expected ${expected}; found ${found}. Nothing was declared or published.`,
     );
-}
-
-function readText(dir: string, rel: string): string | undefined {
-    try {
-        return fs.readFileSync(path.join(dir, ...rel.split("/")), "utf8");
-    } catch {
-        return undefined;
-    }
 }
 
 /** One-line excerpt for messages. */
@@ -134,13 +155,14 @@ export function readTrussCheckout(dir: string): TrussCheckout {
         isDir = false;
     }
     if (!isDir) throw new TrussCheckoutError(`No Truss checkout at ${dir}: there is no folder there.`);
+    const files = new CheckoutFiles(dir);
 
-    const template = readText(dir, TRUSS_PATHS.template);
+    const template = files.text(TRUSS_PATHS.template);
     if (template === undefined) {
         throw problem(dir, TRUSS_PATHS.template, "the Jinja template of the base images", "no such file (is this a Truss checkout?)");
     }
 
-    const util = readText(dir, TRUSS_PATHS.versionTag);
+    const util = files.text(TRUSS_PATHS.versionTag);
     if (util === undefined) throw problem(dir, TRUSS_PATHS.versionTag, `${VERSION_TAG_NAME} = "v..."`, "no such file");
     const tag = pythonString(util, VERSION_TAG_NAME);
     if (tag.value === undefined || tag.value === "") {
@@ -149,7 +171,7 @@ export function readTrussCheckout(dir: string): TrussCheckout {
 
     let pythons: { value?: string[]; found: string; source: string } | undefined;
     for (const s of PYTHON_VERSION_SOURCES) {
-        const text = readText(dir, s.file);
+        const text = files.text(s.file);
         if (text === undefined) continue;
         const found = pythonVersionList(text, s.name);
         if (found) {
@@ -168,40 +190,82 @@ export function readTrussCheckout(dir: string): TrussCheckout {
     }
 
     const jobTypes = new Map<JobType, string>();
-    let entries: fs.Dirent[];
-    try {
-        entries = fs.readdirSync(path.join(dir, ...TRUSS_PATHS.templates.split("/")), { withFileTypes: true });
-    } catch {
+    const entries = files.list(TRUSS_PATHS.templates);
+    if (entries === undefined) {
         throw problem(dir, TRUSS_PATHS.templates, "a folder with one folder per job type holding its requirements.txt", "no such folder");
     }
-    for (const e of entries.filter((e) => e.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const e of entries.filter((e) => e.kind === "folder")) {
         // The control server's requirements are not a job type: they went into live-reload images.
-        if (e.name === path.basename(TRUSS_PATHS.control)) continue;
-        if (fs.existsSync(path.join(dir, ...requirementsPath(e.name).split("/")))) jobTypes.set(e.name, requirementsPath(e.name));
+        if (`${TRUSS_PATHS.templates}/${e.name}` === TRUSS_PATHS.control) continue;
+        if (files.read(requirementsPath(e.name)) !== undefined) jobTypes.set(e.name, requirementsPath(e.name));
     }
     if (jobTypes.size === 0) throw problem(dir, requirementsPath("<jobType>"), "the requirements of at least one job type", "none");
 
-    return {
+    const constants = files.text(BUILD_TEMPLATE_SOURCE.file);
+    const buildTemplatePath = constants === undefined ? undefined : pythonString(constants, BUILD_TEMPLATE_SOURCE.name).value;
+
+    const checkout: TrussCheckout = {
         dir,
         template,
         versionTag: tag.value,
         pythonVersions: pythons.value,
         pythonVersionsSource: pythons.source,
         jobTypes,
-        packageVersion: packageVersionOf(readText(dir, TRUSS_PATHS.pyproject)),
+        packageVersion: packageVersionOf(files.text(TRUSS_PATHS.pyproject)),
+        ...(buildTemplatePath ? { buildTemplatePath } : {}),
     };
+    readers.set(checkout, files);
+    return checkout;
 }
 
+/** An image as the template sees it. */
+export type TemplateSpec = Pick<ImageSpec, "jobType" | "python" | "accelerator"> & { readonly liveReload?: boolean };
+
 /** The Dockerfile Truss's script renders for an image (before our label block). */
-export function renderTrussDockerfile(checkout: TrussCheckout, spec: Pick<ImageSpec, "jobType" | "python" | "accelerator">): string {
+export function renderTrussDockerfile(checkout: TrussCheckout, spec: TemplateSpec): string {
+    return renderTrussTemplate(checkout, spec).text;
+}
+
+/**
+ * The template rendered as Truss's script renders it: with `use_gpu`, `python_version`,
+ * `job_type`, `live_reload` (which 2023's scripts passed and today's template does not read) and,
+ * where the checkout defines it, `truss_build_template_path`; includes found in
+ * TEMPLATE_FOLDERS. Also says which of those variables the template read.
+ */
+export function renderTrussTemplate(checkout: TrussCheckout, spec: TemplateSpec): Rendered {
+    const files = filesOf(checkout);
+    const variables: Record<string, string | boolean> = {
+        use_gpu: spec.accelerator === "gpu",
+        python_version: spec.python,
+        job_type: spec.jobType,
+        live_reload: spec.liveReload ?? false,
+    };
+    if (checkout.buildTemplatePath !== undefined) variables.truss_build_template_path = checkout.buildTemplatePath;
     try {
-        return renderJinja(checkout.template, {
-            use_gpu: spec.accelerator === "gpu",
-            python_version: spec.python,
-            job_type: spec.jobType,
+        return renderTemplate({
+            file: TRUSS_PATHS.template,
+            source: checkout.template,
+            variables,
+            include: (name) => {
+                for (const folder of TEMPLATE_FOLDERS) {
+                    const file = `${folder}/${name}`;
+                    const source = files.text(file);
+                    if (source !== undefined) return { file, source };
+                }
+                return undefined;
+            },
+            undefinedHint: (name) =>
+                name === "truss_build_template_path"
+                    ? `Truss's script passed it from ${BUILD_TEMPLATE_SOURCE.name} in ${BUILD_TEMPLATE_SOURCE.file}, which this checkout does not define`
+                    : undefined,
         });
     } catch (e) {
-        throw problem(checkout.dir, TRUSS_PATHS.template, "a Jinja template", `one that does not render: ${(e as Error).message.replace(/\s+/g, " ").trim()}`);
+        if (e instanceof TemplateError) {
+            throw new TrussCheckoutError(
+                `Truss checkout ${checkout.dir}: ${e.message} (rendering for ${spec.jobType} ${spec.python} ${spec.accelerator}${spec.liveReload ? " live-reload" : ""}). Nothing was declared or published.`,
+            );
+        }
+        throw e;
     }
 }
 
@@ -289,21 +353,9 @@ export interface ContextFile {
 export function trussContextFiles(checkout: TrussCheckout, jobType: JobType, withControl: boolean): ContextFile[] {
     const files: ContextFile[] = [{ path: "requirements.txt", from: checkout.jobTypes.get(jobType) as string }];
     if (withControl) {
-        const walk = (rel: string): void => {
-            const abs = path.join(checkout.dir, ...rel.split("/"));
-            let entries: fs.Dirent[] = [];
-            try {
-                entries = fs.readdirSync(abs, { withFileTypes: true });
-            } catch {
-                return;
-            }
-            for (const e of entries) {
-                const child = `${rel}/${e.name}`;
-                if (e.isDirectory()) walk(child);
-                else if (e.isFile()) files.push({ path: `control/${child.slice(TRUSS_PATHS.control.length + 1)}`, from: child });
-            }
-        };
-        walk(TRUSS_PATHS.control);
+        for (const from of filesOf(checkout).walk(TRUSS_PATHS.control)) {
+            files.push({ path: `control/${from.slice(TRUSS_PATHS.control.length + 1)}`, from });
+        }
     }
     return files;
 }
@@ -336,7 +388,7 @@ export function usedContextFiles(checkout: TrussCheckout, spec: ImageSpec, docke
 export function trussCatalog(checkout: TrussCheckout, base: Pick<Catalog, "platform" | "source" | "imagesDir">): Catalog {
     const files = new Map<string, Buffer>();
     files.set(TRUSS_PATHS.template, Buffer.from(checkout.template));
-    for (const rel of checkout.jobTypes.values()) files.set(rel, fs.readFileSync(path.join(checkout.dir, ...rel.split("/"))));
+    for (const rel of checkout.jobTypes.values()) files.set(rel, checkoutFile(checkout, rel));
     return {
         dir: checkout.dir,
         imagesDir: base.imagesDir,

@@ -59,6 +59,7 @@ export function registryClientFor(
         credentials,
         credentialsSource,
         timeoutSeconds: config.registryTimeoutSeconds,
+        ...(config.registry.tokenRealmHosts ? { tokenRealmHosts: config.registry.tokenRealmHosts } : {}),
         ...options,
     });
 }

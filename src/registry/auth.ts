@@ -81,6 +81,33 @@ export function repositoryScope(path: string, push = false): string {
     return `repository:${path}:${push ? "pull,push" : "pull"}`;
 }
 
+/**
+ * Hosts of token services that belong to a registry although they are not its host: Docker
+ * Hub's API is served by registry-1.docker.io and its tokens by auth.docker.io.
+ */
+export const KNOWN_TOKEN_REALM_HOSTS: Readonly<Record<string, readonly string[]>> = { "docker.io": ["auth.docker.io"] };
+
+function isLoopbackHost(hostname: string): boolean {
+    return hostname === "localhost" || hostname === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+}
+
+/**
+ * Why a registry's credentials may not be sent to a token realm it names, or undefined when they
+ * may: the realm must be https (http only on loopback) and on one of `hosts` (the registry's own
+ * host names and those the stack config allows). A registry's challenge is only a header of an
+ * answer, so a registry (or anyone between) could otherwise send the password anywhere.
+ */
+export function realmProblem(realm: URL, hosts: readonly string[]): string | undefined {
+    const hostname = realm.hostname.toLowerCase();
+    if (realm.protocol !== "https:" && !(realm.protocol === "http:" && isLoopbackHost(hostname))) {
+        return `${realm.protocol.replace(/:$/, "")}, not https (plain http is allowed only on loopback)`;
+    }
+    if (!hosts.map((h) => h.toLowerCase()).includes(hostname)) {
+        return `on host ${hostname}, which is neither the registry's own host (${hosts.join(", ")} allowed) nor named in registry.tokenRealmHosts`;
+    }
+    return undefined;
+}
+
 /** The Authorization header for basic credentials. */
 export function basicAuthorization(credentials: Credentials): string {
     return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64")}`;

@@ -1,4 +1,13 @@
-import { basicAuthorization, Challenge, Credentials, parseChallenges, parseTokenResponse, repositoryScope } from "./auth";
+import {
+    basicAuthorization,
+    Challenge,
+    Credentials,
+    KNOWN_TOKEN_REALM_HOSTS,
+    parseChallenges,
+    parseTokenResponse,
+    realmProblem,
+    repositoryScope,
+} from "./auth";
 import { CredentialsSource, GENERIC_CREDENTIALS } from "./advice";
 import { RegistryError } from "./errors";
 import {
@@ -12,7 +21,16 @@ import {
     selectPlatform,
     sha256Digest,
 } from "./manifest";
-import { malformedJson, MessageContext, registryError, statusError, tokenRefused, transportError, unauthorized } from "./messages";
+import {
+    answerShape,
+    malformedJson,
+    MessageContext,
+    registryError,
+    statusError,
+    tokenRefused,
+    transportError,
+    unauthorized,
+} from "./messages";
 import { apiBaseUrl, canonicalServer, formatRepository, isDigest, parseRepository, RepositoryName, splitImageRef } from "./reference";
 import { TokenCache } from "./tokens";
 import { Call, DEFAULT_RETRY, Fetch, Operation, Reply, RetryPolicy, Transport, TransportError } from "./transport";
@@ -44,6 +62,11 @@ export interface RegistryClientOptions {
     /** At most this many requests in flight. */
     readonly concurrency?: number;
     readonly userAgent?: string;
+    /**
+     * Hosts of token services, besides the registry's own, that may receive its credentials
+     * (stack config `registry.tokenRealmHosts`). Docker Hub's auth.docker.io is always one.
+     */
+    readonly tokenRealmHosts?: readonly string[];
 }
 
 /** HTTP requests sent, retries and token requests included. */
@@ -85,6 +108,8 @@ export class RegistryClient {
     readonly baseUrl: string;
     readonly timeoutSeconds: number;
     private readonly credentials?: Credentials;
+    /** Hosts whose token services may receive the credentials. */
+    private readonly realmHosts: readonly string[];
     private readonly transport: Transport;
     private readonly messages: MessageContext;
     private pinged?: Promise<void>;
@@ -99,6 +124,8 @@ export class RegistryClient {
         this.server = canonicalServer(options.server);
         this.baseUrl = apiBaseUrl(options.server, options.scheme);
         this.credentials = options.credentials;
+        const own = [new URL(this.baseUrl).hostname, this.server.replace(/:\d+$/, "")];
+        this.realmHosts = [...new Set([...own, ...(KNOWN_TOKEN_REALM_HOSTS[this.server] ?? []), ...(options.tokenRealmHosts ?? [])])];
         this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
         const retry = { ...DEFAULT_RETRY, ...options.retry };
         this.transport = new Transport({
@@ -558,11 +585,34 @@ export class RegistryClient {
         deadline: number,
     ): Promise<{ token: string; expiresInSeconds: number }> {
         const bearer = this.bearer as { realm: string; service?: string };
-        const url = new URL(bearer.realm);
+        let url: URL;
+        try {
+            url = new URL(bearer.realm);
+        } catch {
+            throw registryError(
+                this.messages,
+                "malformed",
+                { ...call, op: "token" },
+                undefined,
+                `the registry names a token service that is not a URL`,
+            );
+        }
         if (bearer.service) url.searchParams.set("service", bearer.service);
         if (scope) url.searchParams.append("scope", scope);
         if (this.credentials) url.searchParams.set("account", this.credentials.username);
         const tokenCall: Call = { op: "token", method: "GET", url: url.toString(), repository: call.repository, reference: call.reference };
+        const untrusted = this.credentials ? realmProblem(url, this.realmHosts) : undefined;
+        if (untrusted !== undefined) {
+            throw registryError(
+                this.messages,
+                "untrusted-realm",
+                tokenCall,
+                undefined,
+                `the registry sends us for a token to ${url.origin}${url.pathname}, which is ${untrusted}; the credentials of user "${this.credentials!.username}" were not sent. ` +
+                    `If that token service is the registry's own, name its host in the stack config (\`pulumi config set --path 'registry.tokenRealmHosts[0]' ${url.hostname}\`, ` +
+                    `and serve it over https); otherwise registry.server does not point at the registry you meant.`,
+            );
+        }
         const reply = await this.send(tokenCall, this.credentials ? basicAuthorization(this.credentials) : undefined, deadline);
         if (reply.status === 401 || reply.status === 403)
             throw tokenRefused(this.messages, tokenCall, reply, `${url.origin}${url.pathname}`);
@@ -574,7 +624,7 @@ export class RegistryClient {
                 "malformed",
                 tokenCall,
                 reply.status,
-                `the token service's answer has no "token" or "access_token"`,
+                `the token service's answer has no "token" or "access_token" (${answerShape(reply)}; the content is not shown)`,
             );
         return parsed;
     }

@@ -23,7 +23,9 @@ export type RegistryErrorKind =
     /** Bytes whose sha256 is not the digest the registry or we expected. */
     | "digest-mismatch"
     /** A tag already holds different content and would be overwritten. */
-    | "tag-exists";
+    | "tag-exists"
+    /** The registry's token service is not one we send its credentials to (not https, or on another host). */
+    | "untrusted-realm";
 
 /** Where a registry error happened. Never holds a password. */
 export interface RegistryErrorContext {

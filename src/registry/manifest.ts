@@ -69,13 +69,22 @@ export function sha256Digest(bytes: Uint8Array): string {
 /** Why bytes could not be understood; the client wraps it into a RegistryError that says where. */
 export class MalformedError extends Error {}
 
+/**
+ * A short field of an answer (a media type) for a message: printable ASCII, at most 80
+ * characters. Bodies themselves are never quoted: a registry's answer is not ours to repeat.
+ */
+export function shownField(value: string): string {
+    const printable = value.replace(/[^\x20-\x7e]/g, "?");
+    return JSON.stringify(printable.length > 80 ? `${printable.slice(0, 77)}...` : printable);
+}
+
 function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
     let value: unknown;
     try {
         value = JSON.parse(bytes.toString("utf8"));
-    } catch (e) {
-        const start = bytes.toString("utf8", 0, Math.min(bytes.length, 60)).replace(/\s+/g, " ");
-        throw new MalformedError(`${what} is not valid JSON (${(e as Error).message}); it starts with ${JSON.stringify(start)}`);
+    } catch {
+        // JSON.parse's message quotes the text: only the size is said.
+        throw new MalformedError(`${what} is not valid JSON (${bytes.length} bytes; the content is not shown)`);
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new MalformedError(`${what} is not a JSON object`);
     return value as Record<string, unknown>;
@@ -107,7 +116,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): M
     const digest = sha256Digest(bytes);
     if (body.schemaVersion !== 2) {
         throw new MalformedError(
-            `the manifest has schemaVersion ${JSON.stringify(body.schemaVersion)}; only schema 2 (Docker v2 and OCI) is supported`,
+            `the manifest has schemaVersion ${typeof body.schemaVersion === "number" ? body.schemaVersion : `of type ${body.schemaVersion === null ? "null" : typeof body.schemaVersion}`}; only schema 2 (Docker v2 and OCI) is supported`,
         );
     }
     if (INDEXES.includes(mediaType)) {
@@ -118,7 +127,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): M
         const layers = Array.isArray(body.layers) ? body.layers.map((l, i) => descriptor(l, `layers[${i}]`)) : [];
         return { kind: "image", mediaType, digest, bytes, config: descriptor(body.config, "config"), layers };
     }
-    throw new MalformedError(`the manifest has media type ${mediaType}, which is neither an image manifest nor an index`);
+    throw new MalformedError(`the manifest has media type ${shownField(mediaType)}, which is neither an image manifest nor an index`);
 }
 
 /**

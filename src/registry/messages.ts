@@ -1,6 +1,7 @@
 import type { Credentials } from "./auth";
 import { credentialsAdvice, CredentialsSource, rateLimitAdvice } from "./advice";
 import { describeTarget, RegistryError, RegistryErrorContext, RegistryErrorKind } from "./errors";
+import { shownField } from "./manifest";
 import type { Call, Reply, RetryPolicy, TransportFailure } from "./transport";
 
 const DOING: Record<Call["op"], string> = {
@@ -20,17 +21,29 @@ export interface MessageContext {
     readonly retry: RetryPolicy;
 }
 
-/** The registry's own explanation, from its `{ "errors": [{ "code", "message" }] }` body. */
+/**
+ * The registry's error codes from its `{ "errors": [{ "code", "message" }] }` body, such as
+ * `DENIED` or `NAME_UNKNOWN`: a code from the API's fixed vocabulary, never its free text. An
+ * answer's text is not ours to repeat (it may hold anything, a token included), so no message
+ * quotes a body.
+ */
 export function registryMessage(body: Buffer): string {
     try {
-        const parsed = JSON.parse(body.toString("utf8")) as { errors?: { code?: string; message?: string }[]; details?: string };
-        const errors = (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).filter(Boolean);
-        if (errors.length > 0) return ` (${errors.join("; ")})`;
-        if (typeof parsed.details === "string") return ` (${parsed.details})`;
+        const parsed = JSON.parse(body.toString("utf8")) as { errors?: { code?: unknown }[] };
+        const codes = (Array.isArray(parsed.errors) ? parsed.errors : [])
+            .map((e) => e?.code)
+            .filter((c): c is string => typeof c === "string" && /^[A-Z][A-Z_]{0,63}$/.test(c));
+        if (codes.length > 0) return ` (registry error ${[...new Set(codes)].join(", ")})`;
     } catch {
         // not JSON: nothing more to say
     }
     return "";
+}
+
+/** What an answer was, without its content: `17 bytes, content type "text/html"`. */
+export function answerShape(reply: Reply): string {
+    const type = reply.headers.get("content-type");
+    return `${reply.body.length} bytes, content type ${type ? shownField(type) : "none"}`;
 }
 
 function errorContext(m: MessageContext, call: Pick<Call, "repository" | "reference">, status?: number): RegistryErrorContext {
@@ -160,12 +173,11 @@ export function transportError(m: MessageContext, call: Call, failure: Transport
 }
 
 export function malformedJson(m: MessageContext, call: Call, reply: Reply): RegistryError {
-    const start = reply.body.toString("utf8", 0, Math.min(reply.body.length, 60)).replace(/\s+/g, " ");
     return registryError(
         m,
         "malformed",
         call,
         reply.status,
-        `the answer is not the JSON object it should be; it starts with ${JSON.stringify(start)}`,
+        `the answer is not the JSON object it should be (${answerShape(reply)}; the content is not shown)`,
     );
 }

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { loadCatalog } from "../../../src/images/catalog";
-import { decodePulumiConfig, parseStackConfig } from "../../../src/config/stackConfig";
+import { decodePulumiConfig, parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
 import { committedRawConfig, committedStack, configErrorOf } from "../../support/fixtures";
 import { loadDefinition } from "../../../src/config/definition";
 import { FIXTURE_PYTHONS, FIXTURE_VERSION_TAG } from "../../support/trussCheckouts";
@@ -117,13 +117,24 @@ describe("stack configuration", () => {
             );
         });
 
-        it("a password given in the config never ends up in the parsed config", () => {
+        it("a secret password is known to be set, and its value is never in the parsed config", () => {
+            const raw = valid();
+            raw.registry.username = "basetenservice";
+            raw.registryPassword = SECRET_PRESENT;
+            const config = parseStackConfig(raw, catalog, SOURCE);
+            assert.strictEqual(config.hasRegistryPassword, true);
+        });
+
+        it("a plain-text password is refused (it must be a secret), and the message never shows it", () => {
             const raw = valid();
             raw.registry.username = "basetenservice";
             raw.registryPassword = "hunter2-do-not-leak";
-            const config = parseStackConfig(raw, catalog, SOURCE);
-            assert.strictEqual(config.hasRegistryPassword, true);
-            assert.ok(!JSON.stringify(config).includes("hunter2"), JSON.stringify(config));
+            const e = oneProblem(raw);
+            assert.match(
+                e,
+                /^truss-base-images:registryPassword: is stored in plain text; it must be a secret\. Run `pulumi config set --secret registryPassword`/,
+            );
+            assert.ok(!e.includes("hunter2"), e);
         });
     });
 
@@ -318,7 +329,7 @@ describe("stack configuration", () => {
                 assertNames(oneProblem({ ...valid(), registry: "docker.io" }), {
                     path: "registry",
                     given: 'a string "docker.io"',
-                    allowed: "expected an object { server, namespace, username? }",
+                    allowed: "expected an object { server, namespace, username?, tokenRealmHosts? }",
                 });
             });
 

@@ -63,13 +63,15 @@ function changed(a: Map<string, string>, b: Map<string, string>): string[] {
 }
 
 describe("a Truss checkout as the image definition", () => {
-    for (const layout of ["today", "2023"] as TrussLayout[]) {
+    const PACKAGE_VERSION: Record<TrussLayout, string> = { today: "0.18.0", "2023": "0.4.8rc3", "2023-include": "0.4.4" };
+    for (const layout of ["today", "2023", "2023-include"] as TrussLayout[]) {
         it(`reads the ${layout} layout: version tag, supported pythons in version order, job types with requirements`, () => {
             const checkout = readTrussCheckout(writeTrussCheckout(layout));
             assert.strictEqual(checkout.versionTag, FIXTURE_VERSION_TAG[layout]);
             assert.deepStrictEqual(checkout.pythonVersions, FIXTURE_PYTHONS[layout]);
             assert.deepStrictEqual([...checkout.jobTypes.keys()], layout === "today" ? ["server"] : ["server", "training"]);
-            assert.strictEqual(checkout.packageVersion, layout === "today" ? "0.18.0" : "0.4.8rc3");
+            assert.strictEqual(checkout.packageVersion, PACKAGE_VERSION[layout]);
+            assert.strictEqual(checkout.buildTemplatePath, layout === "2023-include" ? "_truss_build.Dockerfile.jinja" : undefined);
         });
     }
 
@@ -116,6 +118,24 @@ describe("a Truss checkout as the image definition", () => {
         assert.ok(!server.staged.files[0].content.toString().includes("training images"));
         assert.strictEqual(training.staged.files[1].content.toString(), "PyYAML==6.0\n");
         assert.strictEqual(training.reference, "docker.io/baseten/truss-training-base:3.8-v0.4.8rc3");
+    });
+
+    it("2023's include layout: truss_build_template_path is included from truss/templates, and live-reload variants copy control/", () => {
+        const { config, catalog } = stack(writeTrussCheckout("2023-include"), {}, { jobTypes: ["server", "training"], pythonVersions: ["3.8"], liveReload: [false, true] });
+        const plan = planImages(config, catalog);
+        assert.strictEqual(plan.length, 8);
+        for (const p of plan) {
+            const dockerfile = p.staged.files.find((f) => f.path === "Dockerfile")!.content.toString();
+            assert.ok(dockerfile.includes("COPY ./requirements.txt requirements.txt"), `the included template is rendered:\n${dockerfile}`);
+            assert.strictEqual(dockerfile.includes("COPY ./control /control"), p.spec.liveReload, p.reference);
+            const paths = p.staged.files.map((f) => f.path);
+            if (p.spec.liveReload) {
+                assert.deepStrictEqual(paths, ["Dockerfile", "control/control/server.py", "control/requirements.txt", "requirements.txt"]);
+                assert.match(p.reference, /:3\.8(-gpu)?-reload-v0\.3\.4$/);
+            } else assert.deepStrictEqual(paths, ["Dockerfile", "requirements.txt"]);
+        }
+        const twins = plan.filter((p) => p.spec.jobType === "server" && p.spec.accelerator === "cpu");
+        assert.notStrictEqual(twins[0].contentDigest, twins[1].contentDigest);
     });
 
     it("a parent override replaces the FROM of the rendered Dockerfile and changes the digest", () => {
@@ -223,7 +243,17 @@ describe("a Truss checkout as the image definition", () => {
             {
                 what: "a template that does not render",
                 breakIt: (d) => write(d, "docker/base_images/base_image.Dockerfile.jinja", "{% if use_gpu %}\nFROM x\n"),
-                names: ["base_image.Dockerfile.jinja", "expected a Jinja template", "does not render"],
+                names: ["docker/base_images/base_image.Dockerfile.jinja, line 1", "{% if use_gpu %} is not closed by {% endif %}"],
+            },
+            {
+                what: "a template that reads a variable Truss's script never passed names it",
+                breakIt: (d) => write(d, "docker/base_images/base_image.Dockerfile.jinja", "FROM python:{{ python_version }}\nRUN echo {{ cuda_version }}\n"),
+                names: ["base_image.Dockerfile.jinja, line 2", "the variable cuda_version is not defined", "use_gpu, python_version, job_type, live_reload"],
+            },
+            {
+                what: "a template that tries to reach the process names the construct",
+                breakIt: (d) => write(d, "docker/base_images/base_image.Dockerfile.jinja", 'FROM python:3.9\nENV X={{ range.constructor("return process.env.HOME")() }}\n'),
+                names: ["base_image.Dockerfile.jinja, line 2", '{{ range.constructor("return process.env.HOME")() }}', '".constructor" is not allowed'],
             },
             {
                 what: "a template without FROM",
@@ -301,10 +331,21 @@ describe("a Truss checkout as the image definition", () => {
             assert.strictEqual(stack(dir, { versionTag: "v0.13.0" }).config.versionTag, "v0.13.0");
         });
 
-        it("live-reload images are refused: no Truss template builds them", () => {
-            const e = errorOf(() => stack(writeTrussCheckout("today"), {}, { liveReload: [false, true] })) as ConfigError;
-            assert.strictEqual(e.problems.length, 1, e.message);
-            assert.match(e.problems[0], /matrix\.liveReload: .*does not build; use \[false\]/);
+        it("live-reload images are refused when the template never reads live_reload (today's and 2023's without the include)", () => {
+            for (const layout of ["today", "2023"] as TrussLayout[]) {
+                const e = errorOf(() => stack(writeTrussCheckout(layout), {}, { liveReload: [false, true] })) as ConfigError;
+                assert.strictEqual(e.problems.length, 1, e.message);
+                assert.match(e.problems[0], /matrix\.liveReload: .*never reads live_reload, so it builds none .*; use \[false\]/);
+            }
+        });
+
+        it("2023's include of truss_build_template_path without the constant Truss's script passed names the variable and where it came from", () => {
+            const dir = writeTrussCheckout("2023-include");
+            edit(dir, "truss/constants.py", (t) => t.replace(/^TRUSS_BUILD_DOCKERFILE_TEMPLATE_NAME = .*$/m, ""));
+            const e = errorOf(() => stack(dir, {}, { jobTypes: ["server"], liveReload: [false] }));
+            assert.ok(e.message.includes("docker/base_images/base_image.Dockerfile.jinja, line 8"), e.message);
+            assert.ok(e.message.includes("the variable truss_build_template_path is not defined"), e.message);
+            assert.ok(e.message.includes("TRUSS_BUILD_DOCKERFILE_TEMPLATE_NAME in truss/constants.py"), e.message);
         });
 
         it("a malformed truss key is a config problem", () => {
