@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Catalog } from "../images/catalog";
 import { CONFIG_NAMESPACE, decodePulumiConfig, SECRET_PRESENT, StackConfig } from "../config/stackConfig";
 import { loadStack } from "../config/definition";
-import { ConfigError, UserError } from "../errors";
+import { UserError } from "../errors";
 
 /** The validated stack config, plus the registry password as a Pulumi secret. */
 export interface PulumiStackConfig {
@@ -42,17 +42,9 @@ export function readStackConfig(imagesDir?: string): PulumiStackConfig {
     const stack = pulumi.getStack();
     const source = `stack "${stack}" (Pulumi.${stack}.yaml)`;
     try {
-        if (raw.registryPassword !== undefined) {
-            if (!isConfigSecret(PASSWORD_KEY)) {
-                throw new ConfigError(
-                    [
-                        `${PASSWORD_KEY}: is stored in plain text; it must be a secret. Run \`pulumi config set --secret registryPassword\` and remove the plain value.`,
-                    ],
-                    source,
-                );
-            }
-            raw.registryPassword = SECRET_PRESENT;
-        }
+        // A secret reaches the core only as SECRET_PRESENT; a plain-text value stays a string,
+        // which parseStackConfig refuses in the words the CLIs use (PLAIN_PASSWORD).
+        if (raw.registryPassword !== undefined && isConfigSecret(PASSWORD_KEY)) raw.registryPassword = SECRET_PRESENT;
         // Pulumi runs the program in the project folder: relative truss.checkout paths start there.
         const { config, catalog } = loadStack(raw, { projectDir: process.cwd(), source, imagesDir });
         const registryPassword = config.hasRegistryPassword
