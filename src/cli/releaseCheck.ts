@@ -30,7 +30,7 @@ const USAGE = `usage: npm run release-check -- --stack <name> [--truss <path>] [
   --policy advisory  drift (inputs changed under tags without a content label) is reported the
                      same way and exits 0; a content label that says otherwise still exits 3
   --json prints { "verdict", "exitCode", "policy", "drift", "explanation", "versionTag",
-  "versionTagFile", "versionTagCommit", "previous", "changes", "images", "warnings" }.`;
+  "versionTagFile", "versionTagCommit", "previous", "changes", "historyNote", "images", "warnings" }.`;
 
 /** Runs the release check; returns the exit code. */
 export async function runReleaseCheck(argv: string[], io: CliIO = processIO): Promise<number> {
@@ -60,7 +60,9 @@ export async function runReleaseCheck(argv: string[], io: CliIO = processIO): Pr
             changesSinceTag: judged.changesSinceTag,
             changesSincePrevious: judged.changesSincePrevious,
         });
-        const warnings: string[] = judged.historyNote ? [`history not read (no tag needed it): ${judged.historyNote}`] : [];
+        const warnings: string[] = [];
+        // Without history the verdict stands (no tag needed it), but what changed cannot be listed.
+        const historyNote = judged.historyNote?.split(/(?<=\))\. /)[0];
         const items = planItems(judged.images.map((image, i) => ({ ...image, ...decision.images[i] })));
         const judgedItems = items.map((item, i) => {
             const j = judged.images[i];
@@ -81,6 +83,7 @@ export async function runReleaseCheck(argv: string[], io: CliIO = processIO): Pr
                         versionTagCommit: commit(judged.versionTagCommit),
                         previous: commit(judged.previous),
                         changes: decision.changes,
+                        historyNote: historyNote ?? null,
                         images: judgedItems,
                         warnings,
                     },
@@ -94,7 +97,8 @@ export async function runReleaseCheck(argv: string[], io: CliIO = processIO): Pr
                 `${planTable(items)}\n\n${decision.verdict}: ${decision.explanation}\n` +
                     (details.length > 0 ? `\nWhat changed:\n${details.join("\n")}\n` : ""),
             );
-            for (const w of warnings) io.stderr(`note: ${w}\n`);
+            for (const w of warnings) io.stderr(`warning: ${w}\n`);
+            if (historyNote && decision.verdict !== "up-to-date") io.stderr(`note: what changed is not listed: ${historyNote}.\n`);
         }
         if (stack.passwordMissing && decision.verdict === "publish") io.stderr(passwordNote(stack));
         return decision.exitCode;
