@@ -45,10 +45,12 @@ export class TrussRepo {
         return fs.readFileSync(path.join(this.dir, ...rel.split("/")), "utf8");
     }
 
+    /** Replaces the file (a symlink there is removed, never written through). */
     write(rel: string, text: string): void {
         const file = path.join(this.dir, ...rel.split("/"));
         fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, text);
+        fs.rmSync(file, { force: true });
+        fs.writeFileSync(file, text, { flag: "wx" });
     }
 
     edit(rel: string, from: string | RegExp, to: string): void {
