@@ -24,7 +24,8 @@ const USAGE = `usage: npm run plan -- --stack <name> [--truss <path>] [--context
   on stderr.
   --truss <path>     the Truss checkout that defines the images (overrides truss.checkout)
   --contexts <dir>   also write each image's staged build context to <dir>/<content digest hex>/
-                     (with several platforms, one folder per platform inside it: linux-amd64/, ...)
+                     (with several platforms, one folder per platform inside it, named by that
+                     platform's content digest)
   A tag without a content label (published by another tool) is a conflict for \`pulumi up\`, which
   never writes over content it cannot verify; with a Truss checkout's git history the plan also
   says whether that tag holds what the checkout defined at the commit that set its version
@@ -50,7 +51,7 @@ export async function runPlan(argv: string[], io: CliIO = processIO): Promise<nu
                 // platforms that digest covers them all, and each platform's context is a folder inside.
                 const dir = path.join(root, image.contentDigest.slice("sha256:".length));
                 if (image.platforms.length === 1) writeContext(root, image.staged);
-                else for (const p of image.platforms) writeContext(path.join(dir, p.platform.replace(/\//g, "-")), p.staged);
+                else for (const p of image.platforms) writeContext(dir, p.staged);
                 contexts.set(image.reference, image.platforms.length === 1 ? contextDir(root, image.staged) : dir);
             }
         }

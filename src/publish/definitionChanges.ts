@@ -46,6 +46,8 @@ export interface DefinitionChange {
 interface Requirement {
     readonly name: string;
     readonly line: string;
+    /** What follows the name (extras, specifiers, markers), spaces removed: equal specs are the same requirement however the name is spelt. */
+    readonly spec: string;
 }
 
 /** `numpy>=1.23.5,<2.0  # pinned` -> numpy, `numpy>=1.23.5,<2.0`; options and blank lines apart. */
@@ -64,7 +66,7 @@ function parseRequirements(text: string): { requirements: Requirement[]; options
         }
         const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(line);
         const name = m ? m[1].toLowerCase().replace(/[-_.]+/g, "-") : line;
-        requirements.push({ name, line });
+        requirements.push({ name, line, spec: line.slice(m ? m[1].length : line.length).replace(/\s+/g, "") });
     }
     return { requirements, options };
 }
@@ -73,16 +75,16 @@ function parseRequirements(text: string): { requirements: Requirement[]; options
 export function requirementsDiff(before: string, after: string): RequirementsDiff {
     const a = parseRequirements(before);
     const b = parseRequirements(after);
-    const was = new Map(a.requirements.map((r) => [r.name, r.line]));
-    const now = new Map(b.requirements.map((r) => [r.name, r.line]));
+    const was = new Map(a.requirements.map((r) => [r.name, r]));
+    const now = new Map(b.requirements.map((r) => [r.name, r]));
     const changed: ChangedRequirement[] = [];
-    for (const [name, line] of now) {
+    for (const [name, r] of now) {
         const old = was.get(name);
-        if (old !== undefined && old !== line) changed.push({ name, from: old, to: line });
+        if (old !== undefined && old.spec !== r.spec) changed.push({ name, from: old.line, to: r.line });
     }
     return {
-        added: [...now].filter(([n]) => !was.has(n)).map(([, l]) => l),
-        removed: [...was].filter(([n]) => !now.has(n)).map(([, l]) => l),
+        added: [...now].filter(([n]) => !was.has(n)).map(([, r]) => r.line),
+        removed: [...was].filter(([n]) => !now.has(n)).map(([, r]) => r.line),
         changed,
         options: { added: b.options.filter((o) => !a.options.includes(o)), removed: a.options.filter((o) => !b.options.includes(o)) },
     };
