@@ -147,6 +147,8 @@ export class TrussHistory {
     static async open(dir: string): Promise<TrussHistory> {
         let out: string;
         try {
+            // No process is started for a folder that no repository holds (a copy, a test fixture).
+            if (!insideRepository(dir)) throw Object.assign(new Error("no .git in it or any folder above"), { stderrText: "no .git in it or any folder above" });
             out = await gitText(dir, ["rev-parse", "--is-shallow-repository", "--show-prefix", "HEAD"]);
         } catch (e) {
             const err = e as NodeJS.ErrnoException & { stderrText?: string };
@@ -335,6 +337,14 @@ export class TrussHistory {
             at += size + 1;
         }
         return result;
+    }
+}
+
+/** Whether `dir` or a folder above it has a `.git` (a repository's folder, or the file of a worktree or submodule). */
+function insideRepository(dir: string): boolean {
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+        if (fs.existsSync(path.join(d, ".git"))) return true;
+        if (path.dirname(d) === d) return false;
     }
 }
 

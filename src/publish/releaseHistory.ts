@@ -124,7 +124,9 @@ export async function judgeByHistory(
         const judged = await Promise.all(
             byLabel.map(async (image, index): Promise<JudgedImage> => {
                 if (unlabelledConflicts.has(images[index])) {
-                    if (!set || !atSet) return { ...image, contentFrom: "history" };
+                    // HEAD's history never set this tag (or not in a layout this program reads): its content
+                    // cannot be known, so it stays what the registry says, other content than this.
+                    if (!set || !atSet) return image;
                     const then = digestAt(atSet, catalog, config, image);
                     const history = { tag: set.tag, commit: set.short };
                     return then === image.contentDigest
