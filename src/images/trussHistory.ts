@@ -79,6 +79,11 @@ const GIT_CONFIG = [
     "core.untrackedCache=false",
     "-c",
     "protocol.allow=never",
+    // Settings a repository could set that would change what the log answers.
+    "-c",
+    "log.showRoot=true",
+    "-c",
+    "log.follow=false",
 ];
 
 function gitEnv(): NodeJS.ProcessEnv {

@@ -118,6 +118,9 @@ describe("a Truss checkout's git history", function () {
             ["diff.evil.textconv", script],
             ["log.showSignature", "true"],
             ["gpg.program", script],
+            // And settings that would change the answer: the first commit's diff, renames followed.
+            ["log.showRoot", "false"],
+            ["log.follow", "true"],
         ]) {
             git(repo.dir, "config", key, value);
         }
@@ -126,6 +129,7 @@ describe("a Truss checkout's git history", function () {
         try {
             const found = await history.tagCommit("v0.2.0");
             assert.equal(found?.previous?.tag, "v0.1.0");
+            assert.equal(found?.previous?.commit, git(repo.dir, "rev-list", "--max-parents=0", "HEAD"), "v0.1.0 was set by the first commit");
             await history.checkoutAt(found!.previous!.commit);
             assert.equal((await history.commitsChanging(found!.set.commit, SERVER_REQUIREMENTS)).length, 1);
         } finally {
