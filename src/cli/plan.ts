@@ -10,7 +10,7 @@ import { PlanItem, planItems, planTable, summaryLine } from "./render";
 import { readParentLock } from "../images/parentLock";
 import { parentWarnings } from "../publish/parentPins";
 import { judgeByHistory } from "../publish/releaseHistory";
-import { HistoryUnavailableError } from "../images/trussHistory";
+import { UserError } from "../errors";
 import { contextDir } from "../images/context";
 
 export { PASSWORD_ENV } from "./common";
@@ -108,7 +108,8 @@ async function historyOf(
             j.history && j.contentFrom === "history" ? { ...j.history, sameContent: j.action === "unchanged" } : undefined,
         );
     } catch (e) {
-        if (!(e instanceof HistoryUnavailableError)) throw e;
+        // The plan stands without it: what history says is extra here.
+        if (!(e instanceof UserError)) throw e;
         io.stderr(`note: ${e.message}\n`);
         return images.map(() => undefined);
     }

@@ -7,7 +7,7 @@
 import * as path from "path";
 import { planPublish } from "../publish/publishPlan";
 import { gateDecision, RELEASE_POLICIES, ReleasePolicy } from "../publish/releaseVerdict";
-import { judgeByHistory } from "../publish/releaseHistory";
+import { judgeByHistory, readHistory } from "../publish/releaseHistory";
 import { describeChanges } from "../publish/definitionChanges";
 import { TRUSS_PATHS } from "../images/trussCheckout";
 import { CliIO, parseCommandArgs, passwordNote, processIO, readCliStack, runAsMain, withUserErrors } from "./common";
@@ -46,8 +46,13 @@ export async function runReleaseCheck(argv: string[], io: CliIO = processIO): Pr
         const stack = readCliStack(io, args.stack, args.truss);
         // The question is what the registry holds, whatever the stack's push setting.
         const config = { ...stack.config, push: true };
-        const plan = await planPublish(config, stack.catalog, stack.client);
-        const judged = await judgeByHistory(plan.images, config, stack.catalog, stack.client);
+        // The history needs no registry: read it while the registry is asked.
+        const reading = readHistory(stack.catalog, config.versionTag);
+        const plan = await planPublish(config, stack.catalog, stack.client).catch(async (e: unknown) => {
+            (await reading).read?.history.close();
+            throw e;
+        });
+        const judged = await judgeByHistory(plan.images, config, stack.catalog, stack.client, reading);
         const truss = stack.catalog.truss;
         const versionTagFile = truss ? path.join(truss.dir, ...TRUSS_PATHS.versionTag.split("/")) : undefined;
         const decision = gateDecision({

@@ -3,11 +3,12 @@ import type { StackConfig } from "../config/stackConfig";
 import { stageImage } from "../images/context";
 import { LABELS } from "../images/labels";
 import { tag as tagOf, variant } from "../images/naming";
-import { readParentLock } from "../images/parentLock";
+import { ParentLock, readParentLock } from "../images/parentLock";
 import { combinedContentDigest } from "../images/platforms";
 import type { ContentDigest } from "../images/spec";
 import { trussCatalog, TrussCheckout } from "../images/trussCheckout";
-import { HistoryUnavailableError, TagCommit, TrussHistory } from "../images/trussHistory";
+import { TagCommit, TrussHistory } from "../images/trussHistory";
+import { UserError } from "../errors";
 import { DEFAULT_PLATFORM, manifestAnnotation, RegistryClient } from "../registry";
 import { retagCandidates } from "./classify";
 import { definitionChanges, DefinitionChange } from "./definitionChanges";
@@ -38,25 +39,100 @@ export interface HistoryJudgement {
     readonly historyNote?: string;
 }
 
-/** Whether a tag holds content without our content digest (annotation or label); undefined when the tag is absent. */
-async function unlabelled(client: RegistryClient, repository: string, tag: string, platform: string): Promise<boolean | undefined> {
-    const manifest = await client.getManifest(repository, tag);
+/**
+ * Whether a tag holds content without our content digest (annotation or label); undefined when
+ * the tag is absent. `reference` is the tag, or the manifest digest the plan already read for it
+ * (read again from the client's cache).
+ */
+async function unlabelled(client: RegistryClient, repository: string, reference: string, platform: string): Promise<boolean | undefined> {
+    const manifest = await client.getManifest(repository, reference);
     if (!manifest) return undefined;
     if (manifestAnnotation(manifest, LABELS.contentDigest) !== undefined) return false;
     const config = await client.getImageConfig(repository, manifest, platform);
     return config?.labels[LABELS.contentDigest] === undefined;
 }
 
+const catalogs = new WeakMap<TrussCheckout, Catalog>();
+/** The catalog of a checkout read from history, made once. */
+function catalogAt(checkout: TrussCheckout, catalog: Catalog): Catalog {
+    let c = catalogs.get(checkout);
+    if (!c) catalogs.set(checkout, (c = trussCatalog(checkout, catalog)));
+    return c;
+}
+
 /** The content digest the image had in the checkout as it was (same stack config, parent pins and platforms); undefined when that checkout did not define it. */
-function digestAt(checkout: TrussCheckout, catalog: Catalog, config: StackConfig, image: PublishPlanImage): ContentDigest | undefined {
+function digestAt(
+    checkout: TrussCheckout,
+    catalog: Catalog,
+    config: StackConfig,
+    lock: ParentLock,
+    image: PublishPlanImage,
+): ContentDigest | undefined {
     if (!checkout.jobTypes.has(image.spec.jobType) || !checkout.pythonVersions.includes(image.spec.python)) return undefined;
-    const then = trussCatalog(checkout, catalog);
-    const lock = readParentLock(catalog.imagesDir);
+    const then = catalogAt(checkout, catalog);
     const platforms = image.platforms.map((p) => ({
         platform: p.platform,
         contentDigest: stageImage(then, image.spec, config.parents, lock, p.platform, config.compression ?? "gzip").contentDigest,
     }));
     return combinedContentDigest(platforms);
+}
+
+/** What the checkout's history says about the version tag, read once (and early: it needs no registry). */
+export interface HistoryRead {
+    readonly history: TrussHistory;
+    /** The commit that set the version tag (undefined: HEAD's history never did). */
+    readonly set?: TagCommit;
+    readonly previous?: TagCommit;
+    /** The checkout at those commits (undefined: no template there, or it could not be read: see `error`). */
+    readonly atSet?: TrussCheckout;
+    readonly atPrevious?: TrussCheckout;
+    /** Why a commit's checkout could not be read; an error only where a tag needs it. */
+    readonly error?: UserError;
+}
+
+/** A history read, or why there is none; never rejects with a UserError (an unhandled rejection while the registry is asked would end the process). */
+export type HistoryReading = Promise<{ readonly read?: HistoryRead; readonly unavailable?: UserError; readonly failure?: unknown }>;
+
+/**
+ * Starts reading the checkout's history for the version tag: which commit set it and the one
+ * before, and what the checkout defined at both. Start it before asking the registry; pass it
+ * to judgeByHistory.
+ */
+export function readHistory(
+    catalog: Catalog,
+    versionTag: string,
+    open: (dir: string) => Promise<TrussHistory> = TrussHistory.open,
+): HistoryReading {
+    const now = catalog.truss;
+    if (!now) return Promise.resolve({});
+    return (async () => {
+        let history: TrussHistory;
+        try {
+            history = await open(now.dir);
+        } catch (e) {
+            if (e instanceof UserError) return { unavailable: e };
+            throw e;
+        }
+        const found = await history.tagCommit(versionTag);
+        let previous = found?.previous;
+        if (!found) {
+            // The working tree set the tag; its previous value is HEAD's.
+            const headTag = await history.headTag();
+            if (headTag !== undefined && headTag !== versionTag) previous = (await history.tagCommit(headTag))?.set;
+        }
+        const set = found?.set;
+        try {
+            const [atSet, atPrevious] = await Promise.all([
+                set ? history.checkoutAt(set.commit) : undefined,
+                previous ? history.checkoutAt(previous.commit) : undefined,
+            ]);
+            return { read: { history, set, previous, atSet, atPrevious } };
+        } catch (e) {
+            if (e instanceof UserError) return { read: { history, set, previous, error: e } };
+            history.close();
+            throw e;
+        }
+    })().catch((e: unknown) => (e instanceof UserError ? { unavailable: e } : { failure: e }));
 }
 
 /**
@@ -74,27 +150,29 @@ export async function judgeByHistory(
     config: StackConfig,
     catalog: Catalog,
     client: RegistryClient,
-    open: (dir: string) => Promise<TrussHistory> = TrussHistory.open,
+    reading: HistoryReading = readHistory(catalog, config.versionTag),
 ): Promise<HistoryJudgement> {
     const byLabel = images.map((i): JudgedImage => ({ ...i, contentFrom: "label" }));
     const none = { changesSinceTag: [], changesSincePrevious: [] };
     const now = catalog.truss;
-    if (!now) return { images: byLabel, ...none };
+    if (!now) {
+        await reading;
+        return { images: byLabel, ...none };
+    }
     const platformOf = (i: PublishPlanImage) => i.staged.platform ?? DEFAULT_PLATFORM;
     const unlabelledConflicts = new Set<PublishPlanImage>();
-    await Promise.all(
-        images
+    const [{ read, unavailable, failure }] = await Promise.all([
+        reading,
+        ...images
             .filter((i) => i.action === "conflict")
             .map(async (i) => {
-                if (await unlabelled(client, i.repository, i.tag, platformOf(i))) unlabelledConflicts.add(i);
+                if (await unlabelled(client, i.repository, i.digest ?? i.tag, platformOf(i))) unlabelledConflicts.add(i);
             }),
-    );
+    ]);
 
-    let history: TrussHistory;
-    try {
-        history = await open(now.dir);
-    } catch (e) {
-        if (!(e instanceof HistoryUnavailableError)) throw e;
+    if (failure !== undefined) throw failure;
+    if (!read) {
+        const e = unavailable as UserError;
         if (unlabelledConflicts.size > 0) throw e;
         // A new tag's previous version is known only from history: if the newest other tag of a
         // variant is unlabelled, whether it holds this content cannot be said without it.
@@ -109,34 +187,30 @@ export async function judgeByHistory(
         return { images: byLabel, ...none, historyNote: e.message };
     }
 
+    const { history, set, previous, atSet, atPrevious } = read;
+    const lock = readParentLock(catalog.imagesDir);
     try {
-        const found = await history.tagCommit(config.versionTag);
-        let previous = found?.previous;
-        if (!found) {
-            // The working tree set the tag; its previous value is HEAD's.
-            const headTag = await history.headTag();
-            if (headTag !== undefined && headTag !== config.versionTag) previous = (await history.tagCommit(headTag))?.set;
-        }
-        const set = found?.set;
-        const atSet = set ? await history.checkoutAt(set.commit) : undefined;
-        const atPrevious = previous ? await history.checkoutAt(previous.commit) : undefined;
-
+        const needs = (e: UserError | undefined): void => {
+            if (e) throw e;
+        };
         const judged = await Promise.all(
             byLabel.map(async (image, index): Promise<JudgedImage> => {
                 if (unlabelledConflicts.has(images[index])) {
+                    if (set) needs(read.error);
                     // HEAD's history never set this tag (or not in a layout this program reads): its content
                     // cannot be known, so it stays what the registry says, other content than this.
                     if (!set || !atSet) return image;
-                    const then = digestAt(atSet, catalog, config, image);
+                    const then = digestAt(atSet, catalog, config, lock, image);
                     const history = { tag: set.tag, commit: set.short };
                     return then === image.contentDigest
                         ? { ...image, action: "unchanged", contentFrom: "history", history }
                         : { ...image, contentFrom: "history", history };
                 }
-                if (image.action === "build" && previous && atPrevious) {
+                if (image.action === "build" && previous) {
                     const source = tagOf(image.spec, previous.tag);
                     if (await unlabelled(client, image.repository, source, platformOf(image))) {
-                        if (digestAt(atPrevious, catalog, config, image) === image.contentDigest) {
+                        needs(read.error);
+                        if (atPrevious && digestAt(atPrevious, catalog, config, lock, image) === image.contentDigest) {
                             return {
                                 ...image,
                                 action: "retag",
@@ -155,7 +229,7 @@ export async function judgeByHistory(
         const nowFile = (rel: string) => catalog.files.get(rel);
         const changes = async (then: TrussCheckout | undefined, since: TagCommit | undefined): Promise<DefinitionChange[]> => {
             if (!then || !since) return [];
-            const thenCatalog = trussCatalog(then, catalog);
+            const thenCatalog = catalogAt(then, catalog);
             return definitionChanges(
                 then,
                 now,
@@ -166,12 +240,14 @@ export async function judgeByHistory(
                 nowFile,
             );
         };
+        const [changesSinceTag, changesSincePrevious] = await Promise.all([changes(atSet, set), changes(atPrevious, previous)]);
         return {
             images: judged,
             versionTagCommit: set ?? null,
             previous,
-            changesSinceTag: await changes(atSet, set),
-            changesSincePrevious: await changes(atPrevious, previous),
+            changesSinceTag,
+            changesSincePrevious,
+            ...(read.error ? { historyNote: read.error.message } : {}),
         };
     } finally {
         history.close();
