@@ -326,6 +326,13 @@ async function benchReleaseCheckHistory(): Promise<void> {
             npmStart.push(run("npm", ["run", "--silent", "release-check", "--", "--help"]).ms);
             nodeStart.push(run(process.execPath, ["scripts/cli.js", "src/cli/releaseCheck.ts", "--help"]).ms);
         }
+        const tsNode: number[] = [];
+        for (let i = 0; i < 3; i++) {
+            tsNode.push(
+                run(process.execPath, ["-r", "ts-node/register/transpile-only", "src/cli/releaseCheck.ts", "--stack", stackName, "--json"])
+                    .ms,
+            );
+        }
         const m = median(times);
         console.log(
             `one release-check of the prod matrix (${planImages(config, catalog).length} tags, indexes without content labels) on a checkout with ${commits} commits (${summary}), a process each, median of ${runs}:`,
@@ -333,6 +340,7 @@ async function benchReleaseCheckHistory(): Promise<void> {
         console.log(
             `  node scripts/cli.js src/cli/releaseCheck.ts (compiled JavaScript):   ${fmt(m)}   (target: under 1 s: ${verdict(m < 1000)})`,
         );
+        console.log(`  the same TypeScript through ts-node (how the npm scripts ran it before), median of 3:   ${fmt(median(tsNode))}`);
         console.log(
             `  npm's own start-up on top (npm run release-check -- --help minus the same without npm): ${fmt(median(npmStart) - median(nodeStart))}`,
         );
