@@ -27,7 +27,8 @@ const USAGE = `usage: npm run plan -- --stack <name> [--truss <path>] [--context
                      (with several platforms, one folder per platform inside it, named by that
                      platform's content digest)
   A tag without a content label (published by another tool) is a conflict for \`pulumi up\`, which
-  never writes over content it cannot verify; with a Truss checkout's git history the plan also
+  under immutableTags stops there rather than write over content it cannot verify; with a Truss
+  checkout's git history the plan also
   says whether that tag holds what the checkout defined at the commit that set its version
   ("history" in --json), as \`npm run release-check\` judges it.
   Exits 1 on invalid config, registry errors, or conflicting tags under immutableTags.`;
@@ -66,7 +67,7 @@ export async function runPlan(argv: string[], io: CliIO = processIO): Promise<nu
                 if (!item.history) continue;
                 io.stdout(
                     `${item.image}: no content label; by history it holds ${item.history.sameContent ? "the same content as" : "other content than"} ` +
-                        `this checkout defines (the checkout at ${item.history.commit} set ${item.history.tag}). \`pulumi up\` never writes over it.\n`,
+                        `this checkout defines (the checkout at ${item.history.commit} set ${item.history.tag}).\n`,
                 );
             }
             if (!plan.registryConsulted)

@@ -142,7 +142,7 @@ export function gateDecision(p: {
     const n = countActions(images);
     if (n.build + n.retag > 0 && unchangedByHistory > 0) {
         // Tags of this version exist without content labels and others are missing: `pulumi up`
-        // never writes next to content it cannot verify, so only a new tag publishes the rest.
+        // (immutableTags) stops at content it cannot verify, so only a new tag publishes the rest.
         return result(
             "bump-needed",
             `${n.build + n.retag} ${plural(n.build + n.retag, "image", "images")} of ${p.versionTag} ${plural(n.build + n.retag, "is", "are")} not published, ` +
