@@ -1,7 +1,7 @@
 // `npm run bench`: prints figures (medians over repeated runs, measured in the same run), each
 // with what it includes and excludes, and PASS/FAIL against its target. It exits 0 either way:
 // the tests hold the targets that are not about speed. Targets are in README.md, "Benchmarks".
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -22,6 +22,7 @@ import { runPlan } from "../src/cli/plan";
 import { runReleaseCheck } from "../src/cli/releaseCheck";
 import { startRegistryProxy } from "../test/support/registryProxy";
 import { fixtureCheckout } from "../test/support/trussCheckouts";
+import { SERVER_REQUIREMENTS, TrussRepo } from "../test/support/trussGit";
 
 const ROOT = path.resolve(__dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
@@ -238,6 +239,117 @@ async function benchReleaseCheck(registryUrl: string, versionTag: string): Promi
     }
 }
 
+/** Publishes every image of the stack as an index of its platforms' images, none carrying a content label (as Truss's own script published Docker Hub's). */
+async function publishUnlabelled(
+    registryUrl: string,
+    registryHost: string,
+    config: ReturnType<typeof prodConfig>["config"],
+    catalog: ReturnType<typeof prodConfig>["catalog"],
+) {
+    for (const image of planImages(config, catalog)) {
+        const repo = image.repository.slice(registryHost.length + 1);
+        const entries = [];
+        for (const p of image.platforms) {
+            const pushed = await pushImage({ url: registryUrl }, repo, `unlabelled-${p.contentDigest.slice(7, 19)}`, {
+                labels: {},
+                format: "oci",
+                architecture: p.platform.split("/")[1],
+                layerText: `${image.reference} ${p.platform} ${p.contentDigest}`,
+            });
+            entries.push({
+                platform: p.platform,
+                descriptor: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.bytes.length },
+            });
+        }
+        const index = buildIndex(entries);
+        await putManifest({ url: registryUrl }, repo, image.tag, index.bytes, index.mediaType);
+    }
+}
+
+/**
+ * One `npm run release-check` as CI runs it, in a process of its own (the compiled JavaScript that
+ * `npm run release-check` runs; npm's own start-up is measured apart), on a Truss checkout with a
+ * long git history, against a registry whose tags carry no content label, so the verdict comes
+ * from the history: the prod matrix; 400 commits, a version bump every 50; the server
+ * requirements changed twice under the last tag (verdict: bump-needed, with what changed).
+ */
+async function benchReleaseCheckHistory(): Promise<void> {
+    const commits = 400;
+    const repo = TrussRepo.create("v0.0.0");
+    const registry = await startRegistry();
+    // The command reads its stack from the project folder: a stack file of its own, removed after.
+    const stackName = `bench-history-${process.pid}`;
+    const stackFile = path.join(ROOT, `Pulumi.${stackName}.yaml`);
+    try {
+        // The last bump is followed by docs only, so the tags published for it hold the checkout as it is then.
+        const lastBump = Math.floor((commits - 3) / 50) * 50;
+        for (let i = 1; i <= commits - 3; i++) {
+            if (i % 50 === 0) repo.setTag(`v0.${i / 50}.0`);
+            else if (i % 37 === 0 && i < lastBump) {
+                fs.appendFileSync(path.join(repo.dir, ...SERVER_REQUIREMENTS.split("/")), `pkg${i}==1.0\n`);
+                repo.commit(`requirement ${i}`);
+            } else repo.docsCommits(1);
+        }
+        const file = readStackFile(ROOT, "prod");
+        const raw = { ...file.config, truss: { checkout: repo.dir }, registry: { server: registry.host, namespace: "baseten" } };
+        const { config, catalog } = loadStack({ ...raw, registryPassword: SECRET_PRESENT }, { projectDir: ROOT, source: file.source });
+        await publishUnlabelled(registry.url, registry.host, config, catalog);
+        // Then drift: two requirement changes under the same tag.
+        for (const pin of ["httpx==0.27.0", "httpx==0.28.1"]) {
+            fs.appendFileSync(path.join(repo.dir, ...SERVER_REQUIREMENTS.split("/")), `${pin}\n`);
+            repo.commit(`pin ${pin}`);
+        }
+        repo.docsCommits(1);
+        const prod = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+        prod.config["truss-base-images:truss"] = { checkout: repo.dir };
+        prod.config["truss-base-images:registry"] = { server: registry.host, namespace: "baseten" };
+        fs.writeFileSync(stackFile, YAML.stringify(prod));
+        // The compiled commands, as `npm ci` leaves them (prepare) and as the npm scripts run them.
+        execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "ignore" });
+        const run = (command: string, args: string[]) => {
+            const t = process.hrtime.bigint();
+            const out = spawnSync(command, args, { cwd: ROOT, encoding: "utf8" });
+            return { ms: Number(process.hrtime.bigint() - t) / 1e6, out };
+        };
+        const runs = 5;
+        const times: number[] = [];
+        let summary = "";
+        for (let i = 0; i < runs; i++) {
+            const r = run(process.execPath, ["scripts/cli.js", "src/cli/releaseCheck.ts", "--stack", stackName, "--json"]);
+            times.push(r.ms);
+            const result = JSON.parse(r.out.stdout);
+            summary = `exit ${r.out.status}, ${result.verdict}, ${result.changes.length} changed input(s) since ${result.versionTagCommit?.tag} (${result.changes[0]?.commits.length ?? 0} commits)`;
+        }
+        const npmStart: number[] = [];
+        const nodeStart: number[] = [];
+        for (let i = 0; i < runs; i++) {
+            npmStart.push(run("npm", ["run", "--silent", "release-check", "--", "--help"]).ms);
+            nodeStart.push(run(process.execPath, ["scripts/cli.js", "src/cli/releaseCheck.ts", "--help"]).ms);
+        }
+        const tsNode: number[] = [];
+        for (let i = 0; i < 3; i++) {
+            tsNode.push(
+                run(process.execPath, ["-r", "ts-node/register/transpile-only", "src/cli/releaseCheck.ts", "--stack", stackName, "--json"])
+                    .ms,
+            );
+        }
+        const m = median(times);
+        console.log(
+            `one release-check of the prod matrix (${planImages(config, catalog).length} tags, indexes without content labels) on a checkout with ${commits} commits (${summary}), a process each, median of ${runs}:`,
+        );
+        console.log(
+            `  node scripts/cli.js src/cli/releaseCheck.ts (compiled JavaScript):   ${fmt(m)}   (target: under 1 s: ${verdict(m < 1000)})`,
+        );
+        console.log(`  the same TypeScript through ts-node (how the npm scripts ran it before), median of 3:   ${fmt(median(tsNode))}`);
+        console.log(
+            `  npm's own start-up on top (npm run release-check -- --help minus the same without npm): ${fmt(median(npmStart) - median(nodeStart))}`,
+        );
+    } finally {
+        fs.rmSync(stackFile, { force: true });
+        await registry.stop();
+    }
+}
+
 async function benchPreview(): Promise<void> {
     const cost = await measurePreview();
     console.log(
@@ -289,6 +401,7 @@ function printState(): void {
 
 async function main(): Promise<void> {
     console.log(`truss-base-images benchmarks (node ${process.version}, ${os.cpus().length} cores)\n`);
+    if (process.env.BENCH_ONLY === "release-check-history") return benchReleaseCheckHistory();
     benchStaging();
     console.log("");
     benchDeclare("images-only", "the prod matrix as docker.Images only (local builder, push false)");
@@ -304,6 +417,8 @@ async function main(): Promise<void> {
     await benchPreview();
     console.log("");
     await benchSlowRegistry();
+    console.log("");
+    await benchReleaseCheckHistory();
 }
 
 main().catch((e) => {

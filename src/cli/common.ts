@@ -1,6 +1,7 @@
 // What the npm-run commands share: where they read and write, reading a stack file into a
 // validated config and its image definition, the registry client, and turning a UserError into
 // its message and exit code 1.
+import * as fs from "fs";
 import * as path from "path";
 import { parseArgs, ParseArgsConfig } from "util";
 import { SECRET_PRESENT, StackConfig } from "../config/stackConfig";
@@ -45,11 +46,12 @@ export interface CliStack {
 }
 
 /**
- * Reads `Pulumi.<stack>.yaml` (the stack named by --stack, else PULUMI_STACK, else dev) and its
- * image definition (`truss.checkout`, or `trussOverride` from --truss, or images/).
+ * Reads `Pulumi.<stack>.yaml` (the stack named by --stack, which parseCommandArgs requires) and
+ * its image definition (`truss.checkout`, or `trussOverride` from --truss, or images/).
  */
 export function readCliStack(io: CliIO, stack: string | undefined, trussOverride?: string): CliStack {
-    const name = stack ?? io.env.PULUMI_STACK ?? "dev";
+    if (stack === undefined) throw new UserError(stackMissing(io));
+    const name = stack;
     const file = readStackFile(io.projectDir, name);
     // Commands only read the registry, so a password that is not set yet does not stop them.
     const passwordMissing = file.config.registryPassword === undefined;
@@ -133,5 +135,33 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"
         io.stdout(`${usage}\n`);
         return { exit: 0 };
     }
+    // No default stack: a command that quietly read dev while its user meant prod would answer the wrong question.
+    if ((values as { stack?: string }).stack === undefined) {
+        io.stderr(`${stackMissing(io)}\n${usage}\n`);
+        return { exit: usageExit };
+    }
     return { values };
+}
+
+/** The stacks of the project: the `<stack>` of each `Pulumi.<stack>.yaml`, sorted. */
+export function stackNames(projectDir: string): string[] {
+    try {
+        return fs
+            .readdirSync(projectDir)
+            .map((f) => /^Pulumi\.(.+)\.ya?ml$/.exec(f)?.[1])
+            .filter((s): s is string => s !== undefined)
+            .sort();
+    } catch {
+        return [];
+    }
+}
+
+function stackMissing(io: CliIO): string {
+    const names = stackNames(io.projectDir);
+    return (
+        `--stack <name> is required: it names the stack file Pulumi.<name>.yaml whose registry and images the command reads. ` +
+        (names.length > 0
+            ? `The stacks here are ${names.join(", ")} (e.g. --stack ${names.includes("prod") ? "prod" : names[0]}).`
+            : `There is no Pulumi.<name>.yaml in ${io.projectDir}.`)
+    );
 }

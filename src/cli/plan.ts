@@ -6,9 +6,12 @@ import * as path from "path";
 import { writeContext } from "../images/context";
 import { planPublish } from "../publish/publishPlan";
 import { CliIO, parseCommandArgs, passwordNote, processIO, readCliStack, runAsMain, withUserErrors } from "./common";
-import { planItems, planTable, summaryLine } from "./render";
+import { PlanItem, planItems, planTable, summaryLine } from "./render";
 import { readParentLock } from "../images/parentLock";
 import { parentWarnings } from "../publish/parentPins";
+import { judgeByHistory } from "../publish/releaseHistory";
+import { UserError } from "../errors";
+import { contextDir } from "../images/context";
 
 export { PASSWORD_ENV } from "./common";
 
@@ -21,6 +24,13 @@ const USAGE = `usage: npm run plan -- --stack <name> [--truss <path>] [--context
   on stderr.
   --truss <path>     the Truss checkout that defines the images (overrides truss.checkout)
   --contexts <dir>   also write each image's staged build context to <dir>/<content digest hex>/
+                     (with several platforms, one folder per platform inside it, named by that
+                     platform's content digest)
+  A tag without a content label (published by another tool) is a conflict for \`pulumi up\`, which
+  under immutableTags stops there rather than write over content it cannot verify; with a Truss
+  checkout's git history the plan also
+  says whether that tag holds what the checkout defined at the commit that set its version
+  ("history" in --json), as \`npm run release-check\` judges it.
   Exits 1 on invalid config, registry errors, or conflicting tags under immutableTags.`;
 
 /** Where the plan CLI reads from and writes to. */
@@ -37,12 +47,29 @@ export async function runPlan(argv: string[], io: CliIO = processIO): Promise<nu
         const contexts = new Map<string, string>();
         if (args.contexts !== undefined) {
             const root = path.resolve(args.contexts);
-            for (const image of plan.images) contexts.set(image.reference, writeContext(root, image.staged));
+            for (const image of plan.images) {
+                // Named by the image's content digest (the one the plan shows); with several
+                // platforms that digest covers them all, and each platform's context is a folder inside.
+                const dir = path.join(root, image.contentDigest.slice("sha256:".length));
+                if (image.platforms.length === 1) writeContext(root, image.staged);
+                else for (const p of image.platforms) writeContext(dir, p.staged);
+                contexts.set(image.reference, image.platforms.length === 1 ? contextDir(root, image.staged) : dir);
+            }
         }
-        const items = planItems(plan.images, contexts);
+        const history = await historyOf(plan.images, stack, io);
+        const items = planItems(plan.images, contexts).map((item, i): PlanItem & { history?: TagHistory } =>
+            history[i] ? { ...item, history: history[i] } : item,
+        );
         if (args.json) io.stdout(`${JSON.stringify(items, null, 2)}\n`);
         else {
             io.stdout(`${planTable(items)}\n\n${summaryLine(items)}\n`);
+            for (const item of items) {
+                if (!item.history) continue;
+                io.stdout(
+                    `${item.image}: no content label; by history it holds ${item.history.sameContent ? "the same content as" : "other content than"} ` +
+                        `this checkout defines (the checkout at ${item.history.commit} set ${item.history.tag}).\n`,
+                );
+            }
             if (!plan.registryConsulted)
                 io.stdout(`push is false: nothing is published, so every image is built and the registry was not consulted.\n`);
             if (args.contexts !== undefined) io.stdout(`staged build contexts written under ${path.resolve(args.contexts)}\n`);
@@ -57,6 +84,36 @@ export async function runPlan(argv: string[], io: CliIO = processIO): Promise<nu
         }
         return 0;
     });
+}
+
+/** What the checkout's history says a tag without a content label holds. */
+interface TagHistory {
+    readonly tag: string;
+    readonly commit: string;
+    readonly sameContent: boolean;
+}
+
+/**
+ * For each conflicting tag without a content label, what the checkout's history says it holds
+ * (release-check's judgement); nothing when the checkout has no readable history, said on stderr.
+ */
+async function historyOf(
+    images: Parameters<typeof judgeByHistory>[0],
+    stack: ReturnType<typeof readCliStack>,
+    io: CliIO,
+): Promise<(TagHistory | undefined)[]> {
+    if (!stack.catalog.truss || !images.some((i) => i.action === "conflict")) return images.map(() => undefined);
+    try {
+        const judged = await judgeByHistory(images, stack.config, stack.catalog, stack.client);
+        return judged.images.map((j) =>
+            j.history && j.contentFrom === "history" ? { ...j.history, sameContent: j.action === "unchanged" } : undefined,
+        );
+    } catch (e) {
+        // The plan stands without it: what history says is extra here.
+        if (!(e instanceof UserError)) throw e;
+        io.stderr(`note: ${e.message}\n`);
+        return images.map(() => undefined);
+    }
 }
 
 if (require.main === module) runAsMain(runPlan);

@@ -87,13 +87,33 @@ describe("npm run release-check (a real registry, fixture Truss checkouts)", fun
         const out = await check(["--json"], project(config));
         assert.equal(out.code, 0, out.stderr);
         const result = JSON.parse(out.stdout);
-        assert.deepEqual(Object.keys(result).sort(), ["images", "verdict", "versionTag", "warnings"]);
+        assert.deepEqual(Object.keys(result).sort(), [
+            "changes",
+            "drift",
+            "exitCode",
+            "explanation",
+            "historyNote",
+            "images",
+            "policy",
+            "previous",
+            "verdict",
+            "versionTag",
+            "versionTagCommit",
+            "versionTagFile",
+            "warnings",
+        ]);
+        assert.match(result.explanation, /^Every image of v0\.13\.0 is published with exactly this content/);
+        assert.equal(
+            result.versionTagFile,
+            path.join((config.truss as { checkout: string }).checkout, "truss/contexts/image_builder/util.py"),
+        );
+        assert.match(result.historyNote, /has no git history to read/, "a folder without git: nothing to list, and no tag needed it");
         assert.equal(result.verdict, "up-to-date");
         assert.equal(result.versionTag, "v0.13.0");
         assert.equal(result.images.length, 4);
         for (const item of result.images) assert.equal(item.action, "unchanged");
-        assert.equal(result.warnings.length, 1);
-        assert.match(result.warnings[0], /pyproject\.toml's version is 0\.18\.0 but the version tag is v0\.13\.0/);
+        // pyproject.toml says 0.18.0: Truss versions its package apart from its base images.
+        assert.deepEqual(result.warnings, []);
     });
 
     it("bump-needed (exit 3): the GPU branch of the template changed under a published tag", async () => {
@@ -138,7 +158,7 @@ describe("npm run release-check (a real registry, fixture Truss checkouts)", fun
             out.stdout,
             /^needless-bump: No tag of v0\.13\.0 is published, but every image equals one already published \(v0\.12\.0\)/m,
         );
-        assert.match(out.stderr, /warning: pyproject\.toml's version is 0\.18\.0/);
+        assert.doesNotMatch(out.stderr, /pyproject/);
     });
 
     it("--truss overrides truss.checkout (2023 layout: server and training images)", async () => {
@@ -154,16 +174,17 @@ describe("npm run release-check (a real registry, fixture Truss checkouts)", fun
             result.images.map((i: { image: string }) => i.image.slice(i.image.lastIndexOf("/") + 1)),
             ["truss-server-base:3.8-v0.4.8rc3", "truss-training-base:3.8-v0.4.8rc3"],
         );
-        assert.deepEqual(result.warnings, [], "pyproject.toml's version matches the tag");
+        assert.deepEqual(result.warnings, []);
     });
 
-    it("a tag published without a content label (by Truss's own script): bump-needed; the plan stops naming it and never builds over it", async () => {
+    it("a tag published without a content label, and a checkout without git history: one error, no guess; the plan stops naming it and never builds over it", async () => {
         const config = stack(writeTrussCheckout("today"));
         const ns = (config.registry as { namespace: string }).namespace;
         await pushImage({ url: registry.url }, `${ns}/truss-server-base`, "3.9-v0.13.0", { labels: {}, layerText: "made by another tool" });
         const out = await check(["--json"], project(config));
-        assert.equal(out.code, 3, out.stderr);
-        assert.equal(JSON.parse(out.stdout).verdict, "bump-needed");
+        assert.equal(out.code, 1, out.stderr);
+        assert.equal(out.stdout, "");
+        assert.match(out.stderr, /has no git history to read .*fetch-depth: 0/);
         const plan = await run(runPlan, ["--stack", "t", "--json"], project(config));
         assert.equal(plan.code, 1);
         assert.equal(JSON.parse(plan.stdout).find((i: { tag: string }) => i.tag === "3.9-v0.13.0").action, "conflict");
@@ -174,6 +195,7 @@ describe("npm run release-check (a real registry, fixture Truss checkouts)", fun
             ),
         );
         assert.match(plan.stderr, /Bump versionTag/);
+        assert.match(plan.stderr, /note: The Truss checkout .* has no git history to read/);
     });
 
     describe("bad input: exit 1 and one message", () => {
@@ -208,6 +230,27 @@ describe("npm run release-check (a real registry, fixture Truss checkouts)", fun
             const unknown = await run(runReleaseCheck, ["--stack", "nope"], dir);
             assert.equal(unknown.code, 1);
             assert.match(unknown.stderr, /No stack file Pulumi\.nope\.yaml/);
+        });
+
+        it("no --stack: a usage error naming the stacks there are (no quiet default)", async () => {
+            const dir = project(stack(writeTrussCheckout("today")));
+            fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), "config: {}\n");
+            const out = await run(runReleaseCheck, ["--json"], dir);
+            assert.equal(out.code, 1);
+            assert.equal(out.stdout, "");
+            assert.match(
+                out.stderr,
+                /^--stack <name> is required: .* The stacks here are prod, t \(e\.g\. --stack prod\)\.\nusage: npm run release-check/,
+            );
+            const plan = await run(runPlan, [], dir);
+            assert.equal(plan.code, 2);
+            assert.match(plan.stderr, /^--stack <name> is required: .*The stacks here are prod, t/);
+        });
+
+        it("an unknown --policy", async () => {
+            const out = await run(runReleaseCheck, ["--stack", "t", "--policy", "lenient"], project(stack(writeTrussCheckout("today"))));
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /^--policy lenient is not a policy: use --policy strict \(the default\) or --policy advisory\./);
         });
     });
 });

@@ -6,13 +6,14 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { validateAction, validateWorkflow, ValidationError } from "@action-validator/core";
 import { PROJECT_DIR } from "../../support/fixtures";
+import { DEFINITION_PATHS, definesBaseImages } from "../../../src/images/trussHistory";
 
 const WORKFLOWS_DIR = path.join(PROJECT_DIR, ".github", "workflows");
 const ACTIONS_DIR = path.join(PROJECT_DIR, ".github", "actions");
 const TRUSS_EXAMPLE = path.join(PROJECT_DIR, "docs", "truss-release.example.yml");
 
-type Step = { uses?: string; run?: string; with?: Record<string, unknown>; if?: string };
-type Job = { steps?: Step[]; environment?: unknown; permissions?: Record<string, string>; needs?: string | string[] };
+type Step = { uses?: string; run?: string; with?: Record<string, unknown>; if?: string; env?: Record<string, string> };
+type Job = { steps?: Step[]; environment?: unknown; permissions?: Record<string, string>; needs?: string | string[]; if?: string };
 type Workflow = { on: Record<string, unknown>; jobs: Record<string, Job> };
 
 const read = (file: string) => fs.readFileSync(file, "utf8");
@@ -140,5 +141,52 @@ describe("GitHub Actions workflows", () => {
         const pr = steps.find((s) => s.uses?.startsWith("peter-evans/create-pull-request@"));
         assert.equal(pr?.if, "steps.check.outputs.code == '4'");
         assert.equal(pr?.with?.["add-paths"], "images/parents.lock");
+    });
+
+    describe("the Truss-side example (docs/truss-release.example.yml)", () => {
+        const example: Workflow = YAML.parse(read(TRUSS_EXAMPLE));
+
+        it("runs on a pull request touching any path that defines base images, exactly those the checkout reader reads", () => {
+            const on = example.on as { pull_request?: { paths?: string[] } };
+            assert.deepEqual(on.pull_request?.paths, [...DEFINITION_PATHS]);
+            // Changes that a workflow filtering on the old `docker/base_images/**` and `truss/base/**` missed.
+            for (const rel of [
+                "truss/templates/server/requirements.txt",
+                "truss/templates/training/requirements.txt",
+                "truss/contexts/image_builder/util.py",
+                "bin/generate_base_images.py",
+                "truss/templates/control/control/server.py",
+            ]) {
+                assert.ok(definesBaseImages(rel), rel);
+            }
+            for (const rel of ["docs/README.md", "truss/templates/server/model_wrapper.py", "truss/contexts/image_builder/other.py"]) {
+                assert.ok(!definesBaseImages(rel), rel);
+            }
+        });
+
+        it("checks Truss out with its full history, runs release-check for prod, and on exit 2 publishes before the merge", () => {
+            assert.deepEqual(
+                Object.keys(example.on),
+                ["pull_request"],
+                "nothing waits for the merge: publishing starts from the pull request",
+            );
+            const check = example.jobs["release-check"];
+            const truss = check.steps?.find((s) => s.uses?.startsWith("actions/checkout@") && s.with?.path === "truss");
+            assert.equal(truss?.with?.["fetch-depth"], 0);
+            const run = check.steps?.find((s) => /npm run --silent release-check -- --stack prod --truss \.\.\/truss/.test(s.run ?? ""));
+            assert.ok(run, "release-check step");
+            assert.match(run.run ?? "", /echo "code=\$code" >> "\$GITHUB_OUTPUT"/);
+            const publish = example.jobs.publish;
+            assert.equal(publish.needs, "release-check");
+            assert.equal(publish.if, "needs.release-check.outputs.code == '2'");
+            const dispatch = publish.steps?.find((s) => /gh workflow run release\.yml .* -f truss-ref="\$TRUSS_SHA"/.test(s.run ?? ""));
+            assert.equal(dispatch?.env?.TRUSS_SHA, "${{ github.event.pull_request.head.sha }}");
+        });
+
+        it("this repository's release jobs check Truss out with its full history too (release-check reads it)", () => {
+            const action = YAML.parse(read(path.join(ACTIONS_DIR, "setup-release", "action.yml")));
+            const truss = (action.runs.steps as Step[]).find((s) => s.uses?.startsWith("actions/checkout@") && s.with?.path === "truss");
+            assert.equal(truss?.with?.["fetch-depth"], 0);
+        });
     });
 });
