@@ -14,6 +14,7 @@ const implementations = {
     RegistryIndex: () => require("./registryIndexProvider").registryIndexProvider,
     EstargzImage: () => require("./estargzImageProvider").estargzImageProvider,
     SmokeTest: () => require("./smokeTest").smokeTestImplementation,
+    SmokedStagingTag: () => require("./smokedStagingTagProvider").smokedStagingTagImplementation,
     ReadinessGate: () => require("./readiness").readinessGateImplementation,
     WorkTicket: () => require("./workTicket").workTicketImplementation,
 } satisfies Record<string, () => pulumi.dynamic.ResourceProvider>;
