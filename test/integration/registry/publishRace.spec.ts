@@ -126,4 +126,38 @@ describe("publishTag with two writers of one tag (real registry behind a proxy t
         // The proxy's faults happened, in both kinds: the trials exercised the retries.
         assert.ok(faultsBefore > 0 && faultsAfterStore > 0);
     });
+
+    it("when every PUT of both writers is refused with 503, both fail cleanly (after their retries, each checking the tag first) and nothing is written", async () => {
+        const refuseAll = {
+            match: (r: { method: string; path: string }) => r.method === "PUT" && r.path.includes("/manifests/3.9-refused"),
+            status: 503,
+            headers: { "retry-after": "1" },
+            times: Infinity,
+        };
+        proxy.faults.unshift(refuseAll);
+        try {
+            const outcomes = await Promise.allSettled(
+                writers.map((w) =>
+                    publishTag(new RegistryClient({ server: proxy.host, retry: RETRY, writeSettleMs: SETTLE_MS }), {
+                        repository: `${proxy.host}/${path}`,
+                        tag: "3.9-refused",
+                        source: `build-${w.content.slice(7)}`,
+                        content: { key: KEY, digest: w.content },
+                        platform: DEFAULT_PLATFORM,
+                        overwrite: false,
+                    }),
+                ),
+            );
+            for (const o of outcomes) {
+                assert.strictEqual(o.status, "rejected");
+                assert.ok(o.reason instanceof RegistryError && o.reason.kind === "server", String(o.reason));
+                assert.match(o.reason.message, /HTTP 503 while writing a manifest/);
+            }
+            assert.strictEqual(await rawManifest(registry, path, "3.9-refused"), undefined);
+            const puts = proxy.requests.filter((r) => r.method === "PUT" && r.path.includes("/manifests/3.9-refused"));
+            assert.strictEqual(puts.length, 2 * RETRY.attempts, "each writer sent its PUT once per attempt");
+        } finally {
+            proxy.faults.splice(proxy.faults.indexOf(refuseAll), 1);
+        }
+    });
 });
