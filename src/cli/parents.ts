@@ -12,6 +12,7 @@ import {
     ParentUse,
     parentUses,
     resolveParents,
+    unresolvedParents,
     updatedLock,
 } from "../publish/parentPins";
 import * as fs from "fs";
@@ -25,8 +26,9 @@ const USAGE = `usage: npm run parents -- --stack <name> [--truss <path>] [--chec
             digest is still served (listing old and new digests and the images that would
             rebuild); 1 when a registry could not be asked or a parent can no longer be pulled.
   --update  resolves every parent (pinned or not) and rewrites the lines of images/parents.lock
-            whose digest changed; the next plan rebuilds exactly the images of those parents.
-            Exits 0, or 1 on the errors above (the lines that could be resolved are written).
+            whose digest changed (each digest the sha256 of the manifest received); the next plan
+            rebuilds exactly the images of those parents. Exits 0; or, when any parent could not
+            be resolved (the errors above), 1, naming each and why, with nothing written.
   --json    prints the parents as JSON instead of text.`;
 
 /** Where the parents CLI reads from and writes to; a test may also give the parents' registry clients. */
@@ -158,15 +160,36 @@ export async function runParents(argv: string[], io: ParentsIO = processIO): Pro
             }
             return code;
         }
+        // All or nothing: a lock half-updated would pin some parents to today's digests and keep
+        // others at older ones, a state no single moment upstream had.
+        const unresolved = unresolvedParents(statuses);
+        if (unresolved.length > 0) {
+            if (args.json) io.stdout(`${JSON.stringify({ ...jsonOf(statuses, lockFile, lock.updated, 1), written: false }, null, 2)}\n`);
+            else io.stdout(`${report(statuses, "moved")}\n\n${summary(statuses)}\n`);
+            io.stderr(
+                `${lockFile} was not changed: ${unresolved.length} of ${statuses.length} parent${statuses.length === 1 ? "" : "s"} could not be resolved, ` +
+                    `and the lock is updated only as a whole:\n` +
+                    unresolved
+                        .map(
+                            (s) =>
+                                `  - ${s.reference}: ${s.state === "gone" ? "gone upstream (the tag, and the pin if any, are not served)" : s.error}`,
+                        )
+                        .join("\n") +
+                    `\nFix what is named above (a registry to reach, or another tag for a gone parent in the catalog or the stack's \`parents\`), ` +
+                    `then run \`npm run parents -- --stack ${stack} --update\` again.\n`,
+            );
+            return 1;
+        }
         const now = io.now?.() ?? new Date();
         const { lock: next, changed } = updatedLock(lock, statuses, lockDate(now));
         const before = fs.existsSync(lockFile) ? fs.readFileSync(lockFile, "utf8") : "";
         const after = formatParentLock(next);
         if (after !== before) writeParentLock(catalog.imagesDir, next);
-        const code = statuses.some((s) => s.state === "error" || s.state === "gone") ? 1 : 0;
+        const code = 0;
         // What was written: a newly pinned parent reads as moved from "unpinned".
         const shown = statuses.map((s) => (changed.includes(s) ? { ...s, state: "moved" as const } : s));
-        if (args.json) io.stdout(`${JSON.stringify(jsonOf(statuses, lockFile, next.updated, code), null, 2)}\n`);
+        if (args.json)
+            io.stdout(`${JSON.stringify({ ...jsonOf(statuses, lockFile, next.updated, code), written: after !== before }, null, 2)}\n`);
         else {
             const text = report(shown, "pinned");
             io.stdout(

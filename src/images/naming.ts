@@ -69,7 +69,18 @@ export function estargzStagingTag(contentDigest: string): string {
     return `${stagingTag(contentDigest)}-estargz`;
 }
 
-/** Whether a tag is a staging tag, gzip or eStargz (for clean-up scripts and listings). */
+/**
+ * `build-<64 hex>-smoked`: the same manifest as the finished staging tag (`build-<64 hex>`, or its
+ * `-estargz` conversion), written only once that image passed its smoke test (and, with eStargz,
+ * was converted). Only an image under this tag counts as staged: a later update publishes it
+ * without building or testing it again. A staging tag without it was never proven, and is built
+ * and smoke-tested again.
+ */
+export function smokedStagingTag(contentDigest: string): string {
+    return `${stagingTag(contentDigest)}-smoked`;
+}
+
+/** Whether a tag is a staging tag: gzip, eStargz, or the smoked marker (for clean-up scripts and listings). */
 export function isStagingTag(tag: string): boolean {
-    return /^build-[a-f0-9]{64}(-estargz)?$/.test(tag);
+    return /^build-[a-f0-9]{64}(-estargz|-smoked)?$/.test(tag);
 }

@@ -1,4 +1,5 @@
 import { LABELS } from "../images/labels";
+import { smokedStagingTag } from "../images/naming";
 import { platformName } from "../images/platforms";
 import type { ContentDigest } from "../images/spec";
 import { Manifest, manifestAnnotation, MEDIA_TYPES, RegistryClient } from "../registry";
@@ -7,8 +8,6 @@ import { Manifest, manifestAnnotation, MEDIA_TYPES, RegistryClient } from "../re
 export interface WantedPlatform {
     readonly platform: string;
     readonly contentDigest: ContentDigest;
-    /** The staging tag that holds this platform's finished image (converted when eStargz). */
-    readonly finalStagingTag: string;
 }
 
 /** How a published manifest compares with the index a tag should hold. */
@@ -94,9 +93,11 @@ export async function compareManifest(
 }
 
 /**
- * The manifest digest of each platform whose finished image is already in its staging tag with
- * the right content digest label: a later `up` publishes it without building it again (after a
- * partial failure, only the missing platforms are built). Each staging tag is asked about
+ * The manifest digest of each platform whose finished image passed its smoke test: the image
+ * under its smoked staging tag (`build-<hex>-smoked`, written only after the test passed), with
+ * the right content digest label. A later `up` publishes it without building or testing it again
+ * (after a partial failure, only the missing platforms are built). A staging tag without the
+ * smoked one does not count: its image may have failed its test. Each smoked tag is asked about
  * itself, like every wanted tag.
  */
 export async function stagedPlatforms(
@@ -107,7 +108,7 @@ export async function stagedPlatforms(
     const out: Record<string, string> = {};
     await Promise.all(
         wanted.map(async (w) => {
-            const manifest = await client.getManifest(repository, w.finalStagingTag);
+            const manifest = await client.getManifest(repository, smokedStagingTag(w.contentDigest));
             if (manifest?.kind !== "image") return;
             const config = await client.getImageConfig(repository, manifest);
             if (config?.labels[LABELS.contentDigest] === w.contentDigest) out[w.platform] = manifest.digest;

@@ -125,6 +125,10 @@ export function splitParent(reference: string): { server: string; repository: st
  * Asks each parent's registry what its tag points to (one manifest request per parent, plus
  * one for the pinned digest when the tag is gone). With `includeUnpinned`, parents without a
  * pin are resolved too (for `--update`); otherwise they are reported as `unpinned` unasked.
+ *
+ * The digest is the sha256 of the manifest bytes received, never the registry's
+ * Docker-Content-Digest header alone: a header that disagrees with the bytes is an error for
+ * that parent (the client refuses it), so a lock line is only ever a digest we computed.
  */
 export async function resolveParents(
     uses: readonly ParentUse[],
@@ -139,14 +143,14 @@ export async function resolveParents(
             try {
                 const { server, repository, tag } = splitParent(use.reference);
                 const client = clientFor(server);
-                const head = await client.headManifest(repository, tag);
-                if (head === undefined) {
+                const current = await client.getManifest(repository, tag);
+                if (current === undefined) {
                     if (pinned === undefined) return { ...use, state: "gone" };
-                    const still = await client.headManifest(repository, pinned);
+                    const still = await client.getManifest(repository, pinned);
                     return { ...use, pinned, state: still ? "tag-gone" : "gone" };
                 }
-                if (pinned === undefined) return { ...use, current: head.digest, state: "unpinned" };
-                return { ...use, pinned, current: head.digest, state: head.digest === pinned ? "unchanged" : "moved" };
+                if (pinned === undefined) return { ...use, current: current.digest, state: "unpinned" };
+                return { ...use, pinned, current: current.digest, state: current.digest === pinned ? "unchanged" : "moved" };
             } catch (e) {
                 return { ...use, ...(pinned ? { pinned } : {}), state: "error", error: (e as Error).message };
             }
@@ -164,10 +168,15 @@ export function checkExitCode(statuses: readonly ParentStatus[]): 0 | 1 | 4 {
     return 0;
 }
 
+/** The parents `--update` cannot pin: a registry that could not be asked, or a tag (and pin) gone upstream. */
+export function unresolvedParents(statuses: readonly ParentStatus[]): ParentStatus[] {
+    return statuses.filter((s) => s.state === "error" || s.state === "gone");
+}
+
 /**
  * The lock after `--update`: moved and unpinned parents get the digest their tag points to now;
- * every other line (unchanged, gone, errors, parents no image uses) stays as it was. `updated`
- * becomes today when any line changed.
+ * every other line (unchanged, tag-gone, parents no image uses) stays as it was. `updated`
+ * becomes today when any line changed. The caller writes it only when no parent is unresolved.
  */
 export function updatedLock(
     lock: ParentLock,

@@ -12,6 +12,7 @@ export const IMPLEMENTATION_NAMES = [
     "ReadinessGate",
     "WorkTicket",
     "RunnerHostKey",
+    "SmokedStagingTag",
 ] as const;
 
 export type ImplementationName = (typeof IMPLEMENTATION_NAMES)[number];

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { contextDir, writeContext } from "../images/context";
+import { smokedStagingTag } from "../images/naming";
 import { architectureOf } from "../images/platforms";
 import type { Pool } from "../runners/pools";
 import type { StackConfig } from "../config/stackConfig";
@@ -14,6 +15,7 @@ import { BaseImage } from "./baseImage";
 import { EstargzImage } from "./estargzImage";
 import { RegistryIndex } from "./registryIndex";
 import { RegistryTag } from "./registryTag";
+import { SmokedStagingTag } from "./smokedStagingTag";
 import type { Runners } from "./runners";
 
 /**
@@ -33,8 +35,9 @@ export interface PlatformBuild extends PlannedImage {
 
 /**
  * The per-platform builds of a staged tag. A platform whose finished image is already staged
- * (a partial failure before) is `unchanged`: nothing is built for it and its runner is not
- * started for it. All others build when the tag does.
+ * and smoked (a partial failure before; see smokedStagingTag) is `unchanged`: nothing is built or
+ * tested for it and its runner is not started for it. All others build (and are smoke-tested)
+ * when the tag does.
  */
 export function platformBuilds(image: PublishPlanImage): PlatformBuild[] {
     return image.platforms.map((p) => ({
@@ -105,6 +108,8 @@ export interface StagedPublish {
     readonly digest: pulumi.Output<string>;
     readonly builds: Record<string, BaseImage>;
     readonly conversions: Record<string, EstargzImage>;
+    /** By build reference: the smoked staging tag written once the build passed (with push). */
+    readonly smoked: Record<string, SmokedStagingTag>;
     readonly tag?: RegistryIndex;
     /** One platform with eStargz: the converted image's tag. */
     readonly single?: RegistryTag;
@@ -112,7 +117,8 @@ export interface StagedPublish {
 
 /**
  * Declares one staged tag: each platform built on a daemon of its architecture and pushed to its
- * staging tag, converted to eStargz when the stack asks for it, and then the one resource
+ * staging tag, smoke-tested, converted to eStargz when the stack asks for it, marked as passed
+ * (its smoked staging tag, the only proof the next plan accepts), and then the one resource
  * that writes the published tag: a RegistryIndex (the index of the platforms, or a copy of the
  * older tag holding the same index), or for one platform a RegistryTag (the converted image). A failed platform leaves the others in their
  * staging tags and the published tag unwritten; the next plan finds them staged.
@@ -122,6 +128,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
     const estargz = (config.compression ?? "gzip") === "estargz";
     const built: Record<string, BaseImage> = {};
     const conversions: Record<string, EstargzImage> = {};
+    const smokedTags: Record<string, SmokedStagingTag> = {};
     const waits: pulumi.Resource[] = [];
     const entries: { platform: string; digest: pulumi.Output<string> }[] = [];
 
@@ -174,13 +181,31 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
             digest = converted.digest;
             last = [converted];
         }
+        if (config.push) {
+            // Written only once everything above passed: the next plan counts the image as staged by this tag alone.
+            const smoked = new SmokedStagingTag(
+                `${b.resourceName}-smoked`,
+                {
+                    username: registry.username,
+                    password: registry.password,
+                    repository: image.repository,
+                    sourceDigest: digest,
+                    tag: smokedStagingTag(b.platformImage.contentDigest),
+                    timeoutSeconds: config.registryTimeoutSeconds,
+                },
+                { ...opts, dependsOn: last, retainOnDelete: true },
+            );
+            smokedTags[b.reference] = smoked;
+            digest = smoked.digest;
+            last = [smoked];
+        }
         waits.push(...last);
         entries.push({ platform, digest });
     }
 
     if (!config.push) {
         const first = Object.values(built)[0];
-        return { digest: first ? first.digest : pulumi.output(image.digest ?? ""), builds: built, conversions };
+        return { digest: first ? first.digest : pulumi.output(image.digest ?? ""), builds: built, conversions, smoked: smokedTags };
     }
     const retag = image.action === "retag";
     const rebuild = needsBuild(image);
@@ -208,6 +233,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
             digest: image.action === "unchanged" ? pulumi.output(image.digest ?? "") : single.digest,
             builds: built,
             conversions,
+            smoked: smokedTags,
             single,
         };
     }
@@ -222,5 +248,11 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
         tagOpts,
     );
     // An unchanged tag's digest is known from the plan (and at preview); a written one from the write.
-    return { digest: image.action === "unchanged" ? pulumi.output(image.digest ?? "") : tag.digest, builds: built, conversions, tag };
+    return {
+        digest: image.action === "unchanged" ? pulumi.output(image.digest ?? "") : tag.digest,
+        builds: built,
+        conversions,
+        smoked: smokedTags,
+        tag,
+    };
 }

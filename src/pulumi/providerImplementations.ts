@@ -13,6 +13,7 @@ const implementations = {
     RegistryIndex: () => require("./registryIndexProvider").registryIndexProvider,
     EstargzImage: () => require("./estargzImageProvider").estargzImageProvider,
     SmokeTest: () => require("./smokeTest").smokeTestImplementation,
+    SmokedStagingTag: () => require("./smokedStagingTagProvider").smokedStagingTagImplementation,
     ReadinessGate: () => require("./readiness").readinessGateImplementation,
     WorkTicket: () => require("./workTicket").workTicketImplementation,
     RunnerHostKey: () => require("./runnerHostKey").runnerHostKeyImplementation,

@@ -47,7 +47,7 @@ async function publish(inputs: RegistryIndexInputs): Promise<string> {
                 await publishIndex(client, { repository: inputs.repository, tag: inputs.tag, entries: inputs.entries, content, overwrite })
             ).digest;
         }
-        const wanted = inputs.platforms.map((p) => ({ ...p, contentDigest: p.contentDigest as ContentDigest, finalStagingTag: "" }));
+        const wanted = inputs.platforms.map((p) => ({ ...p, contentDigest: p.contentDigest as ContentDigest }));
         const { digest } = await publishTag(client, {
             repository: inputs.repository,
             tag: inputs.tag,

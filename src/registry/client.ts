@@ -33,10 +33,10 @@ import {
 } from "./messages";
 import { apiBaseUrl, canonicalServer, formatRepository, isDigest, parseRepository, RepositoryName, splitImageRef } from "./reference";
 import { TokenCache } from "./tokens";
-import { Call, DEFAULT_RETRY, Fetch, Operation, Reply, RetryPolicy, Transport, TransportError } from "./transport";
+import { Call, DEFAULT_RETRY, Fetch, Operation, Reply, retryableStatus, RetryPolicy, Transport, TransportError } from "./transport";
 
 export type { Fetch, Operation, RetryPolicy } from "./transport";
-export { DEFAULT_RETRY } from "./transport";
+export { DEFAULT_RETRY, retryDelayMs } from "./transport";
 
 /** The deadline of one look-up (a call of this client: auth, retries and reading the body included). */
 export const DEFAULT_TIMEOUT_SECONDS = 60;
@@ -45,6 +45,12 @@ export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_TAG_PAGE_SIZE = 1000;
 /** The platform whose entry of an index holds the labels we read. */
 export const DEFAULT_PLATFORM = "linux/amd64";
+/**
+ * How long a writer of a published tag waits, after its write and its read-back, before reading
+ * the tag once more (src/registry/publish.ts): another writer's manifest PUT that was already on
+ * its way when we checked the tag lands within this, or is not seen. A choice, not a measurement.
+ */
+export const DEFAULT_WRITE_SETTLE_MS = 2_000;
 
 export interface RegistryClientOptions {
     /** As configured: `docker.io`, `localhost:5000`. */
@@ -67,7 +73,24 @@ export interface RegistryClientOptions {
      * (stack config `registry.tokenRealmHosts`). Docker Hub's auth.docker.io is always one.
      */
     readonly tokenRealmHosts?: readonly string[];
+    /** See DEFAULT_WRITE_SETTLE_MS. */
+    readonly writeSettleMs?: number;
 }
+
+/**
+ * One manifest PUT: the digest the registry stored, or the error and the answer (whose
+ * Retry-After says how long to wait). Whether a failed write happened is unknown: only reading
+ * the tag tells.
+ */
+export type ManifestWrite =
+    | { readonly ok: true; readonly digest: string }
+    | {
+          readonly ok: false;
+          readonly error: RegistryError;
+          /** Whether asking again may help (429, 5xx, no answer); else the registry refused the write (e.g. an immutable tag). */
+          readonly retryable: boolean;
+          readonly reply?: Pick<Reply, "status" | "headers">;
+      };
 
 /** HTTP requests sent, retries and token requests included. */
 export interface RequestStats {
@@ -107,6 +130,9 @@ export class RegistryClient {
     /** `https://registry-1.docker.io` */
     readonly baseUrl: string;
     readonly timeoutSeconds: number;
+    /** The retries of reads, and of a writer that checks the tag before each (src/registry/publish.ts). */
+    readonly retry: RetryPolicy;
+    readonly writeSettleMs: number;
     private readonly credentials?: Credentials;
     /** Hosts whose token services may receive the credentials. */
     private readonly realmHosts: readonly string[];
@@ -128,6 +154,8 @@ export class RegistryClient {
         this.realmHosts = [...new Set([...own, ...(KNOWN_TOKEN_REALM_HOSTS[this.server] ?? []), ...(options.tokenRealmHosts ?? [])])];
         this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
         const retry = { ...DEFAULT_RETRY, ...options.retry };
+        this.retry = retry;
+        this.writeSettleMs = options.writeSettleMs ?? DEFAULT_WRITE_SETTLE_MS;
         this.transport = new Transport({
             fetch: options.fetch ?? fetch,
             retry,
@@ -209,11 +237,15 @@ export class RegistryClient {
         );
     }
 
-    /** A manifest by tag or digest, or undefined if the registry has none. Verified against its digest. */
-    async getManifest(repository: string, reference: string): Promise<Manifest | undefined> {
+    /**
+     * A manifest by tag or digest, or undefined if the registry has none. Verified against its
+     * digest. `push`: read with the push scope (a writer's check, so that the write needs no
+     * other token).
+     */
+    async getManifest(repository: string, reference: string, opts: { push?: boolean } = {}): Promise<Manifest | undefined> {
         const name = this.repositoryName(repository);
-        if (isDigest(reference)) return this.manifestByDigest(name, reference);
-        return this.fetchManifest(name, reference, false);
+        if (isDigest(reference)) return this.manifestByDigest(name, reference, opts.push);
+        return this.fetchManifest(name, reference, opts.push ?? false);
     }
 
     /** Digest, media type and size of a manifest, without its body (HEAD); undefined if absent. */
@@ -322,10 +354,20 @@ export class RegistryClient {
     }
 
     /**
-     * PUTs manifest bytes under a tag, exactly as given, and returns their digest, after checking
-     * that the registry stored the same digest.
+     * PUTs manifest bytes under a tag, exactly as given, once, and returns their digest, after
+     * checking that the registry stored the same digest. Never repeated: see writeManifest.
      */
     async putManifest(repository: string, tag: string, bytes: Buffer, mediaType: string): Promise<string> {
+        const write = await this.writeManifest(repository, tag, bytes, mediaType);
+        if (!write.ok) throw write.error;
+        return write.digest;
+    }
+
+    /**
+     * One manifest PUT (see ManifestWrite). The transport never repeats it: a second PUT of a
+     * tag is safe only after reading what the tag holds by then, which publishTag does.
+     */
+    async writeManifest(repository: string, tag: string, bytes: Buffer, mediaType: string): Promise<ManifestWrite> {
         const name = this.repositoryName(repository);
         const call: Call = {
             op: "put-manifest",
@@ -337,8 +379,17 @@ export class RegistryClient {
             headers: { "content-type": mediaType },
             body: bytes,
         };
-        const reply = await this.request(call);
-        if (reply.status !== 201 && reply.status !== 200 && reply.status !== 202) throw statusError(this.messages, call, reply);
+        let reply: Reply;
+        try {
+            reply = await this.request(call);
+        } catch (e) {
+            if (e instanceof RegistryError && (e.kind === "unreachable" || e.kind === "timeout"))
+                return { ok: false, error: e, retryable: true };
+            throw e;
+        }
+        if (reply.status !== 201 && reply.status !== 200 && reply.status !== 202) {
+            return { ok: false, error: statusError(this.messages, call, reply), retryable: retryableStatus(reply.status), reply };
+        }
         const digest = sha256Digest(bytes);
         const stored = reply.headers.get("docker-content-digest");
         if (stored && stored !== digest) {
@@ -351,7 +402,7 @@ export class RegistryClient {
             );
         }
         this.manifestsByDigest.set(`${name.path}@${digest}`, Promise.resolve(parseManifest(bytes, mediaType)));
-        return digest;
+        return { ok: true, digest };
     }
 
     /**

@@ -75,19 +75,27 @@ export class TransportError extends Error {
     }
 }
 
-/** At most `max` functions running at once; the others wait in order. */
+/** At most `max` functions running at once; the others wait in order, `first` ones ahead of the rest. */
 export class Limiter {
     private active = 0;
     private readonly waiting: (() => void)[] = [];
+    private firsts = 0;
     constructor(private readonly max: number) {}
-    async run<T>(f: () => Promise<T>): Promise<T> {
-        if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    async run<T>(f: () => Promise<T>, first = false): Promise<T> {
+        if (this.active >= this.max) {
+            await new Promise<void>((resolve) => {
+                if (first) this.waiting.splice(this.firsts++, 0, resolve);
+                else this.waiting.push(resolve);
+            });
+        }
         this.active++;
         try {
             return await f();
         } finally {
             this.active--;
-            this.waiting.shift()?.();
+            const next = this.waiting.shift();
+            if (next && this.firsts > 0) this.firsts--;
+            next?.();
         }
     }
 }
@@ -107,6 +115,21 @@ function isNetworkFailure(e: unknown): boolean {
     return e instanceof TypeError && /fetch failed|terminated|socket|other side closed/i.test((e as Error).message ?? "");
 }
 
+/**
+ * How long to wait before retry `attempt` (1 for the first retry): what a 429 or 503 asked for
+ * in Retry-After, else exponential backoff with jitter; never more than the policy's maxDelayMs.
+ */
+export function retryDelayMs(retry: RetryPolicy, attempt: number, reply?: Pick<Reply, "status" | "headers">): number {
+    const backoff = retry.baseDelayMs * 2 ** (attempt - 1) * (0.8 + 0.4 * Math.random());
+    const asked = reply?.status === 429 || reply?.status === 503 ? retryAfterMs(reply.headers.get("retry-after")) : undefined;
+    return Math.min(retry.maxDelayMs, asked ?? backoff);
+}
+
+/** Whether an answer is worth asking again for: 429, or a 5xx other than 501 (not implemented). */
+export function retryableStatus(status: number): boolean {
+    return status === 429 || (status >= 500 && status !== 501);
+}
+
 function retryAfterMs(header: string | null): number | undefined {
     if (!header) return undefined;
     const seconds = Number(header);
@@ -123,8 +146,8 @@ export interface TransportOptions {
 }
 
 /**
- * Sends calls: at most `concurrency` in flight, 429/5xx/network failures retried with capped
- * backoff, everything (retries, waits and reading the body) inside the caller's deadline, and
+ * Sends calls: at most `concurrency` in flight, 429/5xx/network failures of reads retried with
+ * capped backoff (writes are sent once), everything (retries, waits and reading the body) inside the caller's deadline, and
  * every body read with the size limit of what it is. It counts the requests it sends.
  */
 export class Transport {
@@ -139,28 +162,33 @@ export class Transport {
         return this.options.retry;
     }
 
-    /** Sends one call until it has an answer worth returning, or throws a TransportError. `deadline` is epoch ms. */
+    /**
+     * Sends one call until it has an answer worth returning, or throws a TransportError. `deadline` is epoch ms.
+     * A PUT is sent once, never again here: whether writing a tag again is safe depends on what the
+     * tag holds by then (another writer may have published it), which only the writer can check
+     * (src/registry/publish.ts). It goes ahead of queued reads, so that nothing of ours stands
+     * between that writer's check and its write.
+     */
     async send(call: Call, authorization: string | undefined, deadline: number, deadlineSeconds: number): Promise<Reply> {
         const { retry } = this.options;
+        const write = call.method === "PUT";
+        const attempts = write ? 1 : retry.attempts;
         for (let attempt = 1; ; attempt++) {
             const remaining = deadline - Date.now();
             if (remaining <= 0) throw new TransportError(call, { kind: "no-answer", seconds: deadlineSeconds, attempts: attempt - 1 });
             let reply: Reply | undefined;
             let failure: unknown;
             try {
-                reply = await this.limiter.run(() => this.sendOnce(call, authorization, deadline, deadlineSeconds));
+                reply = await this.limiter.run(() => this.sendOnce(call, authorization, deadline, deadlineSeconds), write);
             } catch (e) {
                 if (e instanceof TransportError) throw e;
                 if (!isNetworkFailure(e)) throw e;
                 failure = e;
             }
-            const retryable =
-                failure !== undefined || (reply !== undefined && (reply.status === 429 || (reply.status >= 500 && reply.status !== 501)));
+            const retryable = failure !== undefined || (reply !== undefined && retryableStatus(reply.status));
             if (!retryable) return reply as Reply;
-            const backoff = retry.baseDelayMs * 2 ** (attempt - 1) * (0.8 + 0.4 * Math.random());
-            const asked = reply?.status === 429 || reply?.status === 503 ? retryAfterMs(reply.headers.get("retry-after")) : undefined;
-            const wait = Math.min(retry.maxDelayMs, asked ?? backoff);
-            if (attempt >= retry.attempts || Date.now() + wait >= deadline) {
+            const wait = retryDelayMs(retry, attempt, reply);
+            if (attempt >= attempts || Date.now() + wait >= deadline) {
                 if (failure !== undefined)
                     throw new TransportError(call, { kind: "unreachable", cause: networkCause(failure), attempts: attempt });
                 return reply as Reply; // the client turns it into rate-limited / server

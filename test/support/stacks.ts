@@ -119,7 +119,7 @@ export const PUSHED_DIGEST = `sha256:${"ab".repeat(32)}`;
 /** What an EstargzImage reports as its converted image's digest under fakePushes: a function of its target. */
 export const convertedDigestOf = (target: string): string => `sha256:${createHash("sha256").update(target).digest("hex")}`;
 
-/** What the registry would answer: each build's push (PUSHED_DIGEST) and each eStargz conversion (convertedDigestOf). */
+/** What the registry would answer: each build's push (PUSHED_DIGEST), each eStargz conversion (convertedDigestOf), each smoked staging tag (its source's digest). */
 export function fakePushes(): void {
     mockOutputs("docker:index/image:Image", (args) => ({
         repoDigest: `${String(args.inputs.imageName).replace(/:[^:/]+$/, "")}@${PUSHED_DIGEST}`,
@@ -127,6 +127,8 @@ export function fakePushes(): void {
     mockOutputs("pulumi-nodejs:dynamic/truss-base-images:EstargzImage", (args) => ({
         digest: convertedDigestOf(String(args.inputs.target)),
     }));
+    // A smoked staging tag is a copy of the image that passed: the same manifest digest.
+    mockOutputs("pulumi-nodejs:dynamic/truss-base-images:SmokedStagingTag", (args) => ({ digest: args.inputs.sourceDigest }));
 }
 
 /**

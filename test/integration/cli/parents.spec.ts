@@ -11,6 +11,7 @@ import { lockPath, readParentLock, writeParentLock } from "../../../src/images/p
 import { anonymousClients, ClientFor, splitParent } from "../../../src/publish/parentPins";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage } from "../../support/registryImages";
+import { RegistryClient } from "../../../src/registry";
 import { copyImages, tempDir } from "../../support/fixtures";
 
 type Out = { code: number; stdout: string; stderr: string };
@@ -266,6 +267,84 @@ describe("npm run parents (stub parent indexes in a loopback registry with anony
         assert.deepEqual(old, [
             "warning: images/parents.lock was last updated 2026-11-30 (31 days ago, more than 30); see what moved upstream with `npm run parents -- --stack t --check`",
         ]);
+    });
+
+    it("--update pins the sha256 of the manifest bytes: a Docker-Content-Digest header that disagrees is refused (exit 1, nothing written)", async () => {
+        const s = await setup("lying");
+        const lockBefore = fs.readFileSync(lockPath(s.imagesDir), "utf8");
+        const py39 = s.overrides["python:3.9"];
+        const tag = splitParent(py39);
+        const forged = `sha256:${"f".repeat(64)}`;
+        // A registry (or something between) that names another digest than the bytes it sends, for one parent.
+        const lying: typeof fetch = async (input, init) => {
+            const res = await fetch(input, init);
+            if (!String(input).endsWith(`/${tag.repository.slice(registry.host.length + 1)}/manifests/${tag.tag}`)) return res;
+            const headers = new Headers(res.headers);
+            headers.set("docker-content-digest", forged);
+            const body = init?.method === "HEAD" ? null : Buffer.from(await res.arrayBuffer());
+            return new Response(body, { status: res.status, statusText: res.statusText, headers });
+        };
+        const clients = new Map<string, RegistryClient>();
+        const clientFor: ClientFor = (server) => {
+            if (!clients.has(server)) clients.set(server, new RegistryClient({ server, fetch: lying }));
+            return clients.get(server) as RegistryClient;
+        };
+        const updated = await s.parents(["--update"], clientFor);
+        assert.equal(updated.code, 1, updated.stdout + updated.stderr);
+        assert.match(
+            updated.stderr,
+            new RegExp(
+                `was not changed: 1 of 8 parents could not be resolved.*\\n  - ${escape(py39)}: .*the registry says the manifest is ${forged} but its bytes have digest ${escape(s.pushed.get(py39)!)}`,
+            ),
+        );
+        assert.equal(
+            fs.readFileSync(lockPath(s.imagesDir), "utf8"),
+            lockBefore,
+            "nothing was written, not even the seven parents that resolved",
+        );
+        assert.ok(!fs.readFileSync(lockPath(s.imagesDir), "utf8").includes(forged));
+
+        // The same registry telling the truth: every parent is pinned to the digest of its bytes.
+        const honest = await s.parents(["--update"]);
+        assert.equal(honest.code, 0, honest.stdout + honest.stderr);
+        const pins = readParentLock(s.imagesDir).pins;
+        for (const [ref, digest] of s.pushed) assert.equal(pins.get(ref), digest);
+    });
+
+    it("--update with one parent's registry unreachable: exit 1 naming that parent and why, and the lock is left whole (nothing written)", async () => {
+        const s = await setup("partial");
+        const nowhere = "127.0.0.1:9/library/python:3.9";
+        const projectDir = tempDir("project");
+        const config = {
+            "truss-base-images:versionTag": "v1",
+            "truss-base-images:registry": { server: registry.host, namespace: "partial" },
+            "truss-base-images:matrix": { jobTypes: ["server"], pythonVersions: ["3.9", "3.10"], gpu: [false], liveReload: [false] },
+            "truss-base-images:builders": { mode: "local" },
+            "truss-base-images:parents": { ...s.overrides, "python:3.9": nowhere },
+        };
+        fs.writeFileSync(path.join(projectDir, "Pulumi.t.yaml"), YAML.stringify({ config }));
+        const lockBefore = fs.readFileSync(lockPath(s.imagesDir), "utf8");
+        for (const json of [false, true]) {
+            const out = { code: 0, stdout: "", stderr: "" };
+            out.code = await runParents(["--stack", "t", "--update", ...(json ? ["--json"] : [])], {
+                projectDir,
+                imagesDir: s.imagesDir,
+                env: {},
+                stdout: (t) => (out.stdout += t),
+                stderr: (t) => (out.stderr += t),
+            });
+            assert.equal(out.code, 1, out.stdout + out.stderr);
+            assert.match(
+                out.stderr,
+                new RegExp(`could not be resolved, and the lock is updated only as a whole:\\n  - ${escape(nowhere)}: .*127\\.0\\.0\\.1:9`),
+            );
+            assert.equal(fs.readFileSync(lockPath(s.imagesDir), "utf8"), lockBefore, "the parents that resolved were not written either");
+            if (json) {
+                const parsed = JSON.parse(out.stdout);
+                assert.equal(parsed.written, false);
+                assert.equal(parsed.exitCode, 1);
+            }
+        }
     });
 
     it("a registry that does not answer: --check exits 1 and names the parent and the registry", async () => {

@@ -5,8 +5,9 @@ import * as assert from "assert";
 import { LABELS } from "../../../src/images/labels";
 import type { ContentDigest, ImageSpec } from "../../../src/images/spec";
 import { classify, ClassifyInput, immutableTagConflicts } from "../../../src/publish/classify";
-import { estargzStagingTag, stagingTag } from "../../../src/images/naming";
+import { smokedStagingTag, stagingTag } from "../../../src/images/naming";
 import type { RegistryIndexInputs } from "../../../src/pulumi/registryIndex";
+import type { SmokedStagingTagInputs } from "../../../src/pulumi/smokedStagingTag";
 import { loadSerialized } from "../../support/dynamicProviders";
 import { publishIndex, RegistryClient, RegistryError } from "../../../src/registry";
 import { DEFAULT_USER, startRegistry, TestRegistry } from "../../support/registry";
@@ -53,8 +54,8 @@ describe("multi-platform tags against a real registry", function () {
         { platform: "linux/arm64", contentDigest: ARM64 },
     ];
     const wanted = () => [
-        { platform: "linux/amd64", contentDigest: AMD64, finalStagingTag: stagingTag(AMD64) },
-        { platform: "linux/arm64", contentDigest: ARM64, finalStagingTag: stagingTag(ARM64) },
+        { platform: "linux/amd64", contentDigest: AMD64 },
+        { platform: "linux/arm64", contentDigest: ARM64 },
     ];
     const input = (tag: string): ClassifyInput => ({ repository, tag, contentDigest: TAG_CONTENT, spec: SPEC, platforms: wanted() });
     const classifyOne = async (tag: string) =>
@@ -207,24 +208,42 @@ describe("multi-platform tags against a real registry", function () {
         assert.deepStrictEqual((await provider.diff?.(created.id, created.outs, { ...unchanged, tag: "3.9-gpu-v6" }))?.replaces, ["tag"]);
     });
 
-    it("a build after a partial failure knows which platforms are already staged", async () => {
+    it("a build after a partial failure counts a platform as staged only once its smoked staging tag (written by SmokedStagingTag after the smoke test) holds it", async () => {
         // A variant no other tag has: nothing to re-tag from, so the tag is built.
         const reload = { ...input("3.9-reload-v1"), spec: { ...SPEC, liveReload: true } };
-        const [c] = await classify([reload], client);
-        assert.equal(c.action, "build");
-        assert.deepStrictEqual(c.stagedDigests, { "linux/amd64": amd64.digest, "linux/arm64": arm64.digest });
+        const staged = async (platforms = reload.platforms) =>
+            (await classify([{ ...reload, platforms }], new RegistryClient({ server: registry.host, credentials: DEFAULT_USER })))[0];
+        // Both images are in their staging tags, pushed before any smoke test: neither counts.
+        const before = await staged();
+        assert.equal(before.action, "build");
+        assert.deepStrictEqual(before.stagedDigests, {}, "a staging tag alone never proves a smoke test passed");
+
+        const provider = await loadSerialized("SmokedStagingTag");
+        const inputs = (contentDigest: string, digest: string): SmokedStagingTagInputs => ({
+            username: DEFAULT_USER.username,
+            password: DEFAULT_USER.password,
+            repository,
+            sourceDigest: digest,
+            tag: smokedStagingTag(contentDigest),
+        });
+
+        // amd64 passed its smoke test: its manifest, copied byte for byte.
+        const marked = await provider.create(inputs(AMD64, amd64.digest));
+        assert.equal(marked.id, `${repository}:${smokedStagingTag(AMD64)}`);
+        assert.equal(marked.outs.digest, amd64.digest);
+        assert.deepStrictEqual((await rawManifest(seeder, REPO, smokedStagingTag(AMD64)))?.bytes, amd64.bytes);
+        assert.deepStrictEqual((await staged()).stagedDigests, { "linux/amd64": amd64.digest });
+
+        await provider.create(inputs(ARM64, arm64.digest));
+        assert.deepStrictEqual((await staged()).stagedDigests, { "linux/amd64": amd64.digest, "linux/arm64": arm64.digest });
+        // The smoked tag is for one content digest: other arm64 content is not staged by it.
         const other = digestOf("3");
-        const [partial] = await classify(
-            [
-                {
-                    ...reload,
-                    platforms: [wanted()[0], { platform: "linux/arm64", contentDigest: other, finalStagingTag: estargzStagingTag(other) }],
-                },
-            ],
-            client,
-        );
+        const partial = await staged([wanted()[0], { platform: "linux/arm64", contentDigest: other }]);
         assert.equal(partial.action, "build");
         assert.deepStrictEqual(partial.stagedDigests, { "linux/amd64": amd64.digest });
+        // Its diff: a new tested digest writes it again; nothing else does.
+        assert.deepStrictEqual((await provider.diff?.(marked.id, marked.outs, inputs(AMD64, amd64.digest)))?.changes, false);
+        assert.deepStrictEqual((await provider.diff?.(marked.id, marked.outs, inputs(AMD64, arm64.digest)))?.replaces, ["sourceDigest"]);
     });
 
     describe("conflicts name the platform", () => {

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadCatalog } from "../../../src/images/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
 import { LABELS } from "../../../src/images/labels";
+import { smokedStagingTag } from "../../../src/images/naming";
 import { planImages, PlannedImage } from "../../../src/publish/plannedImages";
 import { classify } from "../../../src/publish/classify";
 import { publishIndex, RegistryClient } from "../../../src/registry";
@@ -15,6 +16,7 @@ import { recorded, valueOf } from "../../support/pulumiMocks";
 import { startRegistry, TestRegistry } from "../../support/registry";
 import { pushImage } from "../../support/registryImages";
 import { declareMockStackFromRegistry } from "../../support/stacks";
+import { loadSerialized } from "../../support/dynamicProviders";
 
 const IMAGE = "docker:index/image:Image";
 const INDEX = "pulumi-nodejs:dynamic/truss-base-images:RegistryIndex";
@@ -51,19 +53,25 @@ describe("the dev stack with linux/amd64 and linux/arm64, from a real registry",
         return planImages(parseStackConfig(raw, catalog, "test"), catalog);
     }
 
-    /** Stages each platform image of the plan (as builds would), some platforms only, and optionally publishes each tag's index. */
-    async function stage(images: PlannedImage[], platforms: string[], index: boolean): Promise<Map<string, string>> {
-        const client = new RegistryClient({ server: registry.host });
+    /**
+     * Stages each platform image of the plan (as builds would), some platforms only, each also
+     * under its smoked staging tag (as a passed smoke test leaves it) unless `smoked` is false,
+     * and optionally publishes each tag's index.
+     */
+    async function stage(images: PlannedImage[], platforms: string[], index: boolean, smoked = true): Promise<Map<string, string>> {
+        const client = new RegistryClient({ server: registry.host, writeSettleMs: 0 });
         const digests = new Map<string, string>();
         for (const image of images) {
             const path = image.repository.slice(registry.host.length + 1);
             const entries = [];
             for (const p of image.platforms.filter((x) => platforms.includes(x.platform))) {
-                const pushed = await pushImage({ url: registry.url }, path, p.finalStagingTag, {
+                const seed = {
                     labels: { [LABELS.contentDigest]: p.contentDigest },
                     architecture: p.platform.split("/")[1],
                     layerText: `${image.reference} ${p.platform}`,
-                });
+                };
+                const pushed = await pushImage({ url: registry.url }, path, p.finalStagingTag, seed);
+                if (smoked) await pushImage({ url: registry.url }, path, smokedStagingTag(p.contentDigest), seed);
                 entries.push({ platform: p.platform, digest: pushed.digest });
                 digests.set(`${image.reference} ${p.platform}`, pushed.digest);
             }
@@ -148,5 +156,63 @@ describe("the dev stack with linux/amd64 and linux/arm64, from a real registry",
         assert.ok(declared(IMAGE).length > 0);
         for (const r of declared(IMAGE)) assert.equal((r.inputs.build as { platform: string }).platform, "linux/arm64");
         for (const image of stack.plan) assert.deepEqual(Object.keys(image.stagedDigests ?? {}), ["linux/amd64"]);
+    });
+
+    it("prod's platforms with gzip (ec2, mocks): an image in its staging tag without its smoked staging tag gets its smoke test declared again; once SmokedStagingTag wrote the smoked tag, none", async () => {
+        const ns = `smoked${++namespace}`;
+        const declare = () =>
+            declareMockStackFromRegistry("prod", {
+                overrides: {
+                    "truss-base-images:registry": { server: registry.host, namespace: ns, username: "basetenservice" },
+                    "truss-base-images:compression": "gzip",
+                },
+            });
+        const smokeTests = (stack: { declared: readonly { type: string; name: string }[] }) =>
+            stack.declared.filter((r) => r.type === "pulumi-nodejs:dynamic/truss-base-images:SmokeTest").map((r) => r.name);
+        const first = await declare();
+        const planned = first.plan;
+        assert.equal(smokeTests(first).length, 2 * planned.length, "nothing staged: every platform image is built and tested");
+
+        // A run pushed every amd64 image to its staging tag, and then its smoke test failed (or the run stopped).
+        const pushed = new Map<string, string>();
+        for (const image of planned) {
+            const p = image.platforms.find((x) => x.platform === "linux/amd64")!;
+            const seed = { labels: { [LABELS.contentDigest]: p.contentDigest }, layerText: `${image.reference} amd64` };
+            const m = await pushImage({ url: registry.url }, image.repository.slice(registry.host.length + 1), p.finalStagingTag, seed);
+            pushed.set(image.reference, m.digest);
+        }
+        const unproven = await declare();
+        for (const image of unproven.plan) {
+            assert.equal(image.action, "build");
+            assert.deepEqual(image.stagedDigests, {}, `${image.reference}: a staging tag alone does not count as staged`);
+        }
+        for (const image of planned) {
+            assert.ok(
+                smokeTests(unproven).includes(`${image.resourceName}-amd64-smoke`),
+                `${image.reference}: the amd64 image is tested again`,
+            );
+        }
+        assert.equal(smokeTests(unproven).length, 2 * planned.length);
+
+        // The smoke tests pass this time: SmokedStagingTag (the provider, against the registry) marks each amd64 image.
+        const provider = await loadSerialized("SmokedStagingTag");
+        for (const image of planned) {
+            const p = image.platforms.find((x) => x.platform === "linux/amd64")!;
+            await provider.create({
+                repository: image.repository,
+                sourceDigest: pushed.get(image.reference),
+                tag: smokedStagingTag(p.contentDigest),
+            });
+        }
+        const proven = await declare();
+        for (const image of proven.plan) {
+            assert.deepEqual(image.stagedDigests, { "linux/amd64": pushed.get(image.reference) });
+            assert.ok(!smokeTests(proven).includes(`${image.resourceName}-amd64-smoke`), `${image.reference}: no second smoke test`);
+            assert.ok(smokeTests(proven).includes(`${image.resourceName}-arm64-smoke`));
+        }
+        assert.equal(smokeTests(proven).length, planned.length);
+        const builds = proven.declared.filter((r) => r.type === IMAGE);
+        assert.equal(builds.length, planned.length, "only the arm64 images are built");
+        for (const r of builds) assert.equal(r.props.build.platform, "linux/arm64");
     });
 });

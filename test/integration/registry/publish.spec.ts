@@ -19,7 +19,38 @@ describe("publishTag against a real registry: the only writer of published tags,
     let registry: TestRegistry;
     const path = "baseten/truss-server-base";
     const repo = () => `${registry.host}/${path}`;
-    const client = () => new RegistryClient({ server: registry.host, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } });
+    const client = () =>
+        new RegistryClient({ server: registry.host, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 }, writeSettleMs: 20 });
+    /**
+     * A client whose transport lets `onPut` act around each manifest PUT to `tag`: `before` runs
+     * before the registry sees it and may answer instead; `after` runs once the registry answered.
+     */
+    const intercepted = (
+        tag: string,
+        onPut: {
+            before?: (n: number, send: () => Promise<Response>) => Promise<Response | undefined>;
+            after?: (n: number) => Promise<void>;
+        },
+    ): { client: RegistryClient; puts: () => number } => {
+        let puts = 0;
+        const f: typeof fetch = async (input, init) => {
+            if (init?.method !== "PUT" || !String(input).endsWith(`/manifests/${tag}`)) return fetch(input, init);
+            const n = ++puts;
+            const instead = await onPut.before?.(n, () => fetch(input, init));
+            if (instead) return instead;
+            const res = await fetch(input, init);
+            await onPut.after?.(n);
+            return res;
+        };
+        const c = new RegistryClient({
+            server: registry.host,
+            fetch: f,
+            retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 },
+            writeSettleMs: 20,
+        });
+        return { client: c, puts: () => puts };
+    };
+    const busy = () => new Response('{"errors":[{"code":"UNAVAILABLE"}]}', { status: 503, headers: { "retry-after": "1" } });
     const request = (tag: string, source: string | undefined, digest: string, overwrite = false) => ({
         repository: repo(),
         tag,
@@ -83,6 +114,87 @@ describe("publishTag against a real registry: the only writer of published tags,
             theirs.digest,
             "the registry still serves their manifest",
         );
+    });
+
+    it("a write answered 503 (Retry-After) is not repeated over another writer's tag: the retry reads the tag first and stops with the conflict", async () => {
+        const ours = content("c");
+        await pushImage(registry, path, `build-${ours.slice(7)}`, { labels: { [KEY]: ours } });
+        let theirs: { digest: string } | undefined;
+        const { client: c, puts } = intercepted("3.10-v3", {
+            before: async () => {
+                // While our write is refused, the other writer publishes the tag.
+                theirs ??= await pushImage(registry, path, "3.10-v3", { labels: { [KEY]: content("d") } });
+                return busy();
+            },
+        });
+        const err = await publishTag(c, request("3.10-v3", `build-${ours.slice(7)}`, ours)).then(
+            () => assert.fail("reported success"),
+            (e: unknown) => e as TagHeldError,
+        );
+        assert.ok(err instanceof TagHeldError, String(err));
+        assert.match(
+            err.message,
+            /tag 3\.10-v3: the tag already holds content digest sha256:d{64} .*another writer published it while our write was failing \(HTTP 503\); our write was not repeated, and nothing was written/,
+        );
+        assert.strictEqual(puts(), 1, "the refused PUT was sent once");
+        assert.strictEqual((await rawManifest(registry, path, "3.10-v3"))?.digest, theirs?.digest, "their tag is untouched");
+    });
+
+    it("a write the registry refuses (an immutable-tag rule, here a 400) after another writer published: the conflict, not an HTTP error", async () => {
+        const ours = content("1");
+        await pushImage(registry, path, `build-${ours.slice(7)}`, { labels: { [KEY]: ours } });
+        const { client: c, puts } = intercepted("3.10-v6", {
+            before: async () => {
+                await pushImage(registry, path, "3.10-v6", { labels: { [KEY]: content("2") } });
+                return new Response('{"errors":[{"code":"TAG_INVALID","message":"tag is immutable"}]}', { status: 400 });
+            },
+        });
+        await assert.rejects(publishTag(c, request("3.10-v6", `build-${ours.slice(7)}`, ours)), (e: unknown) => {
+            assert.ok(e instanceof TagHeldError, String(e));
+            assert.match(
+                e.message,
+                /holds content digest sha256:2{64} .*while our write was failing \(HTTP 400\); our write was not repeated/,
+            );
+            return true;
+        });
+        assert.strictEqual(puts(), 1);
+    });
+
+    it("a write stored but answered 503 is not sent again: the re-read finds our manifest, which is then confirmed", async () => {
+        const ours = content("e");
+        await pushImage(registry, path, `build-${ours.slice(7)}`, { labels: { [KEY]: ours } });
+        const { client: c, puts } = intercepted("3.10-v4", {
+            // The registry stores the first PUT, but its answer is lost: the client hears a 503.
+            before: async (n, send) => {
+                if (n > 1) return undefined;
+                await (await send()).arrayBuffer();
+                return busy();
+            },
+        });
+        const result = await publishTag(c, request("3.10-v4", `build-${ours.slice(7)}`, ours));
+        assert.strictEqual(result.written, true);
+        assert.strictEqual(puts(), 1, "the stored manifest was not written again");
+        assert.strictEqual((await rawManifest(registry, path, "3.10-v4"))?.digest, result.digest);
+    });
+
+    it("reports the conflict, not success, when another writer's PUT is stored after ours", async () => {
+        const ours = content("f");
+        await pushImage(registry, path, `build-${ours.slice(7)}`, { labels: { [KEY]: ours } });
+        let theirs: { digest: string } | undefined;
+        const { client: c } = intercepted("3.10-v5", {
+            // Both found the tag absent; theirs lands right after ours.
+            after: async () => void (theirs = await pushImage(registry, path, "3.10-v5", { labels: { [KEY]: content("0") } })),
+        });
+        const err = await publishTag(c, request("3.10-v5", `build-${ours.slice(7)}`, ours)).then(
+            () => assert.fail("reported success"),
+            (e: unknown) => e as TagHeldError,
+        );
+        assert.ok(err instanceof TagHeldError, String(err));
+        assert.match(
+            err.message,
+            /the tag already holds content digest sha256:0{64} .*another writer published the tag at the same time as we did: we wrote sha256:[a-f0-9]{64}, and theirs was stored after ours/,
+        );
+        assert.strictEqual((await rawManifest(registry, path, "3.10-v5"))?.digest, theirs?.digest);
     });
 
     it("overwrites other content only when allowed (immutableTags false)", async () => {

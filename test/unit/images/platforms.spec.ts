@@ -5,7 +5,7 @@ import { contentDigestOf, stageImage } from "../../../src/images/context";
 import { combinedContentDigest, platformName } from "../../../src/images/platforms";
 import { parseStackConfig } from "../../../src/config/stackConfig";
 import { planImages } from "../../../src/publish/plannedImages";
-import { estargzStagingTag, isStagingTag, stagingTag } from "../../../src/images/naming";
+import { estargzStagingTag, isStagingTag, smokedStagingTag, stagingTag } from "../../../src/images/naming";
 import { planItems, planTable } from "../../../src/cli/render";
 import { committedRawConfig, committedStack, configErrorOf, wholeImagesRaw } from "../../support/fixtures";
 
@@ -83,10 +83,16 @@ describe("platforms and compression in content digests", () => {
         const digest = `sha256:${"0123456789abcdef".repeat(4)}` as const;
         assert.equal(stagingTag(digest), `build-${"0123456789abcdef".repeat(4)}`);
         assert.equal(estargzStagingTag(digest), `build-${"0123456789abcdef".repeat(4)}-estargz`);
-        assert.ok(isStagingTag(stagingTag(digest)) && isStagingTag(estargzStagingTag(digest)));
+        assert.equal(smokedStagingTag(digest), `build-${"0123456789abcdef".repeat(4)}-smoked`);
+        assert.ok(isStagingTag(stagingTag(digest)) && isStagingTag(estargzStagingTag(digest)) && isStagingTag(smokedStagingTag(digest)));
+        // The rule README's prod set-up gives Docker Hub to make published tags immutable.
+        const immutable = /^[0-9].*$/;
+        for (const staging of [stagingTag(digest), estargzStagingTag(digest), smokedStagingTag(digest)])
+            assert.ok(!immutable.test(staging), `${staging} stays mutable`);
         for (const item of planImages(prod({}, { platforms: BOTH }), catalog)) {
             assert.ok(!isStagingTag(item.tag));
             assert.ok(/^3\./.test(item.tag), "published tags start with the python version, staging tags never do");
+            assert.ok(immutable.test(item.tag), `${item.tag} is made immutable by the rule`);
         }
     });
 

@@ -10,7 +10,16 @@ import { estargzScript } from "../../../src/runners/estargz";
 import { SshAccess, sshOptions } from "../../../src/runners/ssh";
 import { mockAwsLookups } from "../../support/aws";
 import { resetMocks, valueOf } from "../../support/pulumiMocks";
-import { convertedDigestOf, DeclaredResource, FAKE_PASSWORD, fakePushes, flatConfig, prodAsCommitted, settle } from "../../support/stacks";
+import {
+    convertedDigestOf,
+    DeclaredResource,
+    FAKE_PASSWORD,
+    fakePushes,
+    flatConfig,
+    prodAsCommitted,
+    PUSHED_DIGEST,
+    settle,
+} from "../../support/stacks";
 
 const IMAGE = "docker:index/image:Image";
 const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/truss-base-images:${kind}`;
@@ -62,7 +71,8 @@ const providerName = (r: { opts: pulumi.CustomResourceOptions }): Promise<string
     valueOf((r.opts.provider as pulumi.ProviderResource).urn).then((u) => u.split("::").pop());
 
 const ofType = (d: Declared, type: string, prefix = "") => d.resources.filter((r) => r.type === type && r.name.startsWith(prefix));
-const dynamic = (d: Declared, kind: "RegistryIndex" | "EstargzImage" | "RegistryTag") =>
+const nameOf = (r: pulumi.Resource): string => (r as unknown as { __name: string }).__name;
+const dynamic = (d: Declared, kind: "RegistryIndex" | "EstargzImage" | "RegistryTag" | "SmokedStagingTag") =>
     d.resources.filter((r) => r.type === DYNAMIC(kind));
 
 describe("multi-platform stacks (Pulumi mocks)", () => {
@@ -109,12 +119,27 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
         }
         const converted = dynamic(multi, "RegistryIndex");
         assert.equal(converted.length, 12);
+        const smoked = dynamic(multi, "SmokedStagingTag");
+        assert.equal(smoked.length, 24, "each platform image is marked once converted");
         for (const index of converted) {
-            const deps = index.opts.dependsOn as pulumi.Resource[];
+            const deps = (index.opts.dependsOn as pulumi.Resource[]).map(nameOf);
             assert.equal(deps.length, 2);
-            for (const d of deps) assert.ok(conversions.some((c) => c.name === (d as unknown as { __name: string }).__name));
+            // The index waits for each smoked tag, which waits for its conversion.
+            const marks = deps.map((d) => smoked.find((m) => m.name === d)!);
+            for (const m of marks) assert.ok(m, `the index waits for a smoked staging tag (${deps.join(", ")})`);
+            const convertedBy = marks.map((m) => (m.opts.dependsOn as pulumi.Resource[]).map(nameOf));
+            for (const c of convertedBy) assert.ok(c.length === 1 && conversions.some((x) => x.name === c[0]), c.join(", "));
+            for (const m of marks) {
+                const conversion = conversions.find((c) => c.name === (m.opts.dependsOn as pulumi.Resource[]).map(nameOf)[0])!;
+                assert.equal(
+                    await valueOf(m.props.sourceDigest),
+                    convertedDigestOf(conversion.props.target),
+                    "the smoked tag copies the converted image",
+                );
+                assert.match(m.props.tag, /^build-[a-f0-9]{64}-smoked$/);
+            }
             const entries = (await valueOf(pulumi.output(index.props.entries as unknown[]))) as { platform: string; digest: string }[];
-            const targets = conversions.filter((c) => deps.some((d) => (d as unknown as { __name: string }).__name === c.name));
+            const targets = conversions.filter((c) => convertedBy.some((d) => d[0] === c.name));
             assert.deepStrictEqual(
                 entries.map((e) => e.digest).sort(),
                 targets.map((c) => convertedDigestOf(c.props.target)).sort(),
@@ -141,6 +166,39 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
             assert.equal(tag.props.source, `${item.repository}:${p.finalStagingTag}`);
             assert.equal(tag.props.contentDigest, p.contentDigest);
             assert.equal(await valueOf(tag.props.sourceDigest), convertedDigestOf(conversion.props.target), "the converted image's digest");
+        }
+    });
+
+    it("a platform image staged and smoked (its build-<hex>-smoked tag found by the plan) gets no build and no smoke test; one staged without it gets both (gzip)", async () => {
+        const smokedDigest = `sha256:${"5e".repeat(32)}`;
+        // The plan's stagedDigests are what classify found under the smoked staging tags (classifyIndex.ts).
+        const declared = declareProd({ "truss-base-images:compression": "gzip" }, (plan) => ({
+            ...plan,
+            images: plan.images.map((i) => ({ ...i, stagedDigests: { "linux/amd64": smokedDigest } })),
+        }));
+        const none = declareProd({ "truss-base-images:compression": "gzip" });
+        const smokeTests = (d: Declared) => d.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/truss-base-images:SmokeTest").map((r) => r.name);
+        for (const item of declared.plan.images) {
+            assert.ok(
+                !smokeTests(declared).includes(`${item.resourceName}-amd64-smoke`),
+                `no smoke test for the smoked amd64 image of ${item.reference}`,
+            );
+            assert.ok(
+                smokeTests(declared).includes(`${item.resourceName}-arm64-smoke`),
+                `a smoke test for the arm64 image of ${item.reference}`,
+            );
+            assert.ok(
+                smokeTests(none).includes(`${item.resourceName}-amd64-smoke`),
+                `without its smoked tag, the amd64 image of ${item.reference} is tested`,
+            );
+            assert.ok(smokeTests(none).includes(`${item.resourceName}-arm64-smoke`));
+        }
+        assert.equal(smokeTests(declared).length, 12);
+        assert.equal(smokeTests(none).length, 24);
+        assert.equal(dynamic(declared, "SmokedStagingTag").length, 12, "only the image tested now is marked now");
+        for (const index of dynamic(declared, "RegistryIndex")) {
+            const entries = (await valueOf(pulumi.output(index.props.entries as unknown[]))) as { platform: string; digest: string }[];
+            assert.equal(entries.find((e) => e.platform === "linux/amd64")?.digest, smokedDigest, "the smoked image is indexed");
         }
     });
 
@@ -228,10 +286,20 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
                     (entries as { platform: string }[]).map((e) => e.platform),
                     BOTH,
                 );
-                const waits = (index.opts.dependsOn as pulumi.Resource[]).map((d) => (d as unknown as { __name: string }).__name);
-                for (const arch of ["amd64", "arm64"]) {
-                    assert.ok(waits.includes(`${item.resourceName}-${arch}`), `the index waits for the ${arch} image`);
-                    assert.ok(waits.includes(`${item.resourceName}-${arch}-smoke`), `the index waits for the ${arch} smoke test`);
+                const waits = (index.opts.dependsOn as pulumi.Resource[]).map(nameOf);
+                const smoked = dynamic(multi, "SmokedStagingTag");
+                for (const [arch, p] of [
+                    ["amd64", item.platforms[0]],
+                    ["arm64", item.platforms[1]],
+                ] as const) {
+                    assert.ok(waits.includes(`${item.resourceName}-${arch}-smoked`), `the index waits for the ${arch} smoked staging tag`);
+                    const mark = smoked.find((r) => r.name === `${item.resourceName}-${arch}-smoked`)!;
+                    const after = (mark.opts.dependsOn as pulumi.Resource[]).map(nameOf);
+                    assert.ok(after.includes(`${item.resourceName}-${arch}`), `the ${arch} smoked tag is written after the ${arch} image`);
+                    assert.ok(after.includes(`${item.resourceName}-${arch}-smoke`), `and after its smoke test passed`);
+                    assert.equal(mark.props.tag, `build-${p.contentDigest.slice(7)}-smoked`);
+                    assert.equal(await valueOf(mark.props.sourceDigest), PUSHED_DIGEST, "gzip: the pushed image, which the smoke test ran");
+                    assert.equal(mark.opts.retainOnDelete, true);
                 }
                 assert.equal(index.opts.retainOnDelete, true);
                 assert.equal(index.props.immutable, true, "prod's immutableTags: the index step never replaces a tag");
