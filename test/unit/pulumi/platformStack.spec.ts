@@ -177,7 +177,8 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
             images: plan.images.map((i) => ({ ...i, stagedDigests: { "linux/amd64": smokedDigest } })),
         }));
         const none = declareProd({ "truss-base-images:compression": "gzip" });
-        const smokeTests = (d: Declared) => d.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/truss-base-images:SmokeTest").map((r) => r.name);
+        const smokeTests = (d: Declared) =>
+            d.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/truss-base-images:SmokeTest").map((r) => r.name);
         for (const item of declared.plan.images) {
             assert.ok(
                 !smokeTests(declared).includes(`${item.resourceName}-amd64-smoke`),
