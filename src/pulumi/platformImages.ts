@@ -14,7 +14,7 @@ import { emulationProblem } from "../runners/emulation";
 import { BaseImage } from "./baseImage";
 import { EstargzImage } from "./estargzImage";
 import { RegistryIndex } from "./registryIndex";
-import { RegistryTag } from "./registryTag";
+import { RegistryTag, tokenRealmHostsOf } from "./registryTag";
 import { SmokedStagingTag } from "./smokedStagingTag";
 import type { Runners } from "./runners";
 
@@ -192,6 +192,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
                     sourceDigest: digest,
                     tag: smokedStagingTag(b.platformImage.contentDigest),
                     timeoutSeconds: config.registryTimeoutSeconds,
+                    ...tokenRealmHostsOf(config),
                 },
                 { ...opts, dependsOn: last, retainOnDelete: true },
             );
@@ -218,6 +219,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
         contentDigest: image.contentDigest,
         immutable: config.immutableTags,
         timeoutSeconds: config.registryTimeoutSeconds,
+        ...tokenRealmHostsOf(config),
     };
     const tagOpts = { ...opts, dependsOn: waits, retainOnDelete: true };
     if (image.platforms.length === 1) {

@@ -11,6 +11,8 @@ export interface PublishedTagInputs {
     readonly username?: string;
     readonly password?: string;
     readonly timeoutSeconds?: number;
+    /** Token-service hosts besides the registry's own that may receive its credentials (registry.tokenRealmHosts). */
+    readonly tokenRealmHosts?: readonly string[];
     readonly repository: string;
     readonly tag: string;
     readonly contentDigest: string;
@@ -21,9 +23,9 @@ const clients = new Map<string, RegistryClient>();
 
 /** One client per registry, user and deadline, so that every resource of an update shares its tokens and manifests. */
 export function providerRegistryClient(
-    inputs: Pick<PublishedTagInputs, "server" | "username" | "password" | "timeoutSeconds">,
+    inputs: Pick<PublishedTagInputs, "server" | "username" | "password" | "timeoutSeconds" | "tokenRealmHosts">,
 ): RegistryClient {
-    const key = JSON.stringify([inputs.server, inputs.username, inputs.password, inputs.timeoutSeconds]);
+    const key = JSON.stringify([inputs.server, inputs.username, inputs.password, inputs.timeoutSeconds, inputs.tokenRealmHosts]);
     let client = clients.get(key);
     if (!client) {
         const credentials = inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined;
@@ -32,6 +34,7 @@ export function providerRegistryClient(
             credentials,
             credentialsSource: { configuredUser: inputs.username, passwordFrom: PROGRAM_PASSWORD_FROM },
             timeoutSeconds: inputs.timeoutSeconds,
+            tokenRealmHosts: inputs.tokenRealmHosts,
         });
         clients.set(key, client);
     }

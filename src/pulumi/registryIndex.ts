@@ -20,6 +20,8 @@ export interface RegistryIndexArgs {
     readonly sourceDigest?: pulumi.Input<string>;
     readonly immutable: pulumi.Input<boolean>;
     readonly timeoutSeconds?: pulumi.Input<number>;
+    /** Token-service hosts besides the registry's own that may receive its credentials (registry.tokenRealmHosts). */
+    readonly tokenRealmHosts?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /**

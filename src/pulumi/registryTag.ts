@@ -25,6 +25,19 @@ export interface RegistryTagArgs {
     readonly immutable: pulumi.Input<boolean>;
     /** The deadline of each registry look-up (registryTimeoutSeconds). */
     readonly timeoutSeconds?: pulumi.Input<number>;
+    /** Token-service hosts besides the registry's own that may receive its credentials (registry.tokenRealmHosts). */
+    readonly tokenRealmHosts?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * The tokenRealmHosts input of the resources that write to the registry: present only when the
+ * stack names some, so that stacks without the key store nothing new.
+ */
+export function tokenRealmHostsOf(config: { readonly registry: { readonly tokenRealmHosts?: readonly string[] } }): {
+    tokenRealmHosts?: string[];
+} {
+    const hosts = config.registry.tokenRealmHosts;
+    return hosts && hosts.length > 0 ? { tokenRealmHosts: [...hosts] } : {};
 }
 
 /**
@@ -60,6 +73,7 @@ export class RegistryTag extends pulumi.dynamic.Resource {
                 platform: args.platform,
                 immutable: args.immutable,
                 timeoutSeconds: args.timeoutSeconds,
+                tokenRealmHosts: args.tokenRealmHosts,
                 reference: undefined,
                 digest: undefined,
             }),

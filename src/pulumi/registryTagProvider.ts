@@ -13,6 +13,8 @@ export interface RegistryTagInputs {
     readonly server: string;
     readonly username?: string;
     readonly password?: string;
+    /** Token-service hosts besides the registry's own that may receive its credentials (registry.tokenRealmHosts). */
+    readonly tokenRealmHosts?: readonly string[];
     /** Fully qualified: `docker.io/baseten/truss-server-base`. */
     readonly repository: string;
     readonly tag: string;

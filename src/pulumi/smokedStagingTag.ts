@@ -14,6 +14,8 @@ export interface SmokedStagingTagArgs {
     /** smokedStagingTag of the image's content digest. */
     readonly tag: pulumi.Input<string>;
     readonly timeoutSeconds?: pulumi.Input<number>;
+    /** Token-service hosts besides the registry's own that may receive its credentials (registry.tokenRealmHosts). */
+    readonly tokenRealmHosts?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /**
@@ -38,6 +40,7 @@ export class SmokedStagingTag extends pulumi.dynamic.Resource {
                 sourceDigest: args.sourceDigest,
                 tag: args.tag,
                 timeoutSeconds: args.timeoutSeconds,
+                tokenRealmHosts: args.tokenRealmHosts,
                 digest: undefined,
             }),
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },

@@ -8,6 +8,8 @@ import { parseRepository, retryDelayMs } from "../registry";
 export interface SmokedStagingTagInputs {
     readonly username?: string;
     readonly password?: string;
+    /** Token-service hosts besides the registry's own that may receive its credentials (registry.tokenRealmHosts). */
+    readonly tokenRealmHosts?: readonly string[];
     /** Fully qualified: `docker.io/baseten/truss-server-base` (its server is the registry's). */
     readonly repository: string;
     /** The manifest digest of the finished image that passed (pushed, or converted): copied by digest. */

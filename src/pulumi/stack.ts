@@ -8,7 +8,7 @@ import type { PublishPlan, PublishPlanImage } from "../publish/publishPlan";
 import { BaseImage } from "./baseImage";
 import { declareRunners } from "./runners";
 import type { PulumiStackConfig } from "./config";
-import { RegistryTag } from "./registryTag";
+import { RegistryTag, tokenRealmHostsOf } from "./registryTag";
 import { checkPlatformBuilders, declareStagedPublish, platformBuilds, PlatformBuild, publishedFromStaging } from "./platformImages";
 import type { RegistryIndex } from "./registryIndex";
 import type { EstargzImage } from "./estargzImage";
@@ -153,6 +153,7 @@ export function declareStack(
                     platform: image.staged.platform,
                     immutable: config.immutableTags,
                     timeoutSeconds: config.registryTimeoutSeconds,
+                    ...tokenRealmHostsOf(config),
                 },
                 { ...opts, dependsOn, retainOnDelete: true },
             );

@@ -198,3 +198,24 @@ describe("dynamic resources' type tokens", () => {
         assert.deepEqual(withFormerTypeToken("WorkTicket", undefined).aliases, [{ type: "pulumi-nodejs:dynamic:WorkTicket" }]);
     });
 });
+
+describe("registry.tokenRealmHosts reaches the resources that write to the registry (Pulumi mocks)", () => {
+    const REALMS = ["auth.registry.example.com"];
+    const writers = ["RegistryTag", "RegistryIndex", "SmokedStagingTag"].map((t) => `pulumi-nodejs:dynamic/truss-base-images:${t}`);
+
+    async function declared(overrides: Record<string, unknown>): Promise<RecordedResource[]> {
+        const registry = { server: "docker.io", namespace: "baseten", username: "basetenservice", ...overrides };
+        const stack = declareMockStack("prod", { overrides: { "truss-base-images:registry": registry } });
+        mockOutputs("docker:index/image:Image", (args) => ({ repoDigest: `${args.inputs.imageName}@sha256:${"0".repeat(64)}` }));
+        await valueOf(stack.output);
+        return recorded().filter((r) => writers.includes(r.type));
+    }
+
+    it("passes the stack's hosts to every RegistryIndex and SmokedStagingTag of prod, and stores nothing new for a stack without the key", async () => {
+        const withHosts = await declared({ tokenRealmHosts: REALMS });
+        assert.ok(withHosts.length > 0);
+        for (const r of withHosts) assert.deepEqual(r.inputs?.tokenRealmHosts, REALMS, `${r.type} ${r.name}`);
+        const without = await declared({});
+        for (const r of without) assert.equal(r.inputs?.tokenRealmHosts, undefined, `${r.type} ${r.name}`);
+    });
+});
