@@ -3,7 +3,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", ".build/", "dist/", "eslint.config.mjs"] },
+    { ignores: ["node_modules/", ".build/", "dist/", "eslint.config.mjs", ".dependency-cruiser.cjs"] },
     ...tseslint.configs.recommended,
     {
         languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

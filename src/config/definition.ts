@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Catalog, loadCatalog } from "../images/catalog";
-import { readTrussCheckout, trussCatalog, TrussCheckoutError } from "../images/trussCheckout";
+import { readTrussCheckout, TrussCheckoutError } from "../images/trussCheckout";
+import { trussCatalog } from "../images/trussCatalog";
 import { parseStackConfig, StackConfig } from "./stackConfig";
 
 /** Where a stack's images are defined and how it was asked for. */

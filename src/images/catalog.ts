@@ -1,24 +1,19 @@
 import * as fs from "fs";
 import * as path from "path";
-import * as pep440 from "@renovatebot/pep440";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { CatalogError } from "../errors";
 import { formatIssues } from "../validationMessages";
 import type { Rendered } from "./jinja";
-import { fromReferences, renderTrussTemplate, TrussCheckout } from "./trussCheckout";
+import { Accelerator, ACCELERATORS, comparePython, JobType, PythonVersion } from "./dimensions";
+import { fromReferences } from "./dockerfile";
+import type { TrussCheckout } from "./trussCheckout";
+import { renderTrussTemplate } from "./trussTemplate";
 
 /** The default images folder: the one beside src/. */
 export const IMAGES_DIR = path.resolve(__dirname, "..", "..", "images");
 export const CATALOG_FILE = "catalog.yaml";
 
-export type Accelerator = "cpu" | "gpu";
-export const ACCELERATORS: readonly Accelerator[] = ["cpu", "gpu"];
-
-/** A python version of the catalog, e.g. "3.9". */
-export type PythonVersion = string;
-/** A job type of the catalog, e.g. "server". */
-export type JobType = string;
 
 export interface PythonEntry {
     readonly gpuAptPackages: readonly string[];
@@ -209,10 +204,6 @@ function unquotedPythonKeys(text: string): string[] {
         .map((key) => (key.range ? text.slice(key.range[0], key.range[1]) : String(key.value)));
 }
 
-/** Orders python versions as PEP 440 does: "3.9" before "3.10". */
-export function comparePython(a: PythonVersion, b: PythonVersion): number {
-    return pep440.compare(a, b);
-}
 
 /**
  * The parent image reference an image of this python and accelerator starts FROM, before

@@ -2,11 +2,13 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Catalog, catalogParent, trussDockerfile } from "./catalog";
-import { checkoutFile, fromReferences, usedContextFiles } from "./trussCheckout";
+import { checkoutFile } from "./trussCheckout";
+import { fromReferences } from "./dockerfile";
+import { usedContextFiles } from "./trussContext";
 import type { ContentDigest, ImageSpec } from "./spec";
 import { CONTENT_DIGEST_ARG, LABELS, staticLabels } from "./labels";
 import type { Compression } from "./platforms";
-import { fromLines, rewriteFrom } from "./dockerfileParents";
+import { fromLines, rewriteFrom } from "./dockerfile";
 import { EMPTY_LOCK, namesDigest, ParentLock, pinnedReference, pinOf } from "./parentLock";
 
 /** A file of a staged build context. Modes are fixed; there are no timestamps. */

@@ -1,4 +1,4 @@
-import type { Accelerator, JobType, PythonVersion } from "./catalog";
+import type { Accelerator, JobType, PythonVersion } from "./dimensions";
 import type { ImageSpec } from "./spec";
 
 /** The `matrix` config key: which images of the catalog a stack publishes. */

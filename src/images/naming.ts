@@ -1,5 +1,5 @@
 import type { ImageSpec, RegistryTarget } from "./spec";
-import type { JobType } from "./catalog";
+import type { JobType } from "./dimensions";
 
 /**
  * The tag and repository formats are a contract: Truss looks its base images up by exactly

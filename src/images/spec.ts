@@ -1,4 +1,4 @@
-import type { Accelerator, JobType, PythonVersion } from "./catalog";
+import type { Accelerator, JobType, PythonVersion } from "./dimensions";
 
 /** One base image of the matrix, before any version tag or registry is chosen. */
 export interface ImageSpec {

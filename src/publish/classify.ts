@@ -1,4 +1,4 @@
-import { ACCELERATORS } from "../images/catalog";
+import { ACCELERATORS } from "../images/dimensions";
 import { UserError } from "../errors";
 import type { ContentDigest, ImageSpec } from "../images/spec";
 import { LABELS } from "../images/labels";

@@ -1,4 +1,5 @@
-import { trussDockerfile, comparePython } from "../images/catalog";
+import { trussDockerfile } from "../images/catalog";
+import { comparePython } from "../images/dimensions";
 import { requirementsPath, TRUSS_PATHS, TrussCheckout } from "../images/trussCheckout";
 import type { ImageSpec } from "../images/spec";
 import { variant } from "../images/naming";

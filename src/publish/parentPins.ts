@@ -4,10 +4,10 @@
  * planning reads the lock alone, so a preview never changes because upstream moved.
  */
 import type { Catalog } from "../images/catalog";
-import { ACCELERATORS } from "../images/catalog";
+import { ACCELERATORS } from "../images/dimensions";
 import type { StackConfig } from "../config/stackConfig";
 import { stageImage } from "../images/context";
-import { fromLines } from "../images/dockerfileParents";
+import { fromLines } from "../images/dockerfile";
 import { EMPTY_LOCK, lockAgeDays, LOCK_FILE, LOCK_MAX_AGE_DAYS, namesDigest, ParentLock } from "../images/parentLock";
 import type { ImageSpec } from "../images/spec";
 import { expandMatrix } from "../images/matrix";

@@ -1,4 +1,4 @@
-import type { Accelerator } from "../images/catalog";
+import type { Accelerator } from "../images/dimensions";
 import { ARM64_POOL_MISSING, BuildersConfig, Ec2BuildersConfig, RunnerPool } from "../config/runners";
 import { hasNvidiaGpu } from "../config/instanceTypes";
 

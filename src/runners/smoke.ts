@@ -1,4 +1,4 @@
-import type { Accelerator } from "../images/catalog";
+import type { Accelerator } from "../images/dimensions";
 import type { StagedContext } from "../images/context";
 import type { ImageSpec } from "../images/spec";
 import type { SmokeChecks } from "./smokeChecks";

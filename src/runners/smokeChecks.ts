@@ -1,4 +1,4 @@
-import type { Accelerator } from "../images/catalog";
+import type { Accelerator } from "../images/dimensions";
 
 /**
  * Which checks an image's smoke test can make on the runner that built it. A GPU image needs a

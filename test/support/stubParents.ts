@@ -8,7 +8,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ACCELERATORS, Catalog, catalogParent } from "../../src/images/catalog";
+import { ACCELERATORS } from "../../src/images/dimensions";
+import { Catalog, catalogParent } from "../../src/images/catalog";
 import { docker } from "./docker";
 
 /** Where the stubs log: one line per call, the command then its arguments, tab-separated. */

@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as fc from "fast-check";
 import { renderJinja } from "../../../src/images/jinja";
-import { readTrussCheckout, renderTrussDockerfile, TEMPLATE_FOLDERS } from "../../../src/images/trussCheckout";
+import { readTrussCheckout, TEMPLATE_FOLDERS } from "../../../src/images/trussCheckout";
+import { renderTrussDockerfile } from "../../../src/images/trussTemplate";
 import { tempDir } from "../../support/fixtures";
 import { FIXTURE_PYTHONS, TrussLayout, writeTrussCheckout } from "../../support/trussCheckouts";
 

@@ -2,7 +2,8 @@ import * as assert from "assert";
 import * as fc from "fast-check";
 import * as fs from "fs";
 import * as path from "path";
-import { allCatalogParents, catalogParent, comparePython, loadCatalog } from "../../../src/images/catalog";
+import { allCatalogParents, catalogParent, loadCatalog } from "../../../src/images/catalog";
+import { comparePython } from "../../../src/images/dimensions";
 import { CatalogError } from "../../../src/errors";
 import { copyImages, editFile, replaceOnce, REPO_IMAGES_DIR } from "../../support/fixtures";
 

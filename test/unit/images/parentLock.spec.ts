@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadCatalog } from "../../../src/images/catalog";
 import { applyParentPins, stageImage } from "../../../src/images/context";
-import { fromLines } from "../../../src/images/dockerfileParents";
+import { fromLines } from "../../../src/images/dockerfile";
 import {
     EMPTY_LOCK,
     formatParentLock,

@@ -1,8 +1,11 @@
 /**
- * The parent images of a Dockerfile, read from its FROM lines the way the Docker builder reads
- * them: only ARGs declared before the first FROM are in scope there, a build argument overrides
- * such an ARG's default, `scratch` and the names of earlier stages are not images. Knowing
- * nothing of where the Dockerfile came from keeps this working for any Dockerfile we stage.
+ * The one reader of the Dockerfiles we stage: every question about their FROM, ARG, COPY and ADD
+ * instructions is answered here, from one split into instructions (continuation lines joined,
+ * comments and blank lines dropped, also inside a continuation, `\r\n` endings read as `\n`).
+ * Parents are read the way the Docker builder reads them: only ARGs declared before the first
+ * FROM are in scope there, a build argument overrides such an ARG's default, `scratch` and the
+ * names of earlier stages are not images. Knowing nothing of where the Dockerfile came from
+ * keeps this working for any Dockerfile we stage.
  */
 
 /** One FROM instruction whose image is a registry reference. */
@@ -97,4 +100,45 @@ export function rewriteFrom(dockerfile: string, line: number, written: string, i
     if (at < 0) throw new Error(`line ${line + 1} of the Dockerfile does not name ${written}`);
     lines[line] = lines[line].slice(0, at) + image + lines[line].slice(at + written.length);
     return lines.join("\n");
+}
+
+/** The parent images as written in each FROM that pulls from a registry, in order (`FROM python:3.9 AS build` -> `python:3.9`). */
+export function fromReferences(dockerfile: string): string[] {
+    return fromLines(dockerfile, {}).map((f) => f.written);
+}
+
+/**
+ * The build-context paths a Dockerfile's COPY and ADD instructions read (not `--from` copies
+ * between stages), normalized: no leading `./`, no trailing `/`; `` for the whole context.
+ */
+export function contextSources(dockerfile: string): string[] {
+    const out: string[] = [];
+    for (const { text } of instructions(dockerfile)) {
+        const m = DIRECTIVE.exec(text);
+        if (!m) continue;
+        const keyword = m[1].toUpperCase();
+        if (keyword !== "COPY" && keyword !== "ADD") continue;
+        const args = m[2];
+        let tokens: string[];
+        if (args.trimStart().startsWith("[")) {
+            try {
+                tokens = JSON.parse(args) as string[];
+            } catch {
+                tokens = args.split(/\s+/);
+            }
+        } else tokens = args.split(/\s+/).filter((t) => t !== "");
+        const flags = tokens.filter((t) => t.startsWith("--"));
+        if (flags.some((f) => f.startsWith("--from"))) continue;
+        const paths = tokens.filter((t) => !t.startsWith("--"));
+        for (const src of paths.slice(0, -1)) {
+            if (/^[a-z]+:\/\//i.test(src)) continue;
+            out.push(
+                src
+                    .replace(/^(\.\/)+/, "")
+                    .replace(/\/+$/, "")
+                    .replace(/^\.$/, ""),
+            );
+        }
+    }
+    return out;
 }
