@@ -11,9 +11,9 @@ import { runnerId, RunnerId } from "../runners/pools";
 import { READY_TIMEOUT_SECONDS } from "../runners/readiness";
 import { runnerHostAlias, SshAccess, sshAccessOf, sshDockerHost, sshOptions } from "../runners/ssh";
 import { SSM_MANAGED_POLICY_ARN, ssmHostAlias, ssmProxyCommand } from "../runners/ssm";
-import { runnerTags } from "../runners/tags";
+import { runnerTags } from "../runners/awsTags";
 import { renderUserData } from "../runners/userData";
-import { ReadinessGate } from "./readiness";
+import { ReadinessGate } from "./readinessGate";
 import { RunnerHostKey } from "./runnerHostKey";
 import { WorkTicket } from "./workTicket";
 

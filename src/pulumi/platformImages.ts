@@ -16,7 +16,7 @@ import { EstargzImage } from "./estargzImage";
 import { RegistryIndex } from "./registryIndex";
 import { RegistryTag, tokenRealmHostsOf } from "./registryTag";
 import { SmokedStagingTag } from "./smokedStagingTag";
-import type { Runners } from "./runners";
+import type { Runners } from "./declareRunners";
 
 /**
  * Tags published from staging tags: more than one platform (the tag holds an OCI index), or

@@ -12,11 +12,11 @@ const implementations = {
     RegistryTag: () => require("./registryTagProvider").registryTagProvider,
     RegistryIndex: () => require("./registryIndexProvider").registryIndexProvider,
     EstargzImage: () => require("./estargzImageProvider").estargzImageProvider,
-    SmokeTest: () => require("./smokeTest").smokeTestImplementation,
+    SmokeTest: () => require("./smokeTestProvider").smokeTestImplementation,
     SmokedStagingTag: () => require("./smokedStagingTagProvider").smokedStagingTagImplementation,
-    ReadinessGate: () => require("./readiness").readinessGateImplementation,
-    WorkTicket: () => require("./workTicket").workTicketImplementation,
-    RunnerHostKey: () => require("./runnerHostKey").runnerHostKeyImplementation,
+    ReadinessGate: () => require("./readinessGateProvider").readinessGateImplementation,
+    WorkTicket: () => require("./workTicketProvider").workTicketImplementation,
+    RunnerHostKey: () => require("./runnerHostKeyProvider").runnerHostKeyImplementation,
 } satisfies Record<ImplementationName, () => pulumi.dynamic.ResourceProvider>;
 
 /** The implementation a resource names; one error naming the known ones for anything else. */

@@ -1,6 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { generateHostKey } from "../runners/hostKey";
 import { dynamicProvider, implementedBy, TYPE_MODULE } from "./dynamicProvider";
+
+export interface RunnerHostKeyArgs {
+    /** The runner's HostKeyAlias (runnerHostAlias), also the key's comment. */
+    readonly alias: string;
+}
 
 /**
  * A runner's ssh host key, made once when the resource is created and kept in the state: the
@@ -9,27 +13,6 @@ import { dynamicProvider, implementedBy, TYPE_MODULE } from "./dynamicProvider";
  * replacing this resource (`pulumi up --replace <its URN>`) makes a new one, which changes the
  * user data and so replaces the instance too.
  */
-/** What creating a runner's host key adds to its inputs: a new key pair. */
-export function runnerHostKeyOutputs(alias: string): { publicKey: string; privateKey: string } {
-    const key = generateHostKey(alias);
-    return { publicKey: key.publicKey, privateKey: key.privateKey };
-}
-
-export const runnerHostKeyImplementation: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        return olds.alias !== news.alias ? { changes: true, replaces: ["alias"], deleteBeforeReplace: false } : { changes: false };
-    },
-    async create(inputs: Record<string, unknown>) {
-        const alias = String(inputs.alias);
-        return { id: alias, outs: { ...inputs, ...runnerHostKeyOutputs(alias) } };
-    },
-};
-
-export interface RunnerHostKeyArgs {
-    /** The runner's HostKeyAlias (runnerHostAlias), also the key's comment. */
-    readonly alias: string;
-}
-
 export class RunnerHostKey extends pulumi.dynamic.Resource {
     // `declare`: the base constructor sets them; class fields would reset them to undefined.
     declare public readonly publicKey: pulumi.Output<string>;

@@ -6,7 +6,7 @@ import { layerLeaders, PublishAction } from "../publish/plannedImages";
 import { needsBuild } from "../publish/classify";
 import type { PublishPlan, PublishPlanImage } from "../publish/publishPlan";
 import { BaseImage } from "./baseImage";
-import { declareRunners } from "./runners";
+import { declareRunners } from "./declareRunners";
 import type { PulumiStackConfig } from "./config";
 import { RegistryTag, tokenRealmHostsOf } from "./registryTag";
 import { checkPlatformBuilders, declareStagedPublish, platformBuilds, PlatformBuild, publishedFromStaging } from "./platformImages";

@@ -1,4 +1,3 @@
-import { randomUUID } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicProvider, implementedBy, TYPE_MODULE, withFormerTypeToken } from "./dynamicProvider";
 
@@ -8,16 +7,6 @@ import { dynamicProvider, implementedBy, TYPE_MODULE, withFormerTypeToken } from
  * InstanceState starts a stopped instance; an unchanged one would not, since its recorded
  * state ("running") still matches the program after the runner stopped itself.
  */
-export const workTicketImplementation: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const building = Array.isArray(news.builds) && news.builds.length > 0;
-        return building ? { changes: true, replaces: ["builds"], deleteBeforeReplace: false } : { changes: false };
-    },
-    async create(inputs: Record<string, unknown>) {
-        return { id: randomUUID(), outs: inputs };
-    },
-};
-
 export class WorkTicket extends pulumi.dynamic.Resource {
     constructor(name: string, args: { runner: string; builds: string[] }, opts?: pulumi.CustomResourceOptions) {
         super(

@@ -9,7 +9,7 @@ import {
     repositoryScope,
 } from "./auth";
 import { CredentialsSource, GENERIC_CREDENTIALS } from "./advice";
-import { RegistryError } from "./errors";
+import { RegistryError } from "./registryError";
 import {
     ImageConfig,
     ImageManifest,

@@ -1,5 +1,5 @@
 import type { RegistryClient } from "./client";
-import { RegistryError } from "./errors";
+import { RegistryError } from "./registryError";
 import { annotate } from "./content";
 import { Descriptor, MEDIA_TYPES, parseManifest, sha256Digest } from "./manifest";
 import { publishTag, PublishTagResult } from "./publish";

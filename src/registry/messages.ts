@@ -1,6 +1,6 @@
 import type { Credentials } from "./auth";
 import { credentialsAdvice, CredentialsSource, rateLimitAdvice } from "./advice";
-import { describeTarget, RegistryError, RegistryErrorContext, RegistryErrorKind } from "./errors";
+import { describeTarget, RegistryError, RegistryErrorContext, RegistryErrorKind } from "./registryError";
 import { shownField } from "./manifest";
 import type { Call, Reply, RetryPolicy, TransportFailure } from "./transport";
 

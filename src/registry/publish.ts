@@ -1,7 +1,7 @@
 import { RegistryClient, retryDelayMs } from "./client";
 import { Manifest, sha256Digest } from "./manifest";
 import { annotate, PublishedContent, readContent } from "./content";
-import { RegistryError } from "./errors";
+import { RegistryError } from "./registryError";
 import { parseRepository } from "./reference";
 
 /** Writing a published tag: which content it must hold, and where that content is now. */

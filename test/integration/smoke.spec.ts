@@ -7,7 +7,7 @@
 import * as assert from "assert";
 import type { ImageSpec } from "../../src/images/spec";
 import { CONTROL_PYTHON, CUPTI_DIR, PYTHON_PATHS, smokeChecks, smokeTestScript, SmokeImports } from "../../src/runners/smoke";
-import { runSmokeTest } from "../../src/pulumi/smokeTest";
+import { runSmokeTest } from "../../src/pulumi/smokeTestProvider";
 import { docker, ensureDockerDaemon } from "../support/docker";
 import { callSerialized } from "../support/dynamicProviders";
 import { buildGoodImage, buildVariant, siteOf } from "../support/smokeImages";

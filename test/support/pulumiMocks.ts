@@ -1,7 +1,7 @@
 // Pulumi's mock runtime, installed once before any test declares a resource (mocha --require).
 // Every registered resource is recorded so that tests can assert on what a stack declares.
 import * as pulumi from "@pulumi/pulumi";
-import { runnerHostKeyOutputs } from "../../src/pulumi/runnerHostKey";
+import { runnerHostKeyOutputs } from "../../src/pulumi/runnerHostKeyProvider";
 
 // Pulumi takes a stack trace for every resource (its source position) and every internal promise
 // (leak diagnostics), each with `new Error()` and no message: thousands per declared stack. Mapped

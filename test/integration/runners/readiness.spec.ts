@@ -4,7 +4,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { waitUntilReady } from "../../../src/pulumi/readiness";
+import { waitUntilReady } from "../../../src/pulumi/readinessGateProvider";
 import { ensureDockerDaemon } from "../../support/docker";
 import { callSerialized } from "../../support/dynamicProviders";
 

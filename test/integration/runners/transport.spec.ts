@@ -9,7 +9,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { pinRunner, RunnerPin, waitUntilReady } from "../../../src/pulumi/readiness";
+import { pinRunner, RunnerPin, waitUntilReady } from "../../../src/pulumi/readinessGateProvider";
 import { runProcess } from "../../../src/pulumi/process";
 import { shellQuote } from "../../../src/runners/commandLine";
 import { generateHostKey } from "../../../src/runners/hostKey";

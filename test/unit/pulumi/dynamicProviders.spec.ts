@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { HOST_PACKAGE, IMPLEMENTATION_KEY, installedHostProblem, withFormerTypeToken } from "../../../src/pulumi/dynamicProvider";
 import { IMPLEMENTATION_NAMES } from "../../../src/pulumi/implementationNames";
-import { ReadinessGate } from "../../../src/pulumi/readiness";
+import { ReadinessGate } from "../../../src/pulumi/readinessGate";
 import { SmokeTest } from "../../../src/pulumi/smokeTest";
 import { hosted, PROJECT_ROOT } from "../../support/dynamicProviders";
 import { mockOutputs, recorded, RecordedResource, resetMocks, valueOf } from "../../support/pulumiMocks";

@@ -5,7 +5,7 @@ import { parseStackConfig } from "../../../src/config/stackConfig";
 import { amiQueryFor, CANONICAL_OWNER } from "../../../src/runners/amis";
 import { poolHasNvidiaGpu, poolOf, runnerId } from "../../../src/runners/pools";
 import { smokeChecksFor } from "../../../src/runners/smokeChecks";
-import { runnerTags } from "../../../src/runners/tags";
+import { runnerTags } from "../../../src/runners/awsTags";
 
 const catalog = loadCatalog();
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1RUq2k3nLUbGN6zC4FfEA+GiDpisq6QU2xRiCHLdza operator@example";

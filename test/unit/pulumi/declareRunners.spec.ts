@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { planImages, PlannedImage, PublishAction } from "../../../src/publish/plannedImages";
 import { renderUserData } from "../../../src/runners/userData";
-import { declareRunners, Runners } from "../../../src/pulumi/runners";
+import { declareRunners, Runners } from "../../../src/pulumi/declareRunners";
 import { sshOptions } from "../../../src/runners/ssh";
 import { hosted } from "../../support/dynamicProviders";
 import { readStackConfig } from "../../../src/pulumi/config";
