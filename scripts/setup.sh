@@ -20,7 +20,9 @@ set -euo pipefail
 # - openssh-server: sshd, for runner checks over a real ssh connection
 # - python3-jinja2: renders Jinja templates as the reference output
 # - containerd, stargz-snapshotter (ctr-remote): eStargz image conversion
-DEBIAN_PACKAGES="docker.io docker-registry busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter"
+# - debootstrap: the Debian root file systems of the stand-in python:<X> parents
+#   (npm run stand-in-parents; the real CPU builds of the tests run on them)
+DEBIAN_PACKAGES="docker.io docker-registry busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter debootstrap"
 
 # What macOS users install (Homebrew names): a Docker engine and the shell linter. A static
 # Linux busybox, Debian's registry, sshd and the eStargz tools have no Homebrew equivalent, so

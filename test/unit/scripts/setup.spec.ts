@@ -60,7 +60,7 @@ describe("scripts/setup.sh: what npm run setup decides (pretend machines, --dry-
         );
         assert.equal(
             r.stdout.trim(),
-            "docker-registry busybox-static apache2-utils openssh-client openssh-server python3-jinja2 stargz-snapshotter",
+            "docker-registry busybox-static apache2-utils openssh-client openssh-server python3-jinja2 stargz-snapshotter debootstrap",
         );
     });
 
@@ -69,7 +69,7 @@ describe("scripts/setup.sh: what npm run setup decides (pretend machines, --dry-
         assert.match(r.stdout, /would run: env DEBIAN_FRONTEND=noninteractive apt-get update/);
         assert.match(
             r.stdout,
-            /would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter\n/,
+            /would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter debootstrap\n/,
         );
         assert.match(r.stdout, /would run: npm ci --no-audit --no-fund/);
     });
