@@ -47,9 +47,11 @@ const SHAPE = `set -eu
 rm -f /usr/lib/python3*/EXTERNALLY-MANAGED
 ln -s /usr/bin/python3 /usr/local/bin/python3
 ln -s python3 /usr/local/bin/python
-# Wrappers, not links: a pip that upgrades itself writes /usr/local/bin/pip, which must not
-# write through a link into Debian's /usr/bin/pip3.
-for p in pip pip3; do printf '#!/bin/sh\\nexec /usr/local/bin/python3 -m pip "$@"\\n' > /usr/local/bin/$p; chmod 755 /usr/local/bin/$p; done
+# pip as python:<X> has it: installed into /usr/local by pip itself, with its RECORD, so that
+# \`pip install --upgrade pip\` can replace it (trixie's Debian pip has no RECORD and cannot be
+# uninstalled). From the wheel Debian ships for ensurepip: no network needed.
+whl=$(ls /usr/share/python-wheels/pip-*.whl)
+python3 "$whl/pip" install --quiet --no-index --ignore-installed --root-user-action=ignore "$whl"
 update-ca-certificates
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /tmp/* /root/.cache
@@ -193,6 +195,10 @@ export async function ensureStandIn(python: string, progress: (line: string) => 
     progress(`python ${python}: docker import ${tarball}`);
     const changes = [...ENV.map((e) => `ENV ${e}`), `LABEL ${STAND_IN_LABEL}=${path.basename(tarball)}`, 'CMD ["python3"]'];
     await docker(["import", ...changes.flatMap((c) => ["--change", c]), tarball, ref]);
+    // Stand-ins of an older recipe for this python are never used again.
+    const tags = (await docker(["image", "ls", "--format", "{{.Tag}}", STAND_IN_REPOSITORY])).stdout.split("\n");
+    const stale = tags.filter((t) => t.startsWith(`${python}-`) && `${STAND_IN_REPOSITORY}:${t}` !== ref);
+    if (stale.length > 0) await docker(["image", "rm", ...stale.map((t) => `${STAND_IN_REPOSITORY}:${t}`)], { allowFailure: true });
     return ref;
 }
 

@@ -99,9 +99,21 @@ describe("scripts/setup.sh: what npm run setup decides (pretend machines, --dry-
         assert.match(r.stdout, /would run: npm ci/);
     });
 
-    it("starts dockerd as CI does when root and no daemon answers (detached, no iptables, no bridge, vfs)", () => {
+    it("starts dockerd as CI does when root and no daemon answers (detached, no iptables, no bridge, overlay2 on ext4)", () => {
         const r = onMachine(
-            { ...DEBIAN, "dpkg-query": "echo 'install ok installed'", docker: "exit 1", dockerd: "exit 0" },
+            { ...DEBIAN, "dpkg-query": "echo 'install ok installed'", docker: "exit 1", dockerd: "exit 0", stat: "echo ext2/ext3" },
+            { args: ["--dry-run"] },
+        );
+        assert.match(
+            r.stdout,
+            /would start: dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 \(detached/,
+        );
+        assert.equal(r.status, 0, r.output);
+    });
+
+    it("starts dockerd with vfs storage where /var/lib is on a file system overlay2 cannot use (here: an overlay)", () => {
+        const r = onMachine(
+            { ...DEBIAN, "dpkg-query": "echo 'install ok installed'", docker: "exit 1", dockerd: "exit 0", stat: "echo overlayfs" },
             { args: ["--dry-run"] },
         );
         assert.match(r.stdout, /would start: dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \(detached/);
