@@ -12,9 +12,9 @@ import { standIn } from "./standIns";
 
 /** The `parents` override that builds python:<X> on the stand-in of each python. */
 export async function standInParents(pythons: readonly string[]): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const python of pythons) out[`python:${python}`] = await standIn(python);
-    return out;
+    // Made side by side: on a fresh machine each is a debootstrap run that mostly waits on the network and the disk.
+    const refs = await Promise.all(pythons.map((python) => standIn(python)));
+    return Object.fromEntries(pythons.map((python, i) => [`python:${python}`, refs[i]]));
 }
 
 /** Builds a planned image's staged context as `reference` (classic builder, host network). */
