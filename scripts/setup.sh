@@ -20,7 +20,9 @@ set -euo pipefail
 # - openssh-server: sshd, for runner checks over a real ssh connection
 # - python3-jinja2: renders Jinja templates as the reference output
 # - containerd, stargz-snapshotter (ctr-remote): eStargz image conversion
-DEBIAN_PACKAGES="docker.io docker-registry busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter"
+# - debootstrap: the Debian root file systems of the stand-in python:<X> parents
+#   (npm run stand-in-parents; the real CPU builds of the tests run on them)
+DEBIAN_PACKAGES="docker.io docker-registry busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter debootstrap"
 
 # What macOS users install (Homebrew names): a Docker engine and the shell linter. A static
 # Linux busybox, Debian's registry, sshd and the eStargz tools have no Homebrew equivalent, so
@@ -28,8 +30,11 @@ DEBIAN_PACKAGES="docker.io docker-registry busybox-static shellcheck apache2-uti
 BREW_PACKAGES="docker colima shellcheck"
 
 # dockerd as CI runs it: these machines have no iptables and no bridge network (builds and runs
-# use --network host), and vfs storage works on any file system.
-DOCKERD_FLAGS="--iptables=false --ip6tables=false --bridge=none --storage-driver=vfs"
+# use --network host). Storage: overlay2 where Docker's data root is on ext4 or xfs (as here),
+# vfs elsewhere (it works on any file system). vfs copies the whole file system for every layer:
+# the real builds of the tests (a 600 MB parent, a step per requirement file) each cost GBs of
+# copies and disk under vfs, and overlay2 stores only each layer's changes.
+DOCKERD_BASE_FLAGS="--iptables=false --ip6tables=false --bridge=none"
 
 DRY_RUN=false
 problems=""
@@ -128,6 +133,15 @@ install_system_packages() {
     esac
 }
 
+# The storage driver for dockerd: overlay2 when /var/lib (where /var/lib/docker goes) is on ext4
+# or xfs, which overlayfs supports as its upper file system; vfs otherwise.
+storage_driver() {
+    case "$(stat -f -c %T /var/lib 2>/dev/null || true)" in
+        ext2/ext3 | xfs) echo overlay2 ;;
+        *) echo vfs ;;
+    esac
+}
+
 docker_answers() {
     command -v docker >/dev/null 2>&1 || return 1
     if command -v timeout >/dev/null 2>&1; then
@@ -156,6 +170,8 @@ start_docker_daemon() {
         return 0
     fi
     local log="${TMPDIR:-/tmp}/truss-dockerd.log"
+    local DOCKERD_FLAGS
+    DOCKERD_FLAGS="$DOCKERD_BASE_FLAGS --storage-driver=$(storage_driver)"
     if $DRY_RUN; then
         say "would start: dockerd $DOCKERD_FLAGS (detached, log: $log)"
         return 0

@@ -17,6 +17,7 @@ import { mockOutputs, recorded, valueOf } from "../support/pulumiMocks";
 import { declareMockStack, flatConfig } from "../support/stacks";
 import {
     ensureStubParents,
+    stubParentOverrides,
     STUB_APT_INSTALLED,
     STUB_CALLS_LOG,
     STUB_STDIN_LOG,
@@ -216,7 +217,7 @@ describe("integration: the docker build the tests run is the one the Pulumi prog
 
 describe("integration: 32 images of images/ build from their staged contexts with the real Dockerfiles (on stub parents)", function () {
     const catalog = loadCatalog();
-    const config = parseStackConfig(wholeImagesRaw(), catalog, "test");
+    const config = parseStackConfig({ ...wholeImagesRaw(), parents: stubParentOverrides(catalog) }, catalog, "test");
     const plan = planImages(config, catalog);
     // Built under a repository of this test run's own (runs may overlap); the tag is the planned one.
     const localRef = (image: PlannedImage): string =>

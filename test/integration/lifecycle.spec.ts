@@ -16,11 +16,11 @@ import { copyImages, editFile } from "../support/fixtures";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { rawManifest } from "../support/registryImages";
-import { ensureStubParents } from "../support/stubParents";
+import { ensureStubParents, stubParentName, stubParentOverrides } from "../support/stubParents";
 
 const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
-describe("integration: publishing across versions (real daemon, real registry)", function () {
+describe("integration: publishing across versions (real daemon, real registry, stub parents)", function () {
     this.timeout(300_000);
     let registry: TestRegistry;
     const contexts = fs.mkdtempSync(path.join(os.tmpdir(), "truss-lifecycle-"));
@@ -45,6 +45,7 @@ describe("integration: publishing across versions (real daemon, real registry)",
             ...file.config,
             versionTag,
             registry: { server: registry.host, namespace: "lifecycle" },
+            parents: stubParentOverrides(catalog),
             registryPassword: SECRET_PRESENT,
         };
         return { config: parseStackConfig(raw, catalog, file.source), catalog };
@@ -135,7 +136,7 @@ describe("integration: publishing across versions (real daemon, real registry)",
         await publish(await plan(v));
         // Someone pushes other content under one of the tags: here, a parent image, with no labels of ours.
         const victim = `${registry.host}/lifecycle/truss-server-base:3.9-v9.0.0`;
-        await docker(["tag", "python:3.9", victim]);
+        await docker(["tag", stubParentName("python:3.9"), victim]);
         built.push(victim);
         await docker(["push", victim]);
         const immutable = { ...v, config: { ...v.config, immutableTags: true } };

@@ -12,7 +12,7 @@ import { writeContext } from "../../src/images/context";
 import { readParentLock } from "../../src/images/parentLock";
 import { planImages } from "../../src/publish/plannedImages";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
-import { ensureStubParents } from "../support/stubParents";
+import { ensureStubParents, stubParentName } from "../support/stubParents";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { copyImages, tempDir } from "../support/fixtures";
 
@@ -39,7 +39,7 @@ describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopba
     it("builds FROM the parent's pinned digest, also after the tag moved upstream to other content", async () => {
         const parent = `${registry.host}/library/python:3.9`;
         made.push(parent);
-        await docker(["tag", "python:3.9", parent]);
+        await docker(["tag", stubParentName("python:3.9"), parent]);
         await docker(["push", parent]);
 
         // Every parent of the catalog goes to the one pushed image: the command then asks only the loopback registry.
@@ -75,7 +75,7 @@ describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopba
 
         // Upstream moves the tag to other content, and the local tag goes: only the pinned digest
         // names the old parent now.
-        await docker(["tag", "python:3.10", parent]);
+        await docker(["tag", stubParentName("python:3.10"), parent]);
         await docker(["push", parent]);
         await docker(["image", "rm", parent]);
 
@@ -85,7 +85,7 @@ describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopba
         await docker(buildCommandArgs(image.staged, dir, built));
         const builtLayers = await layers(built);
         assert.deepEqual(builtLayers.slice(0, pinnedParentLayers.length), pinnedParentLayers, "built on the pinned parent's layers");
-        const movedLayers = await layers("python:3.10");
+        const movedLayers = await layers(stubParentName("python:3.10"));
         assert.notDeepEqual(builtLayers.slice(0, movedLayers.length), movedLayers, "not on what the tag points to now");
         const pulled = await docker(["image", "inspect", "--format", "{{json .RepoDigests}}", `${parent}@${digest}`]);
         assert.ok((JSON.parse(pulled.stdout) as string[]).includes(`${registry.host}/library/python@${digest}`), pulled.stdout);

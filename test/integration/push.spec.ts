@@ -13,7 +13,7 @@ import { PlannedImage, planImages } from "../../src/publish/plannedImages";
 import { readStackFile } from "../../src/config/stackFile";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
-import { ensureStubParents } from "../support/stubParents";
+import { ensureStubParents, stubParentOverrides } from "../support/stubParents";
 
 const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 const MANIFEST_TYPES = {
@@ -40,7 +40,7 @@ function devConfig(server: string): StackConfig {
     const catalog = loadCatalog();
     const stackFile = readStackFile(PROJECT_DIR, "dev");
     const registry = { ...(stackFile.config.registry as Record<string, unknown>), server };
-    const raw = { ...stackFile.config, registry };
+    const raw = { ...stackFile.config, registry, parents: stubParentOverrides(catalog) };
     if ((registry as { username?: string }).username !== undefined) Object.assign(raw, { registryPassword: SECRET_PRESENT });
     return parseStackConfig(raw, catalog, stackFile.source);
 }
@@ -58,7 +58,7 @@ async function getJson<T>(url: string, accept?: string): Promise<{ body: T; head
     return { body: JSON.parse(text) as T, headers: res.headers };
 }
 
-describe("integration: the dev stack's images pushed to a real registry", function () {
+describe("integration: the dev stack's images pushed to a real registry (built on stub parents)", function () {
     const catalog = loadCatalog();
     // Tags and content digests do not depend on the registry server: this plan names the tests.
     const named = planImages(devConfig("localhost:5000"), catalog);

@@ -22,7 +22,18 @@ export interface DockerOptions {
     allowFailure?: boolean;
 }
 
-const DOCKERD_FLAGS = ["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"];
+/** ext4 (statfs's EXT2/3/4 magic) and xfs: overlay2 works on them; vfs works anywhere (scripts/setup.sh chooses alike). */
+const OVERLAY2_FILE_SYSTEMS = [0xef53, 0x58465342];
+
+function storageDriver(): string {
+    try {
+        return OVERLAY2_FILE_SYSTEMS.includes(fs.statfsSync("/var/lib").type) ? "overlay2" : "vfs";
+    } catch {
+        return "vfs";
+    }
+}
+
+const DOCKERD_FLAGS = ["--iptables=false", "--ip6tables=false", "--bridge=none", `--storage-driver=${storageDriver()}`];
 const DOCKERD_LOG = path.join(os.tmpdir(), "truss-base-images-dockerd.log");
 const DAEMON_START_TIMEOUT_MS = 60_000;
 
@@ -95,7 +106,7 @@ let daemonReady: Promise<void> | undefined;
 
 /**
  * Makes sure a Docker daemon answers: if `docker info` fails, starts dockerd with the flags
- * scripts/setup.sh uses (no iptables, no bridge, vfs storage), detached so that it outlives the tests, and
+ * scripts/setup.sh uses (no iptables, no bridge, overlay2 storage on ext4 or xfs, vfs elsewhere), detached so that it outlives the tests, and
  * waits for it. Idempotent.
  */
 export function ensureDockerDaemon(): Promise<void> {

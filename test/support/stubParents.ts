@@ -1,8 +1,12 @@
-// Stub parent images for the integration tests. Nothing can be pulled from Docker Hub here, so
-// every parent the catalog names (python:<X>, nvidia/cuda:...) is built locally: FROM scratch, a
-// static busybox with its applets, and the stub commands of test/support/stubs/ (apt-get,
-// add-apt-repository, curl, gpg, python, pip) that log their calls and record what they
-// "install". The project's real Dockerfiles then build unmodified on top of them.
+// Stub parent images for the integration tests. Nothing can be pulled from Docker Hub here, and
+// the GPU branch's parent (nvidia/cuda) and NVIDIA's apt repository have no stand-in, so the tests
+// of what the Dockerfiles ask for (and of publishing mechanics on python versions without a
+// stand-in) build on stubs: FROM scratch, a static busybox with its applets, and the stub commands
+// of test/support/stubs/ (apt-get, add-apt-repository, curl, gpg, python, pip) that log their calls
+// and record what they "install". The project's real Dockerfiles then build unmodified on top of
+// them. Each stub gets a name of its own (stubParentName), never the catalog's python:<X> or
+// nvidia/cuda:...: a stack's `parents` override (stubParentOverrides) points the catalog's
+// parents at them. Real contents are built on the stand-ins of standIns.ts.
 import { createHash } from "crypto";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -158,12 +162,26 @@ async function buildBase(tag: string, hash: string, busybox: Buffer, files: { na
     }
 }
 
+/** The stubs' repository in the daemon. */
+export const STUB_REPOSITORY = "truss-base-images-test/stub-parent";
+
+/** The stub's own name for a parent reference of the catalog (`python:3.9` -> `.../stub-parent:python-3.9`). */
+export function stubParentName(ref: string): string {
+    return `${STUB_REPOSITORY}:${ref.replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 128)}`;
+}
+
+/** The `parents` override that builds every parent of the catalog on its stub. */
+export function stubParentOverrides(catalog: Catalog): Record<string, string> {
+    return Object.fromEntries([...recipes(catalog).keys()].map((ref) => [ref, stubParentName(ref)]));
+}
+
 let ensured: { hash: string; done: Promise<void> } | undefined;
 
 /**
- * Tags a stub for every parent image the catalog names (`python:<X>` for each python,
- * the CUDA image), so that the real Dockerfiles build FROM them. Idempotent and quick when the
- * stubs exist with the same content (a label carries a hash of the stub files).
+ * Builds a stub for every parent image the catalog names (`python:<X>` for each python, the CUDA
+ * image) under its stubParentName, so that the real Dockerfiles build FROM them through
+ * stubParentOverrides. Idempotent and quick when the stubs exist with the same content (a label
+ * carries a hash of the stub files).
  */
 export async function ensureStubParents(catalog: Catalog): Promise<void> {
     const busybox = assertStaticBusybox(BUSYBOX);
@@ -192,7 +210,8 @@ async function build(
     for (const [ref, recipe] of wanted) {
         const dockerfile = parentDockerfile(base, recipe, "HASH");
         const parentHash = sha256(`${hash}\n${dockerfile}`);
-        if ((await labelOf(ref)) === parentHash) continue;
-        await docker(["build", "--network", "host", "-t", ref, "-"], { input: parentDockerfile(base, recipe, parentHash) });
+        const name = stubParentName(ref);
+        if ((await labelOf(name)) === parentHash) continue;
+        await docker(["build", "--network", "host", "-t", name, "-"], { input: parentDockerfile(base, recipe, parentHash) });
     }
 }

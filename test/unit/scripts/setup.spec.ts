@@ -60,7 +60,7 @@ describe("scripts/setup.sh: what npm run setup decides (pretend machines, --dry-
         );
         assert.equal(
             r.stdout.trim(),
-            "docker-registry busybox-static apache2-utils openssh-client openssh-server python3-jinja2 stargz-snapshotter",
+            "docker-registry busybox-static apache2-utils openssh-client openssh-server python3-jinja2 stargz-snapshotter debootstrap",
         );
     });
 
@@ -69,7 +69,7 @@ describe("scripts/setup.sh: what npm run setup decides (pretend machines, --dry-
         assert.match(r.stdout, /would run: env DEBIAN_FRONTEND=noninteractive apt-get update/);
         assert.match(
             r.stdout,
-            /would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter\n/,
+            /would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static shellcheck apache2-utils openssl openssh-client openssh-server python3-jinja2 containerd stargz-snapshotter debootstrap\n/,
         );
         assert.match(r.stdout, /would run: npm ci --no-audit --no-fund/);
     });
@@ -99,9 +99,21 @@ describe("scripts/setup.sh: what npm run setup decides (pretend machines, --dry-
         assert.match(r.stdout, /would run: npm ci/);
     });
 
-    it("starts dockerd as CI does when root and no daemon answers (detached, no iptables, no bridge, vfs)", () => {
+    it("starts dockerd as CI does when root and no daemon answers (detached, no iptables, no bridge, overlay2 on ext4)", () => {
         const r = onMachine(
-            { ...DEBIAN, "dpkg-query": "echo 'install ok installed'", docker: "exit 1", dockerd: "exit 0" },
+            { ...DEBIAN, "dpkg-query": "echo 'install ok installed'", docker: "exit 1", dockerd: "exit 0", stat: "echo ext2/ext3" },
+            { args: ["--dry-run"] },
+        );
+        assert.match(
+            r.stdout,
+            /would start: dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 \(detached/,
+        );
+        assert.equal(r.status, 0, r.output);
+    });
+
+    it("starts dockerd with vfs storage where /var/lib is on a file system overlay2 cannot use (here: an overlay)", () => {
+        const r = onMachine(
+            { ...DEBIAN, "dpkg-query": "echo 'install ok installed'", docker: "exit 1", dockerd: "exit 0", stat: "echo overlayfs" },
             { args: ["--dry-run"] },
         );
         assert.match(r.stdout, /would start: dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \(detached/);
