@@ -1,13 +1,5 @@
-import {
-    basicAuthorization,
-    Challenge,
-    Credentials,
-    KNOWN_TOKEN_REALM_HOSTS,
-    parseChallenges,
-    parseTokenResponse,
-    realmProblem,
-    repositoryScope,
-} from "./auth";
+import { Credentials, KNOWN_TOKEN_REALM_HOSTS } from "./auth";
+import { Authenticator } from "./authenticator";
 import { CredentialsSource, GENERIC_CREDENTIALS } from "./advice";
 import { RegistryError } from "./registryError";
 import {
@@ -21,18 +13,8 @@ import {
     selectPlatform,
     sha256Digest,
 } from "./manifest";
-import {
-    answerShape,
-    malformedJson,
-    MessageContext,
-    registryError,
-    statusError,
-    tokenRefused,
-    transportError,
-    unauthorized,
-} from "./messages";
+import { jsonObjectOf, MessageContext, registryError, statusError, transportError, unauthorized } from "./messages";
 import { apiBaseUrl, canonicalServer, formatRepository, isDigest, parseRepository, RepositoryName, splitImageRef } from "./reference";
-import { TokenCache } from "./tokens";
 import { Call, DEFAULT_RETRY, Fetch, Operation, Reply, retryableStatus, RetryPolicy, Transport, TransportError } from "./transport";
 
 export type { Fetch, Operation, RetryPolicy } from "./transport";
@@ -134,15 +116,11 @@ export class RegistryClient {
     readonly retry: RetryPolicy;
     readonly writeSettleMs: number;
     private readonly credentials?: Credentials;
-    /** Hosts whose token services may receive the credentials. */
-    private readonly realmHosts: readonly string[];
     private readonly transport: Transport;
     private readonly messages: MessageContext;
+    /** What the registry asked for so far, and the tokens it handed out (authenticator.ts). */
+    private readonly auth: Authenticator;
     private pinged?: Promise<void>;
-    /** The token service, once a 401 has named it. */
-    private bearer?: { realm: string; service?: string };
-    private useBasic = false;
-    private readonly tokens = new TokenCache();
     private readonly manifestsByDigest = new Map<string, Promise<Manifest | undefined>>();
     private readonly configsByDigest = new Map<string, Promise<ImageConfig>>();
 
@@ -151,7 +129,7 @@ export class RegistryClient {
         this.baseUrl = apiBaseUrl(options.server, options.scheme);
         this.credentials = options.credentials;
         const own = [new URL(this.baseUrl).hostname, this.server.replace(/:\d+$/, "")];
-        this.realmHosts = [...new Set([...own, ...(KNOWN_TOKEN_REALM_HOSTS[this.server] ?? []), ...(options.tokenRealmHosts ?? [])])];
+        const realmHosts = [...new Set([...own, ...(KNOWN_TOKEN_REALM_HOSTS[this.server] ?? []), ...(options.tokenRealmHosts ?? [])])];
         this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
         const retry = { ...DEFAULT_RETRY, ...options.retry };
         this.retry = retry;
@@ -168,6 +146,12 @@ export class RegistryClient {
             source: options.credentialsSource ?? GENERIC_CREDENTIALS,
             retry,
         };
+        this.auth = new Authenticator({
+            credentials: this.credentials,
+            realmHosts,
+            messages: this.messages,
+            send: (call, authorization, deadline) => this.send(call, authorization, deadline),
+        });
     }
 
     /** Requests sent so far. */
@@ -197,7 +181,7 @@ export class RegistryClient {
             const reply = await this.request(call);
             if (reply.status === 404 && page === 0) return [];
             if (reply.status !== 200) throw statusError(this.messages, call, reply);
-            const body = this.json(call, reply) as { tags?: unknown };
+            const body = jsonObjectOf(this.messages, call, reply) as { tags?: unknown };
             // No "tags" key, or null: a page without tags. The list is only ever a hint (see classify).
             const list = body.tags ?? [];
             if (!Array.isArray(list))
@@ -553,15 +537,15 @@ export class RegistryClient {
     private async request(call: Call): Promise<Reply> {
         const deadline = Date.now() + this.timeoutSeconds * 1000;
         await this.ping();
-        let authorization = await this.authorization(call, deadline);
+        let authorization = await this.auth.authorization(call, deadline);
         let reply = await this.send(call, authorization, deadline);
         if (reply.status !== 401) return reply;
         // The first 401 of a repository teaches us the auth scheme (or that a token expired):
         // authenticate once more, from scratch. A second 401 is the user's problem.
-        const challenge = this.learn(reply);
+        const challenge = this.auth.learn(reply);
         if (!challenge) throw unauthorized(this.messages, call, reply);
-        this.tokens.forget(this.scope(call) ?? "");
-        authorization = await this.authorization(call, deadline, challenge);
+        this.auth.forget(call);
+        authorization = await this.auth.authorization(call, deadline, challenge);
         if (authorization === undefined) throw unauthorized(this.messages, call, reply);
         reply = await this.send(call, authorization, deadline);
         if (reply.status === 401) throw unauthorized(this.messages, call, reply);
@@ -583,7 +567,8 @@ export class RegistryClient {
             this.pinged = (async () => {
                 const call: Call = { op: "ping", method: "GET", url: `${this.baseUrl}/v2/` };
                 const reply = await this.send(call, undefined, Date.now() + this.timeoutSeconds * 1000);
-                if (reply.status === 401) this.learn(reply);
+                if (reply.status === 401) this.auth.learn(reply);
+                else if (reply.status === 200) this.auth.opened();
                 else if (reply.status === 404) {
                     throw registryError(
                         this.messages,
@@ -597,96 +582,5 @@ export class RegistryClient {
             this.pinged.catch(() => (this.pinged = undefined));
         }
         return this.pinged;
-    }
-
-    /** Records what a 401's challenge asks for; returns the challenge we can answer. */
-    private learn(reply: Reply): Challenge | undefined {
-        const challenges = parseChallenges(reply.headers.get("www-authenticate") ?? "");
-        const bearer = challenges.find((c) => c.scheme === "bearer" && c.params.realm);
-        if (bearer) {
-            this.bearer = { realm: bearer.params.realm, service: bearer.params.service };
-            return bearer;
-        }
-        const basic = challenges.find((c) => c.scheme === "basic");
-        if (basic) {
-            this.useBasic = true;
-            return basic;
-        }
-        return undefined;
-    }
-
-    private scope(call: Call): string | undefined {
-        return call.repository ? repositoryScope(call.repository.path, call.push) : undefined;
-    }
-
-    /** The Authorization header for a call, from what the registry asked for so far. */
-    private async authorization(call: Call, deadline: number, challenge?: Challenge): Promise<string | undefined> {
-        if (call.op === "ping") return undefined;
-        if (this.bearer) {
-            const scope = this.scope(call) ?? challenge?.params.scope;
-            return `Bearer ${await this.tokens.get(scope ?? "", () => this.fetchToken(scope, call, deadline))}`;
-        }
-        if (this.useBasic && this.credentials) return basicAuthorization(this.credentials);
-        return undefined;
-    }
-
-    private async fetchToken(
-        scope: string | undefined,
-        call: Call,
-        deadline: number,
-    ): Promise<{ token: string; expiresInSeconds: number }> {
-        const bearer = this.bearer as { realm: string; service?: string };
-        let url: URL;
-        try {
-            url = new URL(bearer.realm);
-        } catch {
-            throw registryError(
-                this.messages,
-                "malformed",
-                { ...call, op: "token" },
-                undefined,
-                `the registry names a token service that is not a URL`,
-            );
-        }
-        if (bearer.service) url.searchParams.set("service", bearer.service);
-        if (scope) url.searchParams.append("scope", scope);
-        if (this.credentials) url.searchParams.set("account", this.credentials.username);
-        const tokenCall: Call = { op: "token", method: "GET", url: url.toString(), repository: call.repository, reference: call.reference };
-        const untrusted = this.credentials ? realmProblem(url, this.realmHosts) : undefined;
-        if (untrusted !== undefined) {
-            throw registryError(
-                this.messages,
-                "untrusted-realm",
-                tokenCall,
-                undefined,
-                `the registry sends us for a token to ${url.origin}${url.pathname}, which is ${untrusted}; the credentials of user "${this.credentials!.username}" were not sent. ` +
-                    `If that token service is the registry's own, name its host in the stack config (\`pulumi config set --path 'registry.tokenRealmHosts[0]' ${url.hostname}\`, ` +
-                    `and serve it over https); otherwise registry.server does not point at the registry you meant.`,
-            );
-        }
-        const reply = await this.send(tokenCall, this.credentials ? basicAuthorization(this.credentials) : undefined, deadline);
-        if (reply.status === 401 || reply.status === 403)
-            throw tokenRefused(this.messages, tokenCall, reply, `${url.origin}${url.pathname}`);
-        if (reply.status !== 200) throw statusError(this.messages, tokenCall, reply);
-        const parsed = parseTokenResponse(this.json(tokenCall, reply));
-        if (!parsed)
-            throw registryError(
-                this.messages,
-                "malformed",
-                tokenCall,
-                reply.status,
-                `the token service's answer has no "token" or "access_token" (${answerShape(reply)}; the content is not shown)`,
-            );
-        return parsed;
-    }
-
-    private json(call: Call, reply: Reply): Record<string, unknown> {
-        try {
-            const value = JSON.parse(reply.body.toString("utf8")) as unknown;
-            if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-        } catch {
-            // reported below
-        }
-        throw malformedJson(this.messages, call, reply);
     }
 }

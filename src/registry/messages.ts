@@ -181,3 +181,14 @@ export function malformedJson(m: MessageContext, call: Call, reply: Reply): Regi
         `the answer is not the JSON object it should be (${answerShape(reply)}; the content is not shown)`,
     );
 }
+
+/** The answer's body as a JSON object, or the malformed error that says so without quoting it. */
+export function jsonObjectOf(m: MessageContext, call: Call, reply: Reply): Record<string, unknown> {
+    try {
+        const value = JSON.parse(reply.body.toString("utf8")) as unknown;
+        if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+    } catch {
+        // reported below
+    }
+    throw malformedJson(m, call, reply);
+}
