@@ -17,7 +17,6 @@ export const TRUSS_PATHS = {
     versionTag: "truss/contexts/image_builder/util.py",
     templates: "truss/templates",
     control: "truss/templates/control",
-    pyproject: "pyproject.toml",
 } as const;
 
 /**
@@ -60,8 +59,6 @@ export interface TrussCheckout {
     readonly pythonVersionsSource: string;
     /** Job type -> its requirements file, relative to the checkout. */
     readonly jobTypes: ReadonlyMap<JobType, string>;
-    /** The `version` of pyproject.toml ([project] or [tool.poetry]); undefined when there is none. */
-    readonly packageVersion?: string;
     /** `truss_build_template_path` as Truss's script passed it (2023's layout); undefined when the checkout defines none. */
     readonly buildTemplatePath?: string;
 }
@@ -125,22 +122,6 @@ function pythonVersionList(text: string, name: string): { value?: string[]; foun
     }
     if (versions.length === 0) return { found: `${name} = ${excerpt(m[1] + m[2] + m[3])}, which is empty` };
     return { value: [...new Set(versions)].sort(comparePython), found: "" };
-}
-
-/** `version = "..."` of pyproject.toml's [project] table, or of [tool.poetry] in older layouts. */
-function packageVersionOf(text: string | undefined): string | undefined {
-    if (text === undefined) return undefined;
-    let table = "";
-    for (const raw of text.split("\n")) {
-        const line = raw.trim();
-        const header = /^\[([^\]]+)\]$/.exec(line);
-        if (header) table = header[1].trim();
-        else if (table === "project" || table === "tool.poetry") {
-            const v = /^version\s*=\s*"([^"]+)"/.exec(line);
-            if (v) return v[1];
-        }
-    }
-    return undefined;
 }
 
 /**
@@ -211,7 +192,6 @@ export function readTrussCheckout(dir: string): TrussCheckout {
         pythonVersions: pythons.value,
         pythonVersionsSource: pythons.source,
         jobTypes,
-        packageVersion: packageVersionOf(files.text(TRUSS_PATHS.pyproject)),
         ...(buildTemplatePath ? { buildTemplatePath } : {}),
     };
     readers.set(checkout, files);

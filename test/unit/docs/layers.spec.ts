@@ -6,7 +6,6 @@ const ROOT = path.resolve(__dirname, "..", "..", "..");
 
 /** The src/ folders in the order the lint rules allow them to import (.dependency-cruiser.cjs's layer-<folder> rules). */
 function enforcedOrder(): string[] {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the lint config is CommonJS
     const config = require(path.join(ROOT, ".dependency-cruiser.cjs")) as { forbidden: { name: string }[] };
     return config.forbidden.map((r) => /^layer-(.+)$/.exec(r.name)?.[1]).filter((n): n is string => n !== undefined);
 }
