@@ -128,11 +128,11 @@ describe("a Truss checkout is read as data: regular files inside it, of bounded 
     for (const layout of ["today", "2023-include"] as TrussLayout[]) {
         it(`symlinks that stay inside the checkout are followed (a file and a folder; ${layout} layout): Truss's script copies what they point to`, () => {
             const dir = writeTrussCheckout(layout);
-            fs.mkdirSync(path.join(dir, "shared"));
-            fs.writeFileSync(path.join(dir, "shared", "requirements.txt"), "inside==1\n");
-            replaceWithSymlink(dir, REQUIREMENTS, "../../../shared/requirements.txt");
-            fs.renameSync(path.join(dir, "truss/templates/control"), path.join(dir, "shared/control"));
-            fs.symlinkSync("../../shared/control", path.join(dir, "truss/templates/control"));
+            fs.mkdirSync(path.join(dir, "common"));
+            fs.writeFileSync(path.join(dir, "common", "requirements.txt"), "inside==1\n");
+            replaceWithSymlink(dir, REQUIREMENTS, "../../../common/requirements.txt");
+            fs.renameSync(path.join(dir, "truss/templates/control"), path.join(dir, "common/control"));
+            fs.symlinkSync("../../common/control", path.join(dir, "truss/templates/control"));
             const { config, catalog } = loadStack(
                 {
                     truss: { checkout: dir },
