@@ -108,8 +108,6 @@ export interface StagedPublish {
     readonly digest: pulumi.Output<string>;
     readonly builds: Record<string, BaseImage>;
     readonly conversions: Record<string, EstargzImage>;
-    /** By build reference: the smoked staging tag written once the build passed (with push). */
-    readonly smoked: Record<string, SmokedStagingTag>;
     readonly tag?: RegistryIndex;
     /** One platform with eStargz: the converted image's tag. */
     readonly single?: RegistryTag;
@@ -128,7 +126,6 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
     const estargz = (config.compression ?? "gzip") === "estargz";
     const built: Record<string, BaseImage> = {};
     const conversions: Record<string, EstargzImage> = {};
-    const smokedTags: Record<string, SmokedStagingTag> = {};
     const waits: pulumi.Resource[] = [];
     const entries: { platform: string; digest: pulumi.Output<string> }[] = [];
 
@@ -196,7 +193,6 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
                 },
                 { ...opts, dependsOn: last, retainOnDelete: true },
             );
-            smokedTags[b.reference] = smoked;
             digest = smoked.digest;
             last = [smoked];
         }
@@ -206,7 +202,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
 
     if (!config.push) {
         const first = Object.values(built)[0];
-        return { digest: first ? first.digest : pulumi.output(image.digest ?? ""), builds: built, conversions, smoked: smokedTags };
+        return { digest: first ? first.digest : pulumi.output(image.digest ?? ""), builds: built, conversions };
     }
     const retag = image.action === "retag";
     const rebuild = needsBuild(image);
@@ -235,7 +231,6 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
             digest: image.action === "unchanged" ? pulumi.output(image.digest ?? "") : single.digest,
             builds: built,
             conversions,
-            smoked: smokedTags,
             single,
         };
     }
@@ -254,7 +249,6 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
         digest: image.action === "unchanged" ? pulumi.output(image.digest ?? "") : tag.digest,
         builds: built,
         conversions,
-        smoked: smokedTags,
         tag,
     };
 }
