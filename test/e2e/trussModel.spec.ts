@@ -19,7 +19,6 @@
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
@@ -35,6 +34,7 @@ import { startRegistry, TestRegistry } from "../support/registry";
 import { standInParents } from "../support/realBuilds";
 import { trussClient } from "../support/trussClient";
 import { TRUSS_VERSION, trussWheelCheckout } from "../support/trussWheel";
+import { freePort } from "../support/ports";
 
 const run = promisify(execFile);
 const PYTHON = "3.11";
@@ -53,17 +53,6 @@ class Model:
         numbers = model_input["numbers"]
         return {"sum": sum(numbers) + self._offset, "python": platform.python_version()}
 `;
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
-}
 
 describe(`e2e: a model built by truss ${TRUSS_VERSION} FROM the server base image this project published, serving a prediction`, function () {
     this.timeout(40 * 60_000);

@@ -3,11 +3,11 @@
 // token auth served by our own token server. stop() kills it by its pid and removes the dir.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { startTokenServer, TokenServer } from "./tokenServer";
+import { freePort } from "./ports";
 
 export interface TestRegistry {
     /** 127.0.0.1:PORT */
@@ -37,17 +37,6 @@ export interface RegistryOptions {
 
 export const DEFAULT_USER = { username: "truss", password: "truss-password" } as const;
 const REGISTRY_BIN = "docker-registry";
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address() as net.AddressInfo;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));

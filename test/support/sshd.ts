@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { freePort } from "./ports";
 
 const SSHD = "/usr/sbin/sshd";
 const START_TIMEOUT_MS = 10_000;
@@ -26,17 +27,6 @@ export interface LoopbackSshd {
     /** The server's log so far. */
     log(): string;
     stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 function accepts(port: number): Promise<boolean> {

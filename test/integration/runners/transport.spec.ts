@@ -26,7 +26,8 @@ import { ssmHostAlias, ssmProxyCommand } from "../../../src/runners/ssm";
 import { docker, ensureDockerDaemon } from "../../support/docker";
 import { callSerialized } from "../../support/dynamicProviders";
 import { FakeAws, FakeInstance, installFakeAws } from "../../support/fakeAws";
-import { freePort, LoopbackSshd, startLoopbackSshd } from "../../support/sshd";
+import { freePort } from "../../support/ports";
+import { LoopbackSshd, startLoopbackSshd } from "../../support/sshd";
 
 const TARGET = { project: "truss-base-images", stack: "loopback-test", runner: "gpu-0", region: "us-east-1" };
 const RUNNER_TAGS = { project: TARGET.project, stack: TARGET.stack, runner: TARGET.runner };
