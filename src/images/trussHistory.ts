@@ -184,20 +184,15 @@ export class TrussHistory {
         return `${this.prefix}${rel}`;
     }
 
+    /** `git log --first-parent --format=%H` of `range` for one file of the checkout: full SHAs, newest first. */
+    private firstParentLog(range: readonly string[], rel: string): Promise<string> {
+        return gitText(this.dir, ["log", "--first-parent", "--no-ext-diff", "--no-textconv", "--format=%H", ...range, "--", this.repoPath(rel)]);
+    }
+
     /** First-parent commits, newest first, that touched the version tag's line, each with the tag it left. */
     private versionTagLog(): Promise<{ commit: string; tag: string | undefined }[]> {
         this.tagLog ??= (async () => {
-            const out = await gitText(this.dir, [
-                "log",
-                "--first-parent",
-                "--no-ext-diff",
-                "--no-textconv",
-                "--format=%H",
-                `-G${VERSION_TAG_NAME}`,
-                "HEAD",
-                "--",
-                this.repoPath(TRUSS_PATHS.versionTag),
-            ]);
+            const out = await this.firstParentLog([`-G${VERSION_TAG_NAME}`, "HEAD"], TRUSS_PATHS.versionTag);
             const commits = out.split("\n").filter((l) => /^[0-9a-f]{40}$/.test(l));
             const texts = await this.readBlobs(commits.map((c) => `${c}:${this.repoPath(TRUSS_PATHS.versionTag)}`));
             return commits.map((commit, i) => ({ commit, tag: texts[i] === undefined ? undefined : versionTagOf(texts[i] as string) }));
@@ -232,16 +227,7 @@ export class TrussHistory {
 
     /** Short SHAs of the first-parent commits after `since` up to HEAD that changed `rel`, newest first. */
     async commitsChanging(since: string, rel: string): Promise<string[]> {
-        const out = await gitText(this.dir, [
-            "log",
-            "--first-parent",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--format=%H",
-            `${since}..HEAD`,
-            "--",
-            this.repoPath(rel),
-        ]);
+        const out = await this.firstParentLog([`${since}..HEAD`], rel);
         return out
             .split("\n")
             .filter((l) => /^[0-9a-f]{40}$/.test(l))
