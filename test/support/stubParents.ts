@@ -1,18 +1,16 @@
-// Stub parent images for the integration tests. Nothing can be pulled from Docker Hub here, and
-// the GPU branch's parent (nvidia/cuda) and NVIDIA's apt repository have no stand-in, so the tests
-// of what the Dockerfiles ask for (and of publishing mechanics on python versions without a
-// stand-in) build on stubs: FROM scratch, a static busybox with its applets, and the stub commands
-// of test/support/stubs/ (apt-get, add-apt-repository, curl, gpg, python, pip) that log their calls
-// and record what they "install". The project's real Dockerfiles then build unmodified on top of
-// them. Each stub gets a name of its own (stubParentName), never the catalog's python:<X> or
-// nvidia/cuda:...: a stack's `parents` override (stubParentOverrides) points the catalog's
-// parents at them. Real contents are built on the stand-ins of standIns.ts.
+// Stub parent images for the GPU branch of the integration tests. Its parent (nvidia/cuda) and
+// NVIDIA's apt repository are out of reach here, and nothing can stand in for them, so the tests
+// of what Dockerfile.gpu asks for build on a stub: FROM scratch, a static busybox with its
+// applets, and the stub commands of test/support/stubs/ (apt-get, add-apt-repository, curl, gpg,
+// python, pip) that log their calls and record what they "install". The project's real Dockerfile
+// then builds unmodified on top of it. The stub gets a name of its own (stubParentName), never
+// nvidia/cuda:...: a stack's `parents` override (stubParentOverrides) points the catalog's GPU
+// parent at it. CPU images build on the stand-ins of standIns.ts, with real installs.
 import { createHash } from "crypto";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ACCELERATORS } from "../../src/images/dimensions";
 import { Catalog, catalogParent } from "../../src/images/catalog";
 import { docker } from "./docker";
 
@@ -43,7 +41,6 @@ const PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Bump when the recipes below change in a way the hashed files do not show. */
 const RECIPE_VERSION = "1";
 
-type Recipe = { kind: "cpu"; python: string } | { kind: "gpu" };
 
 function sha256(data: string | Buffer): string {
     return createHash("sha256").update(data).digest("hex");
@@ -78,48 +75,24 @@ function stubFiles(): { name: string; content: Buffer }[] {
         .map((name) => ({ name, content: fs.readFileSync(path.join(STUBS_DIR, name)) }));
 }
 
-/** Which stub each parent reference of the catalog gets. */
-function recipes(catalog: Catalog): Map<string, Recipe> {
-    const out = new Map<string, Recipe>();
-    for (const python of catalog.pythonVersions.keys()) {
-        for (const accelerator of ACCELERATORS) {
-            const ref = catalogParent(catalog, python, accelerator);
-            const recipe: Recipe = accelerator === "cpu" ? { kind: "cpu", python } : { kind: "gpu" };
-            const seen = out.get(ref);
-            if (seen && JSON.stringify(seen) !== JSON.stringify(recipe)) {
-                throw new Error(`the catalog uses ${ref} as the parent of different kinds of image; the stubs cannot stand in for both`);
-            }
-            out.set(ref, recipe);
-        }
-    }
-    return out;
+/** The catalog's GPU parent references: the ones a stub stands in for. */
+function gpuParents(catalog: Catalog): string[] {
+    return [...new Set([...catalog.pythonVersions.keys()].map((python) => catalogParent(catalog, python, "gpu")))].sort();
 }
 
-function parentDockerfile(base: string, recipe: Recipe, hash: string): string {
-    const lines = [`FROM ${base}`];
-    if (recipe.kind === "cpu") {
-        // python:<X>: Debian with CPython and pip in /usr/local (python3 at /usr/local/bin/python3).
-        const v = recipe.python;
-        lines.push(
-            `ENV PYTHON_VERSION=${v}.0 LANG=C.UTF-8`,
-            `RUN /usr/lib/truss-stub/install-python ${v} /usr/local --pip --ensurepip \\`,
-            ` && ln -s python${v} /usr/local/bin/python3 && ln -s python3 /usr/local/bin/python \\`,
-            ` && printf '#!/bin/sh\\nexec /usr/local/bin/python${v} -m pip "$@"\\n' > /usr/local/bin/pip${v} \\`,
-            ` && chmod 755 /usr/local/bin/pip${v} && ln -s pip${v} /usr/local/bin/pip3 && ln -s pip3 /usr/local/bin/pip`,
-        );
-    } else {
-        // nvidia/cuda:...-ubuntu22.04: Ubuntu jammy (its own python is 3.10, not installed), the
-        // CUDA apt repository configured, no python at all.
-        lines.push(
-            `ENV NVARCH=x86_64 CUDA_VERSION=12.8.1 NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \\`,
-            `    PATH=/usr/local/nvidia/bin:/usr/local/cuda/bin:${PATH_ENV}`,
-            `RUN mkdir -p /etc/truss-stub /etc/apt/sources.list.d && echo 3.10 > /etc/truss-stub/distro-python \\`,
-            ` && echo "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /" \\`,
-            `    > /etc/apt/sources.list.d/cuda-ubuntu2204-x86_64.list`,
-        );
-    }
-    lines.push(`LABEL ${STUB_HASH_LABEL}=${hash}`, "");
-    return lines.join("\n");
+function parentDockerfile(base: string, hash: string): string {
+    // nvidia/cuda:...-ubuntu22.04: Ubuntu jammy (its own python is 3.10, not installed), the CUDA
+    // apt repository configured, no python at all.
+    return [
+        `FROM ${base}`,
+        `ENV NVARCH=x86_64 CUDA_VERSION=12.8.1 NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \\`,
+        `    PATH=/usr/local/nvidia/bin:/usr/local/cuda/bin:${PATH_ENV}`,
+        `RUN mkdir -p /etc/truss-stub /etc/apt/sources.list.d && echo 3.10 > /etc/truss-stub/distro-python \\`,
+        ` && echo "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /" \\`,
+        `    > /etc/apt/sources.list.d/cuda-ubuntu2204-x86_64.list`,
+        `LABEL ${STUB_HASH_LABEL}=${hash}`,
+        "",
+    ].join("\n");
 }
 
 async function labelOf(ref: string): Promise<string | undefined> {
@@ -170,16 +143,16 @@ export function stubParentName(ref: string): string {
     return `${STUB_REPOSITORY}:${ref.replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 128)}`;
 }
 
-/** The `parents` override that builds every parent of the catalog on its stub. */
+/** The `parents` override that builds the catalog's GPU parent on its stub. */
 export function stubParentOverrides(catalog: Catalog): Record<string, string> {
-    return Object.fromEntries([...recipes(catalog).keys()].map((ref) => [ref, stubParentName(ref)]));
+    return Object.fromEntries(gpuParents(catalog).map((ref) => [ref, stubParentName(ref)]));
 }
 
 let ensured: { hash: string; done: Promise<void> } | undefined;
 
 /**
- * Builds a stub for every parent image the catalog names (`python:<X>` for each python, the CUDA
- * image) under its stubParentName, so that the real Dockerfiles build FROM them through
+ * Builds a stub for the catalog's GPU parent (the CUDA image) under its stubParentName, so that
+ * the real Dockerfile.gpu builds FROM it through
  * stubParentOverrides. Idempotent and quick when the stubs exist with the same content (a label
  * carries a hash of the stub files).
  */
@@ -187,8 +160,8 @@ export async function ensureStubParents(catalog: Catalog): Promise<void> {
     const busybox = assertStaticBusybox(BUSYBOX);
     const files = stubFiles();
     const hash = sha256([RECIPE_VERSION, sha256(busybox), ...files.map((f) => `${f.name} ${sha256(f.content)}`), PATH_ENV].join("\n"));
-    const wanted = recipes(catalog);
-    const key = `${hash} ${JSON.stringify([...wanted])}`;
+    const wanted = gpuParents(catalog);
+    const key = `${hash} ${JSON.stringify(wanted)}`;
     if (ensured?.hash !== key) {
         const done = build(hash, busybox, files, wanted);
         ensured = { hash: key, done };
@@ -203,15 +176,14 @@ async function build(
     hash: string,
     busybox: Buffer,
     files: { name: string; content: Buffer }[],
-    wanted: Map<string, Recipe>,
+    wanted: readonly string[],
 ): Promise<void> {
     const base = `truss-base-images-test/stub-base:${hash.slice(0, 16)}`;
     if ((await labelOf(base)) !== hash) await buildBase(base, hash, busybox, files);
-    for (const [ref, recipe] of wanted) {
-        const dockerfile = parentDockerfile(base, recipe, "HASH");
-        const parentHash = sha256(`${hash}\n${dockerfile}`);
+    for (const ref of wanted) {
+        const parentHash = sha256(`${hash}\n${parentDockerfile(base, "HASH")}`);
         const name = stubParentName(ref);
         if ((await labelOf(name)) === parentHash) continue;
-        await docker(["build", "--network", "host", "-t", name, "-"], { input: parentDockerfile(base, recipe, parentHash) });
+        await docker(["build", "--network", "host", "-t", name, "-"], { input: parentDockerfile(base, parentHash) });
     }
 }
