@@ -1,11 +1,13 @@
 // The promise end to end, on real parts: images built by the real Docker daemon from the real
 // Dockerfiles, pushed to a real registry; then the same publish plan the program uses, and the
-// RegistryTag provider's own create, across a version bump and a content change.
+// RegistryTag provider's own create, across a version bump and a content change. The dev stack's
+// matrix on python 3.11: CPU images on the 3.11 stand-in with real pip installs (the content
+// change installs one more package for real), GPU images on the stub of the CUDA parent.
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadCatalog } from "../../src/images/catalog";
+import { catalogParent, loadCatalog } from "../../src/images/catalog";
 import { parseStackConfig, SECRET_PRESENT, StackConfig } from "../../src/config/stackConfig";
 import { writeContext } from "../../src/images/context";
 import { CLI_PASSWORD_FROM, planPublish, PublishPlan, registryClientFor } from "../../src/publish/publishPlan";
@@ -16,11 +18,15 @@ import { copyImages, editFile } from "../support/fixtures";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { rawManifest } from "../support/registryImages";
-import { ensureStubParents, stubParentName, stubParentOverrides } from "../support/stubParents";
+import { ensureTestParents, testParentOverrides } from "../support/testParents";
+import { stubParentName } from "../support/stubParents";
 
 const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
-describe("integration: publishing across versions (real daemon, real registry, stub parents)", function () {
+/** The python of the stand-in the dev stack's CPU images build on here. */
+const PYTHON = "3.11";
+
+describe("integration: publishing across versions (real daemon, real registry; CPU on the stand-in with real pip, GPU on the stub parent)", function () {
     this.timeout(300_000);
     let registry: TestRegistry;
     const contexts = fs.mkdtempSync(path.join(os.tmpdir(), "truss-lifecycle-"));
@@ -28,7 +34,7 @@ describe("integration: publishing across versions (real daemon, real registry, s
 
     before(async () => {
         await ensureDockerDaemon();
-        await ensureStubParents(loadCatalog());
+        await ensureTestParents(loadCatalog(), [PYTHON]);
         registry = await startRegistry();
     });
     after(async () => {
@@ -37,7 +43,7 @@ describe("integration: publishing across versions (real daemon, real registry, s
         fs.rmSync(contexts, { recursive: true, force: true });
     });
 
-    /** The dev stack file at a version, publishing to the test registry, from an images folder. */
+    /** The dev stack file on python 3.11 at a version, publishing to the test registry, from an images folder. */
     function config(versionTag: string, imagesDir?: string) {
         const catalog = loadCatalog(imagesDir);
         const file = readStackFile(PROJECT_DIR, "dev");
@@ -45,7 +51,8 @@ describe("integration: publishing across versions (real daemon, real registry, s
             ...file.config,
             versionTag,
             registry: { server: registry.host, namespace: "lifecycle" },
-            parents: stubParentOverrides(catalog),
+            matrix: { ...(file.config.matrix as Record<string, unknown>), pythonVersions: [PYTHON] },
+            parents: testParentOverrides(catalog, [PYTHON]),
             registryPassword: SECRET_PRESENT,
         };
         return { config: parseStackConfig(raw, catalog, file.source), catalog };
@@ -85,7 +92,7 @@ describe("integration: publishing across versions (real daemon, real registry, s
 
     const actions = (p: PublishPlan) => Object.fromEntries(p.images.map((i) => [i.tag, i.action]));
 
-    it("builds and pushes everything once, re-tags on a version bump without building, and rebuilds only what changed", async () => {
+    it("builds and pushes everything once, re-tags on a version bump without building, and rebuilds only what changed, the rebuilt image installing its new requirement for real", async () => {
         const v1 = config("v1.0.0");
         const first = await plan(v1);
         assert.equal(first.images.length, 4);
@@ -129,14 +136,29 @@ describe("integration: publishing across versions (real daemon, real registry, s
         }
         await publish(change);
         assert.ok((await plan(v3)).images.every((i) => i.action === "unchanged"));
+        // The rebuilt CPU training image installed the new requirement for real.
+        const training = change.images.find((i) => i.spec.jobType === "training" && i.spec.accelerator === "cpu")!;
+        const staging = stagingReference(training.repository, training.contentDigest);
+        const tqdm = await docker([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "python3",
+            staging,
+            "-c",
+            "import tqdm; print(tqdm.__version__)",
+        ]);
+        assert.equal(tqdm.stdout.trim(), "4.66.1");
     });
 
     it("a tag overwritten with other content is a conflict, refused under immutableTags", async () => {
         const v = config("v9.0.0");
         await publish(await plan(v));
-        // Someone pushes other content under one of the tags: here, a parent image, with no labels of ours.
-        const victim = `${registry.host}/lifecycle/truss-server-base:3.9-v9.0.0`;
-        await docker(["tag", stubParentName("python:3.9"), victim]);
+        // Someone pushes other content under one of the tags: here, the GPU stub parent, with no labels of ours.
+        const victim = `${registry.host}/lifecycle/truss-server-base:3.11-v9.0.0`;
+        await docker(["tag", stubParentName(catalogParent(loadCatalog(), PYTHON, "gpu")), victim]);
         built.push(victim);
         await docker(["push", victim]);
         const immutable = { ...v, config: { ...v.config, immutableTags: true } };
@@ -145,7 +167,7 @@ describe("integration: publishing across versions (real daemon, real registry, s
         assert.ok(p.conflicts);
         assert.match(
             p.conflicts!.message,
-            /truss-server-base:3\.9-v9\.0\.0: the registry holds an image without a truss\.base\.content-digest label.*this stack would publish content digest sha256:[0-9a-f]{64}/,
+            /truss-server-base:3\.11-v9\.0\.0: the registry holds an image without a truss\.base\.content-digest label.*this stack would publish content digest sha256:[0-9a-f]{64}/,
         );
         assert.equal(p.images.filter((i) => i.action === "conflict").length, 1, "only the overwritten tag");
         assert.match(p.conflicts!.message, /Bump versionTag/);

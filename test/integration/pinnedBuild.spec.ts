@@ -1,6 +1,7 @@
-// A pinned parent, built for real: the stub python:3.9 parent is pushed to a loopback registry,
+// A pinned parent, built for real: the python:3.11 stand-in is pushed to a loopback registry,
 // `npm run parents -- --update` pins it, and the Docker daemon builds a CPU image FROM
-// `<parent>@sha256:...`, also after the tag has moved upstream to other content.
+// `<parent>@sha256:...` with a real pip install, also after the tag has moved upstream to other
+// content (the python:3.13 stand-in).
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -12,7 +13,7 @@ import { writeContext } from "../../src/images/context";
 import { readParentLock } from "../../src/images/parentLock";
 import { planImages } from "../../src/publish/plannedImages";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
-import { ensureStubParents, stubParentName } from "../support/stubParents";
+import { standIn } from "../support/standIns";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { copyImages, tempDir } from "../support/fixtures";
 
@@ -22,13 +23,13 @@ async function layers(ref: string): Promise<string[]> {
     return JSON.parse(out.stdout) as string[];
 }
 
-describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopback registry)", function () {
+describe("a build FROM a pinned parent (stand-in parents, real pip, real Docker daemon, loopback registry)", function () {
     this.timeout(600_000);
     let registry: TestRegistry;
     const made: string[] = [];
     before(async () => {
         await ensureDockerDaemon();
-        await ensureStubParents(loadCatalog());
+        await Promise.all([standIn("3.11"), standIn("3.13")]);
         registry = await startRegistry();
     });
     after(async () => {
@@ -36,10 +37,10 @@ describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopba
         await registry?.stop();
     });
 
-    it("builds FROM the parent's pinned digest, also after the tag moved upstream to other content", async () => {
-        const parent = `${registry.host}/library/python:3.9`;
+    it("builds FROM the parent's pinned digest, also after the tag moved upstream to other content, and pip installs on it", async () => {
+        const parent = `${registry.host}/library/python:3.11`;
         made.push(parent);
-        await docker(["tag", stubParentName("python:3.9"), parent]);
+        await docker(["tag", await standIn("3.11"), parent]);
         await docker(["push", parent]);
 
         // Every parent of the catalog goes to the one pushed image: the command then asks only the loopback registry.
@@ -49,7 +50,7 @@ describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopba
         const raw = {
             versionTag: "v1",
             registry: { server: registry.host, namespace: "pinned" },
-            matrix: { jobTypes: ["server"], pythonVersions: ["3.9"], gpu: [false], liveReload: [false] },
+            matrix: { jobTypes: ["training"], pythonVersions: ["3.11"], gpu: [false], liveReload: [false] },
             builders: { mode: "local" },
             parents: overrides,
             requirePinnedParents: true,
@@ -75,19 +76,33 @@ describe("a build FROM a pinned parent (stub parents, real Docker daemon, loopba
 
         // Upstream moves the tag to other content, and the local tag goes: only the pinned digest
         // names the old parent now.
-        await docker(["tag", stubParentName("python:3.10"), parent]);
+        await docker(["tag", await standIn("3.13"), parent]);
         await docker(["push", parent]);
         await docker(["image", "rm", parent]);
 
-        const built = `${registry.host}/pinned/truss-server-base:3.9-v1`;
+        const built = `${registry.host}/pinned/truss-training-base:3.11-v1`;
         made.push(built, `${parent}@${digest}`);
         const dir = writeContext(tempDir("contexts"), image.staged);
         await docker(buildCommandArgs(image.staged, dir, built));
         const builtLayers = await layers(built);
         assert.deepEqual(builtLayers.slice(0, pinnedParentLayers.length), pinnedParentLayers, "built on the pinned parent's layers");
-        const movedLayers = await layers(stubParentName("python:3.10"));
+        const movedLayers = await layers(await standIn("3.13"));
         assert.notDeepEqual(builtLayers.slice(0, movedLayers.length), movedLayers, "not on what the tag points to now");
         const pulled = await docker(["image", "inspect", "--format", "{{json .RepoDigests}}", `${parent}@${digest}`]);
         assert.ok((JSON.parse(pulled.stdout) as string[]).includes(`${registry.host}/library/python@${digest}`), pulled.stdout);
+
+        // The pinned parent's python, with the training requirements installed on it by pip.
+        const probe = await docker([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "python3",
+            built,
+            "-c",
+            "import platform, yaml; print(platform.python_version(), yaml.__version__)",
+        ]);
+        assert.match(probe.stdout.trim(), /^3\.11\.\d+ 6\.0\.1$/);
     });
 });

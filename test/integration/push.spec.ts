@@ -1,6 +1,8 @@
-// Integration: the dev stack's images, built for real and pushed to a real registry (Debian's
-// docker-registry on loopback), then read back the way the registry check reads them: the
-// Registry HTTP API v2 (tags list, manifest, config blob with the labels).
+// Integration: the dev stack's images, built by the Docker daemon and pushed to a real registry
+// (Debian's docker-registry on loopback), then read back the way the registry check reads them:
+// the Registry HTTP API v2 (tags list, manifest, config blob with the labels). The dev stack's
+// matrix, on python 3.11: its CPU images build on the 3.11 stand-in with real pip installs, its
+// GPU images on the stub of the CUDA parent (test/support/testParents.ts).
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -13,7 +15,7 @@ import { PlannedImage, planImages } from "../../src/publish/plannedImages";
 import { readStackFile } from "../../src/config/stackFile";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
-import { ensureStubParents, stubParentOverrides } from "../support/stubParents";
+import { ensureTestParents, testParentOverrides } from "../support/testParents";
 
 const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 const MANIFEST_TYPES = {
@@ -35,12 +37,16 @@ interface ImageConfig {
     config: { Labels?: Record<string, string>; Env?: string[] };
 }
 
-/** The dev stack file, with the registry moved to `server`. */
+/** The python of the stand-in the dev stack's CPU images build on here. */
+const PYTHON = "3.11";
+
+/** The dev stack file on python 3.11, with the registry moved to `server`. */
 function devConfig(server: string): StackConfig {
     const catalog = loadCatalog();
     const stackFile = readStackFile(PROJECT_DIR, "dev");
     const registry = { ...(stackFile.config.registry as Record<string, unknown>), server };
-    const raw = { ...stackFile.config, registry, parents: stubParentOverrides(catalog) };
+    const matrix = { ...(stackFile.config.matrix as Record<string, unknown>), pythonVersions: [PYTHON] };
+    const raw = { ...stackFile.config, registry, matrix, parents: testParentOverrides(catalog, [PYTHON]) };
     if ((registry as { username?: string }).username !== undefined) Object.assign(raw, { registryPassword: SECRET_PRESENT });
     return parseStackConfig(raw, catalog, stackFile.source);
 }
@@ -58,7 +64,7 @@ async function getJson<T>(url: string, accept?: string): Promise<{ body: T; head
     return { body: JSON.parse(text) as T, headers: res.headers };
 }
 
-describe("integration: the dev stack's images pushed to a real registry (built on stub parents)", function () {
+describe("integration: the dev stack's images on python 3.11 pushed to a real registry (CPU built on the stand-in with real pip, GPU on the stub parent)", function () {
     const catalog = loadCatalog();
     // Tags and content digests do not depend on the registry server: this plan names the tests.
     const named = planImages(devConfig("localhost:5000"), catalog);
@@ -69,7 +75,7 @@ describe("integration: the dev stack's images pushed to a real registry (built o
     before(async function () {
         this.timeout(30 * 60_000);
         await ensureDockerDaemon();
-        await ensureStubParents(catalog);
+        await ensureTestParents(catalog, [PYTHON]);
         registry = await startRegistry();
         plan = planImages(devConfig(registry.host), catalog);
         root = fs.mkdtempSync(path.join(os.tmpdir(), "truss-it-push-"));
