@@ -41,7 +41,6 @@ const PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Bump when the recipes below change in a way the hashed files do not show. */
 const RECIPE_VERSION = "1";
 
-
 function sha256(data: string | Buffer): string {
     return createHash("sha256").update(data).digest("hex");
 }
@@ -172,12 +171,7 @@ export async function ensureStubParents(catalog: Catalog): Promise<void> {
     await ensured.done;
 }
 
-async function build(
-    hash: string,
-    busybox: Buffer,
-    files: { name: string; content: Buffer }[],
-    wanted: readonly string[],
-): Promise<void> {
+async function build(hash: string, busybox: Buffer, files: { name: string; content: Buffer }[], wanted: readonly string[]): Promise<void> {
     const base = `truss-base-images-test/stub-base:${hash.slice(0, 16)}`;
     if ((await labelOf(base)) !== hash) await buildBase(base, hash, busybox, files);
     for (const ref of wanted) {
