@@ -1,9 +1,12 @@
-// Stub images for the smoke tests: FROM scratch, a static busybox, and stand-ins for what the
-// smoke test checks (an os-release, a python that answers --version, `-m pip`, `-m venv`,
-// `-c 'import x'` by looking in its site-packages and `-c 'import ctypes; ctypes.CDLL("lib")'` by
-// looking where the dynamic linker would (LD_LIBRARY_PATH, then the system folders), bash,
-// useradd, curl, git, gcc, make, CUDA library files). A "good" image passes every check that
-// does not need a GPU; each variant breaks exactly one thing on top of it.
+// Stub images for the GPU half of the smoke tests (the CPU half runs on real images:
+// smokeRealImages.ts). Nothing can stand in for the nvidia/cuda parent here, so a GPU image is a
+// stub: FROM scratch, a static busybox, and stand-ins for what the smoke test checks of a GPU
+// image (an Ubuntu os-release, a python at /usr/bin/python3 that answers --version, `-m pip`,
+// `-m venv`, `-c 'import x'` by looking in its site-packages and `-c 'import ctypes;
+// ctypes.CDLL("lib")'` by looking where the dynamic linker would (LD_LIBRARY_PATH, then the system
+// folders), the live-reload control server's python, bash, useradd, curl, git, gcc, make, the CUDA
+// library files). A "good" stub passes every check that does not need a GPU; each variant breaks
+// exactly one thing on top of it.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -26,9 +29,7 @@ case "\${1:-}" in
                 [ -d "$site/pip" ] || { echo "$0: No module named pip" >&2; exit 1; }
                 case "$3" in
                     --version) echo "pip 24.0 from $site/pip (python $version)" ;;
-                    check)
-                        if [ -e "$site/BROKEN" ]; then echo "fastapi 0.124.0 has requirement starlette<0.48, but you have starlette 0.49.1."; exit 1; fi
-                        echo "No broken requirements found." ;;
+                    check) echo "No broken requirements found." ;;
                     *) exit 2 ;;
                 esac ;;
             venv)
@@ -65,15 +66,18 @@ const TOOLS = {
     "/usr/bin/make": "make",
 };
 
-/** The site-packages folder of the stub python at each path. */
+/** The site-packages folder of the stub python at each path (the GPU image's, the control server's). */
 export function siteOf(python: string): string {
     return python === CONTROL_PYTHON
         ? "/control/.env/lib/site-packages"
         : `${path.dirname(path.dirname(python))}/lib/python3/site-packages`;
 }
 
-/** Builds `tag`: an image that passes every check of `spec` with `imports`, except the GPU device. */
-export async function buildGoodImage(tag: string, spec: ImageSpec, imports: SmokeImports): Promise<void> {
+/** Builds `tag`: a stub GPU image that passes every check of `spec` with `imports`, except the GPU device. */
+export async function buildGpuStubImage(tag: string, spec: ImageSpec, imports: SmokeImports): Promise<void> {
+    if (spec.accelerator !== "gpu") {
+        throw new Error(`stub smoke images are GPU images only: a ${spec.accelerator} image gets a real one (smokeRealImages.ts)`);
+    }
     if (!fs.existsSync(BUSYBOX)) throw new Error(`no ${BUSYBOX}: install it with \`apt-get install -y busybox-static\``);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smoke-image-"));
     try {
@@ -82,12 +86,9 @@ export async function buildGoodImage(tag: string, spec: ImageSpec, imports: Smok
             fs.mkdirSync(path.join(root, path.dirname(file)), { recursive: true });
             fs.writeFileSync(path.join(root, file), text, { mode });
         };
-        const python = PYTHON_PATHS[spec.accelerator];
+        const python = PYTHON_PATHS.gpu;
         const site = siteOf(python);
-        put(
-            "etc/os-release",
-            spec.accelerator === "gpu" ? 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\n' : 'NAME="Debian GNU/Linux"\nID=debian\n',
-        );
+        put("etc/os-release", 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\n');
         put(python, stubPython(spec.python, site), 0o755);
         for (const d of ["pip", "ensurepip", ...imports.packages.map((m) => m.split(".").join("/"))]) put(`${site}/${d}/__init__.py`, "");
         for (const [file, name] of Object.entries(TOOLS)) put(file, `#!/bin/sh\necho "${name} (stub) 1.0"\n`, 0o755);
@@ -95,11 +96,7 @@ export async function buildGoodImage(tag: string, spec: ImageSpec, imports: Smok
             put(CONTROL_PYTHON, stubPython(spec.python, siteOf(CONTROL_PYTHON)), 0o755);
             for (const d of ["pip", ...imports.control]) put(`${siteOf(CONTROL_PYTHON)}/${d}/__init__.py`, "");
         }
-        const env: string[] = [];
-        if (spec.accelerator === "gpu") {
-            for (const lib of CUDA_LIBRARIES) put(`${lib === "libcupti.so.12" ? CUPTI_DIR : "/usr/local/cuda/lib64"}/${lib}`, "");
-            env.push(`ENV LD_LIBRARY_PATH=${CUPTI_DIR}:/usr/local/cuda/lib64`);
-        }
+        for (const lib of CUDA_LIBRARIES) put(`${lib === "libcupti.so.12" ? CUPTI_DIR : "/usr/local/cuda/lib64"}/${lib}`, "");
         fs.copyFileSync(BUSYBOX, path.join(dir, "busybox"));
         fs.writeFileSync(
             path.join(dir, "Dockerfile"),
@@ -109,7 +106,7 @@ export async function buildGoodImage(tag: string, spec: ImageSpec, imports: Smok
                 'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
                 "COPY root/ /",
                 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                ...env,
+                `ENV LD_LIBRARY_PATH=${CUPTI_DIR}:/usr/local/cuda/lib64`,
                 "",
             ].join("\n"),
         );
@@ -119,7 +116,12 @@ export async function buildGoodImage(tag: string, spec: ImageSpec, imports: Smok
     }
 }
 
-/** Builds `tag` FROM `base` with Dockerfile instructions that break one thing. */
+/**
+ * Builds `tag` FROM `base` with Dockerfile instructions that break one thing, without network:
+ * for the stub GPU images, and for the real CPU images too (uninstalls and removals need none).
+ */
 export async function buildVariant(tag: string, base: string, instructions: string[]): Promise<void> {
-    await docker(["build", "--network", "none", "-q", "-t", tag, "-"], { input: [`FROM ${base}`, ...instructions, ""].join("\n") });
+    await docker(["build", "--force-rm", "--network", "none", "-q", "-t", tag, "-"], {
+        input: [`FROM ${base}`, ...instructions, ""].join("\n"),
+    });
 }
