@@ -72,3 +72,65 @@ export async function compileExtension(reference: string, python: string): Promi
     ]);
     return r.stdout.trim();
 }
+
+/** One requirement line of a requirements file, as found installed in an image. */
+export interface RequirementCheck {
+    /** The line as written (`numpy>=1.23.5,<2.0`). */
+    readonly requirement: string;
+    /** False when its environment marker excludes this python and platform (nothing to install). */
+    readonly applies: boolean;
+    /** The version of its distribution the interpreter finds, or null when it finds none. */
+    readonly installed: string | null;
+    /** Whether that version is one the specifier allows (prereleases included); false when none is installed. */
+    readonly allowed: boolean;
+}
+
+// Run by the image's own interpreter: its environment's distributions, read as pip reads
+// requirements (pip's vendored packaging, so nothing else needs to be installed).
+const CHECK_REQUIREMENTS = `import json, sys
+from importlib.metadata import PackageNotFoundError, version
+from pip._vendor.packaging.requirements import Requirement
+out = []
+for line in sys.argv[1:]:
+    req = Requirement(line)
+    try:
+        installed = version(req.name)
+    except PackageNotFoundError:
+        installed = None
+    out.append({
+        "requirement": line,
+        "applies": req.marker is None or req.marker.evaluate(),
+        "installed": installed,
+        "allowed": installed is not None and req.specifier.contains(installed, prereleases=True),
+    })
+print(json.dumps(out))
+`;
+
+/** The requirement lines of a requirements file: blank lines and comments dropped, everything else kept for checkRequirements. */
+export function requirementLines(text: string): string[] {
+    return text
+        .split("\n")
+        .map((l) => l.replace(/(^|\s)#.*$/, "").trim())
+        .filter((l) => l !== "");
+}
+
+/**
+ * Checks each requirement line against what `python` (an interpreter of the image: its own
+ * environment, a venv's) has installed. A line pip's requirement parser rejects (an option such as
+ * `-r`) fails the run.
+ */
+export async function checkRequirements(reference: string, python: string, requirements: readonly string[]): Promise<RequirementCheck[]> {
+    const r = await docker([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        python,
+        reference,
+        "-c",
+        CHECK_REQUIREMENTS,
+        ...requirements,
+    ]);
+    return JSON.parse(r.stdout) as RequirementCheck[];
+}
