@@ -92,8 +92,6 @@ interface Built {
     readonly files: Map<string, string>;
     /** `<python> --version` output. */
     readonly pythonVersion: string;
-    /** The image's layer digests, bottom first. */
-    readonly layers: string[];
 }
 
 /** Where the stub python "installs": under /usr, where the GPU image's python is. */
@@ -160,7 +158,6 @@ async function inspectBuilt(reference: string, image: PlannedImage): Promise<Bui
         platform: `${inspect.Os}/${inspect.Architecture}`,
         files,
         pythonVersion: pythonVersion.trim(),
-        layers: inspect.RootFS?.Layers ?? [],
     };
 }
 
