@@ -235,7 +235,7 @@ describe("classify with bearer-token auth", () => {
     });
 });
 
-describe("classify an image pushed by the real Docker daemon", function () {
+describe("classify an image pushed by the real Docker daemon (FROM scratch: one file and our content label)", function () {
     this.timeout(180_000);
     let registry: TestRegistry;
     before(async function () {
