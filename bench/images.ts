@@ -8,8 +8,8 @@
 // - size: uncompressed (the daemon's image size) and compressed (the gzip layers and config
 //   pushed to a loopback registry), each with the stand-in parent's share.
 // One run each: a build takes minutes; on a shared machine read the ratio, not the seconds.
-// Then whether the stargz snapshotter can run here, for the eStargz-vs-gzip start-up figure.
-import { execFileSync } from "child_process";
+// Then, for the 3.11 image, the eStargz-vs-gzip start-up figure (bench/stargzStartup.ts).
+// BENCH_STARTUP_IMAGE=<a local image> skips the builds and gives only that figure, for that image.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -19,6 +19,7 @@ import { writeContext } from "../src/images/context";
 import { planImages } from "../src/publish/plannedImages";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../test/support/docker";
 import { startRegistry, TestRegistry } from "../test/support/registry";
+import { stargzStartup } from "./stargzStartup";
 import { ensureStandIn, STAND_IN_PYTHONS } from "../test/support/standIns";
 import { PROJECT_DIR } from "../test/support/fixtures";
 import { trussWheelCheckout, TRUSS_VERSION } from "../test/support/trussWheel";
@@ -50,32 +51,18 @@ async function imageSize(ref: string): Promise<number> {
     return Number((await docker(["image", "inspect", "--format", "{{.Size}}", ref])).stdout.trim());
 }
 
-function stargzVerdict(): string {
-    const found = ["containerd-stargz-grpc"].filter((b) => {
-        try {
-            execFileSync("sh", ["-c", `command -v ${b}`], { stdio: "ignore" });
-            return true;
-        } catch {
-            return false;
-        }
-    });
-    if (found.length > 0) return "containerd-stargz-grpc is on PATH: the start-up comparison can be added";
-    return [
-        "cannot run here: the stargz snapshotter is containerd-stargz-grpc, a FUSE daemon containerd loads as a proxy snapshotter;",
-        "    Debian's stargz-snapshotter package ships ctr-remote only (the converter), not the snapshotter;",
-        "    from the Go module proxy, `go install github.com/containerd/stargz-snapshotter/cmd/containerd-stargz-grpc@v0.16.3` answers",
-        '    "module github.com/containerd/stargz-snapshotter@v0.16.3 found, but does not contain package .../cmd/containerd-stargz-grpc":',
-        "    cmd/ is a module of its own that the proxy does not serve (github.com/containerd/stargz-snapshotter/cmd/@v/list: 404),",
-        "    and GitHub (its releases and source) is out of reach. `ctr-remote image pull` (which would unpack lazily) fails here too.",
-    ].join("\n");
-}
-
 async function main(): Promise<void> {
     await ensureDockerDaemon();
     const registry = await startRegistry();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "truss-bench-images-"));
     const made: string[] = [];
+    const only = process.env.BENCH_STARTUP_IMAGE;
     try {
+        if (only) {
+            for (const line of await stargzStartup(registry, only)) console.log(line);
+            return;
+        }
+        const startup: string[] = [];
         const checkout = trussWheelCheckout();
         const requirements = path.join(checkout, "truss", "templates", "server", "requirements.txt");
         const original = fs.readFileSync(requirements, "utf8");
@@ -138,8 +125,10 @@ async function main(): Promise<void> {
                 `  compressed size (gzip layers + config)      ${mb(pushed.total)}  (stand-in parent ${mb(parentPushed.total)}, Truss's layers ${mb(pushed.total - parentPushed.total)})`,
             );
             console.log("");
+            if (python === "3.11") startup.push(...(await stargzStartup(registry, ref)));
         }
-        console.log(`eStargz vs gzip start-up (run to \`python -c "import fastapi"\` on a cold containerd): ${stargzVerdict()}`);
+        for (const line of startup.length > 0 ? startup : ["eStargz vs gzip start-up: not measured (the 3.11 build failed)"])
+            console.log(line);
     } finally {
         if (made.length > 0) await docker(["image", "rm", ...made], { allowFailure: true });
         await registry.stop();

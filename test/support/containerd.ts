@@ -1,5 +1,7 @@
 // A containerd of the test's own, under a temporary folder (root, state and socket there), for
-// the eStargz conversion tests: started on demand, stopped by its pid afterwards.
+// the eStargz conversion tests and the bench's start-up figure: started on demand, stopped by its
+// pid afterwards. Optionally with proxy snapshotters (a snapshots gRPC API on a unix socket each,
+// e.g. the stargz snapshotter that bench/stargzStartup.ts builds).
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -8,7 +10,16 @@ import * as path from "path";
 export interface TestContainerd {
     /** The gRPC socket, for `ctr --address`. */
     readonly address: string;
+    /** The temporary folder (root, state, socket, log): removed by stop(). */
+    readonly dir: string;
     stop(): Promise<void>;
+}
+
+export interface ContainerdOptions {
+    /** How long to wait for `ctr version` to answer. */
+    timeoutMs?: number;
+    /** Snapshotters served by other processes, by name (`ctr run --snapshotter NAME`): their sockets. */
+    proxySnapshotters?: Record<string, string>;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -18,7 +29,8 @@ function exited(child: ChildProcess): Promise<void> {
     });
 }
 
-export async function startContainerd(timeoutMs = 20_000): Promise<TestContainerd> {
+export async function startContainerd(options: number | ContainerdOptions = {}): Promise<TestContainerd> {
+    const { timeoutMs = 20_000, proxySnapshotters = {} } = typeof options === "number" ? { timeoutMs: options } : options;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "truss-ctrd-"));
     const address = path.join(dir, "c.sock");
     const config = path.join(dir, "config.toml");
@@ -30,6 +42,11 @@ export async function startContainerd(timeoutMs = 20_000): Promise<TestContainer
             `state = ${JSON.stringify(path.join(dir, "state"))}`,
             "[grpc]",
             `  address = ${JSON.stringify(address)}`,
+            ...Object.entries(proxySnapshotters).flatMap(([name, socket]) => [
+                `[proxy_plugins.${JSON.stringify(name)}]`,
+                '  type = "snapshot"',
+                `  address = ${JSON.stringify(socket)}`,
+            ]),
             "",
         ].join("\n"),
     );
@@ -53,7 +70,7 @@ export async function startContainerd(timeoutMs = 20_000): Promise<TestContainer
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && !spawnError && child.exitCode === null) {
         const r = spawnSync("ctr", ["--address", address, "version"], { encoding: "utf8", timeout: 5000 });
-        if (r.status === 0) return { address, stop };
+        if (r.status === 0) return { address, dir, stop };
         await new Promise((r) => setTimeout(r, 300));
     }
     const log = fs.existsSync(logPath) ? fs.readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n") : "";
