@@ -40,6 +40,7 @@ const run = promisify(execFile);
 const PYTHON = "3.11";
 
 const MODEL_PY = `import platform
+import subprocess
 
 
 class Model:
@@ -51,10 +52,12 @@ class Model:
 
     def predict(self, model_input):
         numbers = model_input["numbers"]
-        return {"sum": sum(numbers) + self._offset, "python": platform.python_version()}
+        # jq comes from the config's system_packages: Truss's Dockerfile apt-installs it from Debian.
+        jq = subprocess.run(["jq", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+        return {"sum": sum(numbers) + self._offset, "python": platform.python_version(), "jq": jq}
 `;
 
-describe(`e2e: a model built by truss ${TRUSS_VERSION} FROM the server base image this project published, serving a prediction`, function () {
+describe(`e2e: a model built by truss ${TRUSS_VERSION} FROM the server base image this project published, with a Debian package apt-installed, serving a prediction`, function () {
     this.timeout(40 * 60_000);
     let registry: TestRegistry | undefined;
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "truss-e2e-"));
@@ -133,6 +136,9 @@ describe(`e2e: a model built by truss ${TRUSS_VERSION} FROM the server base imag
                 "  memory: 1Gi",
                 "  use_gpu: false",
                 "requirements: []",
+                // A Debian package, installed by Truss's own apt-get step on our image.
+                "system_packages:",
+                "  - jq",
                 "",
             ].join("\n"),
         );
@@ -172,8 +178,9 @@ describe(`e2e: a model built by truss ${TRUSS_VERSION} FROM the server base imag
         const logs = await docker(["logs", container], { allowFailure: true });
         assert.ok(answer, `no answer from ${url} within 180 s; container logs:\n${logs.stdout}${logs.stderr}`);
         assert.equal(answer.status, 200, `${answer.body}\n${logs.stdout}${logs.stderr}`);
-        const body = JSON.parse(answer.body) as { sum: number; python: string };
+        const body = JSON.parse(answer.body) as { sum: number; python: string; jq: string };
         assert.equal(body.sum, 1006);
         assert.match(body.python, new RegExp(`^${PYTHON.replace(".", "\\.")}\\.`));
+        assert.match(body.jq, /^jq-1\.\d+/, "the system package Truss apt-installed runs in the model's container");
     });
 });
