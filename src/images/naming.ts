@@ -1,5 +1,6 @@
 import type { ImageSpec, RegistryTarget } from "./spec";
 import type { JobType } from "./dimensions";
+import type { Compression } from "./platforms";
 
 /**
  * The tag and repository formats are a contract: Truss looks its base images up by exactly
@@ -63,24 +64,40 @@ export function stagingReference(repositoryRef: string, contentDigest: string): 
 
 /**
  * `build-<64 hex>-estargz`: the staged image converted to eStargz with OCI media types, beside
- * the image the builder pushed (`build-<64 hex>`), which the conversion reads.
+ * the image the builder pushed (`build-<64 hex>`), which the conversion reads. The conversion
+ * runs only after the smoke test passed, so this tag is also the proof of an eStargz stack (see
+ * proofStagingTag).
  */
 export function estargzStagingTag(contentDigest: string): string {
     return `${stagingTag(contentDigest)}-estargz`;
 }
 
 /**
- * `build-<64 hex>-smoked`: the same manifest as the finished staging tag (`build-<64 hex>`, or its
- * `-estargz` conversion), written only once that image passed its smoke test (and, with eStargz,
- * was converted). Only an image under this tag counts as staged: a later update publishes it
- * without building or testing it again. A staging tag without it was never proven, and is built
- * and smoke-tested again.
+ * `build-<64 hex>-smoked`: the same manifest as the gzip staging tag (`build-<64 hex>`), written
+ * only once that image passed its smoke test: the proof of a gzip stack (see proofStagingTag).
+ * The build pushes `build-<64 hex>` before the test runs, so that tag proves nothing.
  */
 export function smokedStagingTag(contentDigest: string): string {
     return `${stagingTag(contentDigest)}-smoked`;
 }
 
-/** Whether a tag is a staging tag: gzip, eStargz, or the smoked marker (for clean-up scripts and listings). */
+/**
+ * The staging tag that proves a platform image passed everything before its publication: only an
+ * image under this tag (with the right content digest label) counts as staged, and a later
+ * update publishes it without building or testing it again. Any other staging tag of the image
+ * was never proven: it is built and smoke-tested again.
+ * - gzip: `build-<64 hex>-smoked` (smokedStagingTag), which SmokedStagingTag writes after the
+ *   smoke test passed; the build's own `build-<64 hex>` is pushed before the test.
+ * - estargz: `build-<64 hex>-estargz` (estargzStagingTag), the converted image. EstargzImage
+ *   writes it and is declared depending on the smoke test, so the tag exists only once the test
+ *   and the conversion passed; no marker is needed. (An eStargz image's `-smoked` tag, written by
+ *   earlier versions after its `-estargz` tag, held the same manifest; it is no longer read.)
+ */
+export function proofStagingTag(contentDigest: string, compression: Compression): string {
+    return compression === "estargz" ? estargzStagingTag(contentDigest) : smokedStagingTag(contentDigest);
+}
+
+/** Whether a tag is a staging tag: gzip, eStargz, or the smoked marker of gzip images (for clean-up scripts and listings). */
 export function isStagingTag(tag: string): boolean {
     return /^build-[a-f0-9]{64}(-estargz|-smoked)?$/.test(tag);
 }

@@ -3,6 +3,7 @@ import { UserError } from "../errors";
 import type { ContentDigest, ImageSpec } from "../images/spec";
 import { LABELS } from "../images/labels";
 import { variant } from "../images/naming";
+import type { Compression } from "../images/platforms";
 import type { PublishAction } from "./plannedImages";
 import { DEFAULT_PLATFORM, describeHeld, PublishedContent, readContent, RegistryClient } from "../registry";
 import * as pep440 from "@renovatebot/pep440";
@@ -53,6 +54,12 @@ export interface ClassifyOptions {
     readonly lookback?: number;
     /** The tag list page size (`n`); the registry's default when unset. */
     readonly pageSize?: number;
+    /**
+     * The stack's compression: which staging tag proves a platform image passed its smoke test
+     * (proofStagingTag in src/images/naming.ts), for the staged platforms of a multi-platform
+     * tag. gzip when unset: an eStargz stack classified without it finds no proof and rebuilds.
+     */
+    readonly compression?: Compression;
 }
 
 export const DEFAULT_LOOKBACK = 5;
@@ -79,6 +86,7 @@ export async function classify<T extends ClassifyInput>(
     opts: ClassifyOptions = {},
 ): Promise<Classified<T>[]> {
     const lookback = opts.lookback ?? DEFAULT_LOOKBACK;
+    const compression = opts.compression ?? "gzip";
     const byRepository = new Map<string, T[]>();
     for (const image of images) {
         const list = byRepository.get(image.repository) ?? [];
@@ -107,7 +115,10 @@ export async function classify<T extends ClassifyInput>(
                     if (image.platforms && image.platforms.length > 1) {
                         const { platforms, tag, contentDigest } = image;
                         const candidates = async (): Promise<string[]> => retagCandidates(image, await listTags()).slice(0, lookback);
-                        results.set(image, await classifyIndexed(client, { repository, tag, contentDigest, platforms }, candidates));
+                        results.set(
+                            image,
+                            await classifyIndexed(client, { repository, tag, contentDigest, platforms }, candidates, compression),
+                        );
                         return;
                     }
                     const platform = image.staged?.platform ?? DEFAULT_PLATFORM;

@@ -1,6 +1,6 @@
 import { LABELS } from "../images/labels";
-import { smokedStagingTag } from "../images/naming";
-import { platformName } from "../images/platforms";
+import { proofStagingTag } from "../images/naming";
+import { Compression, platformName } from "../images/platforms";
 import type { ContentDigest } from "../images/spec";
 import { Manifest, manifestAnnotation, MEDIA_TYPES, RegistryClient } from "../registry";
 
@@ -93,22 +93,25 @@ export async function compareManifest(
 }
 
 /**
- * The manifest digest of each platform whose finished image passed its smoke test: the image
- * under its smoked staging tag (`build-<hex>-smoked`, written only after the test passed), with
- * the right content digest label. A later `up` publishes it without building or testing it again
- * (after a partial failure, only the missing platforms are built). A staging tag without the
- * smoked one does not count: its image may have failed its test. Each smoked tag is asked about
- * itself, like every wanted tag.
+ * The manifest digest of each platform whose finished image passed its smoke test (and, with
+ * eStargz, its conversion): the image under its proof staging tag (proofStagingTag of the
+ * stack's compression: `build-<hex>-smoked` for gzip, `build-<hex>-estargz` for eStargz, each
+ * written only after the test passed), with the right content digest label. A later `up`
+ * publishes it without building or testing it again (after a partial failure, only the missing
+ * platforms are built). No other staging tag counts: the gzip `build-<hex>` is pushed before the
+ * test, so its image may have failed it. Each proof tag is asked about itself, like every
+ * wanted tag.
  */
 export async function stagedPlatforms(
     client: RegistryClient,
     repository: string,
     wanted: readonly WantedPlatform[],
+    compression: Compression,
 ): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     await Promise.all(
         wanted.map(async (w) => {
-            const manifest = await client.getManifest(repository, smokedStagingTag(w.contentDigest));
+            const manifest = await client.getManifest(repository, proofStagingTag(w.contentDigest, compression));
             if (manifest?.kind !== "image") return;
             const config = await client.getImageConfig(repository, manifest);
             if (config?.labels[LABELS.contentDigest] === w.contentDigest) out[w.platform] = manifest.digest;
@@ -133,8 +136,9 @@ export interface IndexClassification {
  * Classifies a multi-platform tag: `unchanged` when it holds the wanted index, `conflict` when
  * it holds anything else (another platform set, an image with other content, a single image),
  * `retag` when one of the candidates (newest first, read only when the tag is absent) holds a
- * matching index, else `build`, with the platforms whose images are already staged. The tag
- * itself is always asked about (a manifest GET), never looked up in a tag list.
+ * matching index, else `build`, with the platforms whose images are already staged (proven by
+ * the staging tag of the stack's `compression`, see stagedPlatforms). The tag itself is always
+ * asked about (a manifest GET), never looked up in a tag list.
  */
 export async function classifyIndexed(
     client: RegistryClient,
@@ -145,9 +149,10 @@ export async function classifyIndexed(
         readonly platforms: readonly WantedPlatform[];
     },
     candidates: () => Promise<readonly string[]>,
+    compression: Compression,
 ): Promise<IndexClassification> {
     const { repository, contentDigest } = image;
-    const staged = async (): Promise<Readonly<Record<string, string>>> => stagedPlatforms(client, repository, image.platforms);
+    const staged = async (): Promise<Readonly<Record<string, string>>> => stagedPlatforms(client, repository, image.platforms, compression);
     const current = await compareIndex(client, repository, image.tag, contentDigest, image.platforms);
     if (current?.matches) return { action: "unchanged", digest: current.digest };
     if (current) {

@@ -76,7 +76,9 @@ export async function planPublish(
     platformPool?: PlatformPoolFn,
 ): Promise<PublishPlan> {
     if (!config.push || client === undefined) return offlinePlan(config, catalog, platformPool);
-    const images = (await classify(planImages(config, catalog, undefined, platformPool), client)) as PublishPlanImage[];
+    const images = (await classify(planImages(config, catalog, undefined, platformPool), client, {
+        compression: config.compression ?? "gzip",
+    })) as PublishPlanImage[];
     const conflicts = config.immutableTags ? immutableTagConflicts(images) : undefined;
     return { images, conflicts, registryConsulted: true };
 }

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { contextDir, writeContext } from "../images/context";
-import { smokedStagingTag } from "../images/naming";
+import { proofStagingTag } from "../images/naming";
 import { architectureOf } from "../images/platforms";
 import type { Pool } from "../runners/pools";
 import type { StackConfig } from "../config/stackConfig";
@@ -35,7 +35,7 @@ export interface PlatformBuild extends PlannedImage {
 
 /**
  * The per-platform builds of a staged tag. A platform whose finished image is already staged
- * and smoked (a partial failure before; see smokedStagingTag) is `unchanged`: nothing is built or
+ * and proven (a partial failure before; see proofStagingTag) is `unchanged`: nothing is built or
  * tested for it and its runner is not started for it. All others build (and are smoke-tested)
  * when the tag does.
  */
@@ -115,11 +115,14 @@ export interface StagedPublish {
 
 /**
  * Declares one staged tag: each platform built on a daemon of its architecture and pushed to its
- * staging tag, smoke-tested, converted to eStargz when the stack asks for it, marked as passed
- * (its smoked staging tag, the only proof the next plan accepts), and then the one resource
- * that writes the published tag: a RegistryIndex (the index of the platforms, or a copy of the
- * older tag holding the same index), or for one platform a RegistryTag (the converted image). A failed platform leaves the others in their
- * staging tags and the published tag unwritten; the next plan finds them staged.
+ * staging tag, smoke-tested, then proven passed by its proof staging tag (proofStagingTag, the
+ * only proof the next plan accepts): with eStargz, its conversion, written to
+ * `build-<hex>-estargz` only after the smoke test; with gzip, a SmokedStagingTag marking it
+ * `build-<hex>-smoked`. Then the one resource that writes the published tag, after every
+ * platform's proof: a RegistryIndex (the index of the platforms, or a copy of the older tag
+ * holding the same index), or for one platform a RegistryTag (the converted image). A failed
+ * platform leaves the others in their staging tags and the published tag unwritten; the next plan
+ * finds them staged.
  */
 export function declareStagedPublish(image: PublishPlanImage, builds: readonly PlatformBuild[], ctx: StagedPublishContext): StagedPublish {
     const { config, builders, registry, opts } = ctx;
@@ -178,8 +181,12 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
             digest = converted.digest;
             last = [converted];
         }
-        if (config.push) {
-            // Written only once everything above passed: the next plan counts the image as staged by this tag alone.
+        // The tag that proves this image passed (proofStagingTag). With eStargz it is the converted
+        // image's tag, just written by EstargzImage after the smoke test: nothing more to write. With
+        // gzip the build pushed its staging tag before the test, so a SmokedStagingTag writes the
+        // proof, once everything above passed.
+        const proof = proofStagingTag(b.platformImage.contentDigest, config.compression ?? "gzip");
+        if (config.push && proof !== b.platformImage.finalStagingTag) {
             const smoked = new SmokedStagingTag(
                 `${b.resourceName}-smoked`,
                 {
@@ -187,7 +194,7 @@ export function declareStagedPublish(image: PublishPlanImage, builds: readonly P
                     password: registry.password,
                     repository: image.repository,
                     sourceDigest: digest,
-                    tag: smokedStagingTag(b.platformImage.contentDigest),
+                    tag: proof,
                     timeoutSeconds: config.registryTimeoutSeconds,
                     ...tokenRealmHostsOf(config),
                 },

@@ -9,7 +9,7 @@ export interface SmokedStagingTagArgs {
     readonly password?: pulumi.Input<string>;
     /** Fully qualified; its server is the registry's. */
     readonly repository: pulumi.Input<string>;
-    /** The digest of the image that passed its smoke test (and conversion): what the smoked tag will hold. */
+    /** The digest of the image that passed its smoke test: what the smoked tag will hold. */
     readonly sourceDigest: pulumi.Input<string>;
     /** smokedStagingTag of the image's content digest. */
     readonly tag: pulumi.Input<string>;
@@ -19,11 +19,14 @@ export interface SmokedStagingTagArgs {
 }
 
 /**
- * The proof, in the registry, that a staged platform image passed its smoke test: its manifest
- * copied to `build-<hex>-smoked` once the smoke test (and the eStargz conversion) succeeded;
- * declare it depending on them. The next plan counts a platform image as staged only when this
- * tag holds it (src/publish/classifyIndex.ts, stagedPlatforms), so an image whose test failed is
- * tested again, however it was built.
+ * The proof, in the registry, that a staged gzip platform image passed its smoke test: its
+ * manifest copied to `build-<hex>-smoked` once the smoke test succeeded; declare it depending on
+ * it. The next plan of a gzip stack counts a platform image as staged only when this tag holds it
+ * (src/publish/classifyIndex.ts, stagedPlatforms), so an image whose test failed is tested again,
+ * however it was built. eStargz stacks declare none: their proof is the converted image's
+ * `build-<hex>-estargz`, written only after the smoke test (proofStagingTag in
+ * src/images/naming.ts). Declared with retainOnDelete, so one dropped from a stack (as an
+ * eStargz stack's are, since) leaves its tag in the registry.
  */
 export class SmokedStagingTag extends pulumi.dynamic.Resource {
     // `declare`: the base constructor sets it; a class field would reset it to undefined.

@@ -5,7 +5,7 @@ import * as assert from "assert";
 import { LABELS } from "../../../src/images/labels";
 import type { ContentDigest, ImageSpec } from "../../../src/images/spec";
 import { classify, ClassifyInput, immutableTagConflicts } from "../../../src/publish/classify";
-import { smokedStagingTag, stagingTag } from "../../../src/images/naming";
+import { estargzStagingTag, proofStagingTag, smokedStagingTag, stagingTag } from "../../../src/images/naming";
 import type { RegistryIndexInputs } from "../../../src/pulumi/registryIndex";
 import type { SmokedStagingTagInputs } from "../../../src/pulumi/smokedStagingTag";
 import { loadSerialized } from "../../support/dynamicProviders";
@@ -208,7 +208,7 @@ describe("multi-platform tags against a real registry", function () {
         assert.deepStrictEqual((await provider.diff?.(created.id, created.outs, { ...unchanged, tag: "3.9-gpu-v6" }))?.replaces, ["tag"]);
     });
 
-    it("a build after a partial failure counts a platform as staged only once its smoked staging tag (written by SmokedStagingTag after the smoke test) holds it", async () => {
+    it("a build after a partial failure counts a platform as staged only once its smoked staging tag (written by SmokedStagingTag after the smoke test) holds it (gzip)", async () => {
         // A variant no other tag has: nothing to re-tag from, so the tag is built.
         const reload = { ...input("3.9-reload-v1"), spec: { ...SPEC, liveReload: true } };
         const staged = async (platforms = reload.platforms) =>
@@ -244,6 +244,54 @@ describe("multi-platform tags against a real registry", function () {
         // Its diff: a new tested digest writes it again; nothing else does.
         assert.deepStrictEqual((await provider.diff?.(marked.id, marked.outs, inputs(AMD64, amd64.digest)))?.changes, false);
         assert.deepStrictEqual((await provider.diff?.(marked.id, marked.outs, inputs(AMD64, arm64.digest)))?.replaces, ["sourceDigest"]);
+    });
+
+    it("with eStargz, a platform counts as staged only under its build-<hex>-estargz tag (written after the smoke test and conversion) holding its label: not under build-<hex>, nor under build-<hex>-smoked alone", async () => {
+        // A variant no other tag has (gpu, reload): nothing to re-tag from, so the tag is built.
+        const AMD = digestOf("a");
+        const ARM = digestOf("b");
+        const image: ClassifyInput = {
+            ...input("3.9-gpu-reload-v1"),
+            spec: { ...SPEC, accelerator: "gpu", liveReload: true },
+            platforms: [
+                { platform: "linux/amd64", contentDigest: AMD },
+                { platform: "linux/arm64", contentDigest: ARM },
+            ],
+        };
+        const staged = async (compression?: "gzip" | "estargz") => {
+            const c = await classify([image], new RegistryClient({ server: registry.host, credentials: DEFAULT_USER }), { compression });
+            assert.equal(c[0].action, "build");
+            return c[0].stagedDigests;
+        };
+        const amdSeed = { labels: { [LABELS.contentDigest]: AMD }, layerText: "amd64 eStargz", format: "oci" as const };
+        const armSeed = {
+            labels: { [LABELS.contentDigest]: ARM },
+            layerText: "arm64 eStargz",
+            format: "oci" as const,
+            architecture: "arm64",
+        };
+
+        // The builds pushed their gzip staging tags, before any smoke test: nothing is proven.
+        await pushImage(seeder, REPO, stagingTag(AMD), { ...amdSeed, layerText: "amd64 gzip", format: "docker" });
+        await pushImage(seeder, REPO, stagingTag(ARM), { ...armSeed, layerText: "arm64 gzip", format: "docker" });
+        assert.deepStrictEqual(await staged("estargz"), {}, "a gzip staging tag proves nothing");
+
+        // A -smoked tag alone (which no eStargz run ever left without its -estargz tag) is not the eStargz proof.
+        const smokedOnly = await pushImage(seeder, REPO, smokedStagingTag(AMD), amdSeed);
+        assert.deepStrictEqual(await staged("estargz"), {}, "only the proof tag of the stack's compression counts");
+        assert.deepStrictEqual(await staged("gzip"), { "linux/amd64": smokedOnly.digest }, "while a gzip stack takes it");
+        assert.deepStrictEqual(await staged(), { "linux/amd64": smokedOnly.digest }, "gzip when the compression is not given");
+
+        // amd64 passed its smoke test and was converted: its -estargz tag is the proof.
+        const converted = await pushImage(seeder, REPO, estargzStagingTag(AMD), amdSeed);
+        assert.equal(proofStagingTag(AMD, "estargz"), estargzStagingTag(AMD));
+        assert.deepStrictEqual(await staged("estargz"), { "linux/amd64": converted.digest });
+
+        // An arm64 image under its -estargz tag with another content digest label is not this platform's.
+        await pushImage(seeder, REPO, estargzStagingTag(ARM), { ...armSeed, labels: { [LABELS.contentDigest]: digestOf("c") } });
+        assert.deepStrictEqual(await staged("estargz"), { "linux/amd64": converted.digest }, "a wrong label is refused");
+        const armConverted = await pushImage(seeder, REPO, estargzStagingTag(ARM), armSeed);
+        assert.deepStrictEqual(await staged("estargz"), { "linux/amd64": converted.digest, "linux/arm64": armConverted.digest });
     });
 
     describe("conflicts name the platform", () => {

@@ -9,6 +9,7 @@ import { LABELS } from "../../../src/images/labels";
 import type { ContentDigest } from "../../../src/images/spec";
 import { estargzStagingTag, stagingTag } from "../../../src/images/naming";
 import type { EstargzImageInputs } from "../../../src/pulumi/estargzImage";
+import { stagedPlatforms } from "../../../src/publish/classifyIndex";
 import { publishIndex, RegistryClient } from "../../../src/registry";
 import { startContainerd, TestContainerd } from "../../support/containerd";
 import { docker, ensureDockerDaemon } from "../../support/docker";
@@ -63,7 +64,7 @@ describe("eStargz conversion of an image built by the local daemon (small busybo
         if (dockerConfig) fs.rmSync(dockerConfig, { recursive: true, force: true });
     });
 
-    it("converts through the serialized provider: OCI media types, a TOC digest on every layer, the labels kept, then indexed", async () => {
+    it("converts through the serialized provider: OCI media types, a TOC digest on every layer, the labels kept (so the -estargz tag proves the image staged), then indexed", async () => {
         const inputs: EstargzImageInputs = {
             source,
             sourceDigest: `sha256:${"0".repeat(64)}`,
@@ -99,6 +100,10 @@ describe("eStargz conversion of an image built by the local daemon (small busybo
         assert.ok(image && image.kind === "image");
         const config = await client.getImageConfig(`${registry.host}/${REPO}`, image);
         for (const [k, v] of Object.entries(labels)) assert.equal(config?.labels[k], v, `label ${k} survives the conversion`);
+        // So the -estargz tag, the eStargz stack's proof, is found staged by its label; the build's own tag (pushed before any smoke test) is not.
+        const wanted = [{ platform: "linux/amd64", contentDigest: CONTENT }];
+        assert.deepStrictEqual(await stagedPlatforms(client, `${registry.host}/${REPO}`, wanted, "estargz"), { "linux/amd64": digest });
+        assert.deepStrictEqual(await stagedPlatforms(client, `${registry.host}/${REPO}`, wanted, "gzip"), {}, "no -smoked tag: not staged");
 
         const arm64 = await pushImage(seeder, REPO, stagingTag(`sha256:${"5".repeat(64)}`), {
             labels: { [LABELS.contentDigest]: `sha256:${"5".repeat(64)}` },

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadCatalog } from "../../../src/images/catalog";
 import { parseStackConfig, SECRET_PRESENT } from "../../../src/config/stackConfig";
 import { LABELS } from "../../../src/images/labels";
-import { smokedStagingTag } from "../../../src/images/naming";
+import { estargzStagingTag, smokedStagingTag, stagingTag } from "../../../src/images/naming";
 import { planImages, PlannedImage } from "../../../src/publish/plannedImages";
 import { classify } from "../../../src/publish/classify";
 import { publishIndex, RegistryClient } from "../../../src/registry";
@@ -214,5 +214,62 @@ describe("the dev stack with linux/amd64 and linux/arm64, from a real registry",
         const builds = proven.declared.filter((r) => r.type === IMAGE);
         assert.equal(builds.length, planned.length, "only the arm64 images are built");
         for (const r of builds) assert.equal(r.props.build.platform, "linux/arm64");
+    });
+
+    it("prod as committed (eStargz, ec2, mocks): an image under build-<hex> or build-<hex>-smoked alone gets its smoke test declared again; once its conversion wrote build-<hex>-estargz, none, and no SmokedStagingTag is declared", async () => {
+        const ns = `estargz${++namespace}`;
+        const declare = () =>
+            declareMockStackFromRegistry("prod", {
+                overrides: { "truss-base-images:registry": { server: registry.host, namespace: ns, username: "basetenservice" } },
+            });
+        const ofType = (stack: { declared: readonly { type: string; name: string }[] }, kind: string) =>
+            stack.declared.filter((r) => r.type === `pulumi-nodejs:dynamic/truss-base-images:${kind}`).map((r) => r.name);
+        const first = await declare();
+        const planned = first.plan;
+        assert.equal(ofType(first, "SmokeTest").length, 2 * planned.length, "nothing staged: every platform image is built and tested");
+        assert.equal(ofType(first, "SmokedStagingTag").length, 0, "eStargz: the conversion's tag is the proof");
+        assert.equal(ofType(first, "EstargzImage").length, 2 * planned.length);
+
+        // A run pushed every amd64 image (gzip staging tag), and then its smoke test failed; or an
+        // earlier version left a -smoked tag: neither is the eStargz proof.
+        const amd64 = (image: PlannedImage) => image.platforms.find((x) => x.platform === "linux/amd64")!;
+        const repo = (image: PlannedImage) => image.repository.slice(registry.host.length + 1);
+        for (const image of planned) {
+            const p = amd64(image);
+            const seed = { labels: { [LABELS.contentDigest]: p.contentDigest }, layerText: `${image.reference} amd64` };
+            await pushImage({ url: registry.url }, repo(image), stagingTag(p.contentDigest), seed);
+            await pushImage({ url: registry.url }, repo(image), smokedStagingTag(p.contentDigest), seed);
+        }
+        const unproven = await declare();
+        for (const image of unproven.plan) {
+            assert.equal(image.action, "build");
+            assert.deepEqual(image.stagedDigests, {}, `${image.reference}: build-<hex> and build-<hex>-smoked do not count as staged`);
+            assert.ok(ofType(unproven, "SmokeTest").includes(`${image.resourceName}-amd64-smoke`), `${image.reference}: tested again`);
+        }
+
+        // The smoke test passed and the conversion wrote the -estargz tag (an OCI image, the labels kept).
+        const converted = new Map<string, string>();
+        for (const image of planned) {
+            const p = amd64(image);
+            const seed = {
+                labels: { [LABELS.contentDigest]: p.contentDigest },
+                layerText: `${image.reference} amd64 estargz`,
+                format: "oci" as const,
+            };
+            const m = await pushImage({ url: registry.url }, repo(image), estargzStagingTag(p.contentDigest), seed);
+            converted.set(image.reference, m.digest);
+        }
+        const proven = await declare();
+        for (const image of proven.plan) {
+            assert.deepEqual(image.stagedDigests, { "linux/amd64": converted.get(image.reference) });
+            assert.ok(
+                !ofType(proven, "SmokeTest").includes(`${image.resourceName}-amd64-smoke`),
+                `${image.reference}: no second smoke test`,
+            );
+            assert.ok(ofType(proven, "SmokeTest").includes(`${image.resourceName}-arm64-smoke`));
+        }
+        assert.equal(ofType(proven, "SmokeTest").length, planned.length);
+        assert.equal(ofType(proven, "EstargzImage").length, planned.length, "only the arm64 images are converted");
+        assert.equal(ofType(proven, "SmokedStagingTag").length, 0);
     });
 });

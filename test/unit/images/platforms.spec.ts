@@ -5,7 +5,7 @@ import { contentDigestOf, stageImage } from "../../../src/images/context";
 import { combinedContentDigest, platformName } from "../../../src/images/platforms";
 import { parseStackConfig } from "../../../src/config/stackConfig";
 import { planImages } from "../../../src/publish/plannedImages";
-import { estargzStagingTag, isStagingTag, smokedStagingTag, stagingTag } from "../../../src/images/naming";
+import { estargzStagingTag, isStagingTag, proofStagingTag, smokedStagingTag, stagingTag } from "../../../src/images/naming";
 import { planItems, planTable } from "../../../src/cli/render";
 import { committedRawConfig, committedStack, configErrorOf, wholeImagesRaw } from "../../support/fixtures";
 
@@ -94,6 +94,18 @@ describe("platforms and compression in content digests", () => {
             assert.ok(/^3\./.test(item.tag), "published tags start with the python version, staging tags never do");
             assert.ok(immutable.test(item.tag), `${item.tag} is made immutable by the rule`);
         }
+    });
+
+    it("the tag that proves a platform image passed: build-<hex>-smoked with gzip, build-<hex>-estargz (the conversion, after the smoke test) with eStargz; never the build's own", () => {
+        const digest = `sha256:${"0123456789abcdef".repeat(4)}` as const;
+        assert.equal(proofStagingTag(digest, "gzip"), smokedStagingTag(digest));
+        assert.equal(proofStagingTag(digest, "estargz"), estargzStagingTag(digest));
+        for (const compression of ["gzip", "estargz"] as const) assert.notEqual(proofStagingTag(digest, compression), stagingTag(digest));
+        // With eStargz, the proof is the tag the pipeline already ends with; with gzip it is a tag of its own.
+        const [withEstargz] = planImages(prod({ compression: "estargz" }, { platforms: BOTH }), catalog);
+        for (const p of withEstargz.platforms) assert.equal(proofStagingTag(p.contentDigest, "estargz"), p.finalStagingTag);
+        const [withGzip] = planImages(prod({}, { platforms: BOTH }), catalog);
+        for (const p of withGzip.platforms) assert.notEqual(proofStagingTag(p.contentDigest, "gzip"), p.finalStagingTag);
     });
 
     it("--json items list each platform's content digest and pool", () => {

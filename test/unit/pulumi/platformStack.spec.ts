@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { proofStagingTag } from "../../../src/images/naming";
 import { offlinePlan, PublishPlan } from "../../../src/publish/publishPlan";
 import { readStackConfig } from "../../../src/pulumi/config";
 import { declareStack } from "../../../src/pulumi/stack";
@@ -119,32 +120,47 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
         }
         const converted = dynamic(multi, "RegistryIndex");
         assert.equal(converted.length, 12);
-        const smoked = dynamic(multi, "SmokedStagingTag");
-        assert.equal(smoked.length, 24, "each platform image is marked once converted");
         for (const index of converted) {
             const deps = (index.opts.dependsOn as pulumi.Resource[]).map(nameOf);
             assert.equal(deps.length, 2);
-            // The index waits for each smoked tag, which waits for its conversion.
-            const marks = deps.map((d) => smoked.find((m) => m.name === d)!);
-            for (const m of marks) assert.ok(m, `the index waits for a smoked staging tag (${deps.join(", ")})`);
-            const convertedBy = marks.map((m) => (m.opts.dependsOn as pulumi.Resource[]).map(nameOf));
-            for (const c of convertedBy) assert.ok(c.length === 1 && conversions.some((x) => x.name === c[0]), c.join(", "));
-            for (const m of marks) {
-                const conversion = conversions.find((c) => c.name === (m.opts.dependsOn as pulumi.Resource[]).map(nameOf)[0])!;
-                assert.equal(
-                    await valueOf(m.props.sourceDigest),
-                    convertedDigestOf(conversion.props.target),
-                    "the smoked tag copies the converted image",
+            // The index waits for each conversion, which waits for its smoke test (the -estargz tag is the proof).
+            for (const d of deps)
+                assert.ok(
+                    conversions.some((c) => c.name === d),
+                    `the index waits for a conversion (${deps.join(", ")})`,
                 );
-                assert.match(m.props.tag, /^build-[a-f0-9]{64}-smoked$/);
-            }
             const entries = (await valueOf(pulumi.output(index.props.entries as unknown[]))) as { platform: string; digest: string }[];
-            const targets = conversions.filter((c) => convertedBy.some((d) => d[0] === c.name));
+            const targets = conversions.filter((c) => deps.includes(c.name));
             assert.deepStrictEqual(
                 entries.map((e) => e.digest).sort(),
                 targets.map((c) => convertedDigestOf(c.props.target)).sort(),
                 "the index lists the converted images",
             );
+        }
+    });
+
+    it("prod as committed (eStargz): declares no SmokedStagingTag; each conversion, the proof tag build-<hex>-estargz, is written after its image's smoke test, and the index waits for it", async () => {
+        const multi = await committedProd();
+        assert.equal(dynamic(multi, "SmokedStagingTag").length, 0, "the -estargz tag is the proof: no marker");
+        const conversions = dynamic(multi, "EstargzImage");
+        const smokeTests = multi.resources.filter((r) => r.type === DYNAMIC("SmokeTest"));
+        assert.equal(smokeTests.length, 24);
+        for (const item of multi.plan.images) {
+            const index = dynamic(multi, "RegistryIndex").find((r) => r.name === `${item.resourceName}-index`)!;
+            const waits = (index.opts.dependsOn as pulumi.Resource[]).map(nameOf);
+            for (const [arch, p] of [
+                ["amd64", item.platforms[0]],
+                ["arm64", item.platforms[1]],
+            ] as const) {
+                assert.equal(proofStagingTag(p.contentDigest, "estargz"), p.finalStagingTag);
+                const conversion = conversions.find((c) => c.name === `${item.resourceName}-${arch}-estargz`)!;
+                assert.equal(conversion.props.target, `${item.repository}:${proofStagingTag(p.contentDigest, "estargz")}`);
+                const after = (conversion.opts.dependsOn as pulumi.Resource[]).map(nameOf);
+                assert.ok(after.includes(`${item.resourceName}-${arch}-smoke`), `the ${arch} conversion waits for its smoke test`);
+                assert.ok(after.includes(`${item.resourceName}-${arch}`), `and for its build`);
+                assert.ok(waits.includes(conversion.name), `the index waits for the ${arch} conversion`);
+            }
+            assert.equal(waits.length, 2);
         }
     });
 
@@ -166,7 +182,14 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
             assert.equal(tag.props.source, `${item.repository}:${p.finalStagingTag}`);
             assert.equal(tag.props.contentDigest, p.contentDigest);
             assert.equal(await valueOf(tag.props.sourceDigest), convertedDigestOf(conversion.props.target), "the converted image's digest");
+            assert.deepStrictEqual(
+                (tag.opts.dependsOn as pulumi.Resource[]).map(nameOf),
+                [conversion.name],
+                "the tag waits for the conversion, the proof",
+            );
+            assert.ok((conversion.opts.dependsOn as pulumi.Resource[]).map(nameOf).includes(`${item.resourceName}-amd64-smoke`));
         }
+        assert.equal(dynamic(single, "SmokedStagingTag").length, 0, "eStargz: no SmokedStagingTag");
     });
 
     it("a platform image staged and smoked (its build-<hex>-smoked tag found by the plan) gets no build and no smoke test; one staged without it gets both (gzip)", async () => {
@@ -264,6 +287,23 @@ describe("multi-platform stacks (Pulumi mocks)", () => {
                 }
             }
             assert.equal(singleProvider.size, 12);
+        });
+
+        it("still declares one SmokedStagingTag per platform image, writing its proof tag build-<hex>-smoked after its smoke test (gzip)", async () => {
+            const smoked = dynamic(multi, "SmokedStagingTag");
+            assert.equal(smoked.length, 24, "12 tags x 2 platforms");
+            for (const item of multi.plan.images) {
+                for (const [arch, p] of [
+                    ["amd64", item.platforms[0]],
+                    ["arm64", item.platforms[1]],
+                ] as const) {
+                    const mark = smoked.find((r) => r.name === `${item.resourceName}-${arch}-smoked`)!;
+                    assert.equal(mark.props.tag, proofStagingTag(p.contentDigest, "gzip"));
+                    assert.notEqual(mark.props.tag, p.finalStagingTag, "the build's own staging tag is pushed before the smoke test");
+                    assert.ok((mark.opts.dependsOn as pulumi.Resource[]).map(nameOf).includes(`${item.resourceName}-${arch}-smoke`));
+                }
+            }
+            assert.equal(dynamic(multi, "EstargzImage").length, 0);
         });
 
         it("writes every published tag only through its index step, after every platform's image and smoke test (gzip)", async () => {
