@@ -18,6 +18,7 @@ import { copyImages, editFile } from "../support/fixtures";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { rawManifest } from "../support/registryImages";
+import { runInImage } from "../support/realBuilds";
 import { ensureTestParents, testParentOverrides } from "../support/testParents";
 import { stubParentName } from "../support/stubParents";
 
@@ -139,18 +140,8 @@ describe("integration: publishing across versions (real daemon, real registry; C
         // The rebuilt CPU training image installed the new requirement for real.
         const training = change.images.find((i) => i.spec.jobType === "training" && i.spec.accelerator === "cpu")!;
         const staging = stagingReference(training.repository, training.contentDigest);
-        const tqdm = await docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "python3",
-            staging,
-            "-c",
-            "import tqdm; print(tqdm.__version__)",
-        ]);
-        assert.equal(tqdm.stdout.trim(), "4.66.1");
+        const tqdm = await runInImage(staging, "python3", ["-c", "import tqdm; print(tqdm.__version__)"]);
+        assert.equal(tqdm.trim(), "4.66.1");
     });
 
     it("a tag overwritten with other content is a conflict, refused under immutableTags", async () => {

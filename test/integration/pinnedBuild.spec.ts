@@ -14,6 +14,7 @@ import { readParentLock } from "../../src/images/parentLock";
 import { planImages } from "../../src/publish/plannedImages";
 import { buildCommandArgs, docker, ensureDockerDaemon } from "../support/docker";
 import { standIn } from "../support/standIns";
+import { runInImage } from "../support/realBuilds";
 import { startRegistry, TestRegistry } from "../support/registry";
 import { copyImages, tempDir } from "../support/fixtures";
 
@@ -92,17 +93,10 @@ describe("a build FROM a pinned parent (stand-in parents, real pip, real Docker 
         assert.ok((JSON.parse(pulled.stdout) as string[]).includes(`${registry.host}/library/python@${digest}`), pulled.stdout);
 
         // The pinned parent's python, with the training requirements installed on it by pip.
-        const probe = await docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "python3",
-            built,
+        const probe = await runInImage(built, "python3", [
             "-c",
             "import platform, yaml; print(platform.python_version(), yaml.__version__)",
         ]);
-        assert.match(probe.stdout.trim(), /^3\.11\.\d+ 6\.0\.1$/);
+        assert.match(probe.trim(), /^3\.11\.\d+ 6\.0\.1$/);
     });
 });

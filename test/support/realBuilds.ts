@@ -54,23 +54,14 @@ gcc -shared -fPIC -I"$inc" ext.c -o "truss_smoke_ext$suffix"
 "$1" -c 'import truss_smoke_ext; print(truss_smoke_ext.answer())'
 `;
 
+/** Runs `entrypoint args...` in a new container of `reference` without a network; returns its standard output. */
+export async function runInImage(reference: string, entrypoint: string, args: readonly string[]): Promise<string> {
+    return (await docker(["run", "--rm", "--network", "none", "--entrypoint", entrypoint, reference, ...args])).stdout;
+}
+
 /** Compiles a trivial C extension against the image's python headers and imports it; prints 42. */
 export async function compileExtension(reference: string, python: string): Promise<string> {
-    const r = await docker([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "/bin/sh",
-        reference,
-        "-c",
-        COMPILE,
-        "sh",
-        python,
-        EXTENSION_SOURCE,
-    ]);
-    return r.stdout.trim();
+    return (await runInImage(reference, "/bin/sh", ["-c", COMPILE, "sh", python, EXTENSION_SOURCE])).trim();
 }
 
 /** One requirement line of a requirements file, as found installed in an image. */
@@ -120,17 +111,5 @@ export function requirementLines(text: string): string[] {
  * `-r`) fails the run.
  */
 export async function checkRequirements(reference: string, python: string, requirements: readonly string[]): Promise<RequirementCheck[]> {
-    const r = await docker([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        python,
-        reference,
-        "-c",
-        CHECK_REQUIREMENTS,
-        ...requirements,
-    ]);
-    return JSON.parse(r.stdout) as RequirementCheck[];
+    return JSON.parse(await runInImage(reference, python, ["-c", CHECK_REQUIREMENTS, ...requirements])) as RequirementCheck[];
 }
