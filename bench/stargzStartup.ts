@@ -14,6 +14,7 @@ import { estargzScript } from "../src/runners/estargz";
 import { startContainerd, TestContainerd } from "../test/support/containerd";
 import { docker } from "../test/support/docker";
 import { PROJECT_DIR } from "../test/support/fixtures";
+import { cacheRoot } from "../test/support/standIns";
 import type { TestRegistry } from "../test/support/registry";
 
 const RUNS = 3;
@@ -60,8 +61,7 @@ type Snapshotter = { binary: string; note: string } | { error: string };
 export async function ensureSnapshotter(): Promise<Snapshotter> {
     const hash = crypto.createHash("sha256");
     for (const f of TOOL_FILES) hash.update(`${f}\0${fs.readFileSync(path.join(TOOL_DIR, f), "utf8")}\0`);
-    const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
-    const binary = path.join(cache, "truss-base-images", "tools", `stargz-snapshotter-${hash.digest("hex").slice(0, 16)}`);
+    const binary = path.join(cacheRoot(), "tools", `stargz-snapshotter-${hash.digest("hex").slice(0, 16)}`);
     if (fs.existsSync(binary)) return { binary, note: `cached (${binary})` };
     fs.mkdirSync(path.dirname(binary), { recursive: true });
     const tmp = `${binary}.tmp-${process.pid}`;
